@@ -1,0 +1,43 @@
+"""neuro_widgets: Jupyter widgets over one PyTorch engine — optimal stimuli, attributions and brain
+alignment for any layer of any vision model.
+
+Names are imported lazily, so ``import neuro_widgets`` is fast and never touches the network.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Probe": "neuro_widgets.engine.probe",
+    "LayerInfo": "neuro_widgets.engine.probe",
+    "activation_cache": "neuro_widgets.engine.probe",
+    "InputSpec": "neuro_widgets.engine.stimuli",
+    "StimulusSet": "neuro_widgets.engine.stimuli",
+    "NeuralRDMs": "neuro_widgets.engine.neural",
+    "CancelToken": "neuro_widgets.engine.progress",
+    "Cancelled": "neuro_widgets.engine.progress",
+    "load_model": "neuro_widgets.zoo.registry",
+}
+_MODULES = {
+    "datasets": "neuro_widgets.data.datasets",
+}
+
+__all__ = sorted([*_EXPORTS, *_MODULES])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+    else:
+        raise AttributeError(f"module 'neuro_widgets' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list:
+    return __all__

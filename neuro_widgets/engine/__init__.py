@@ -1,0 +1,1 @@
+"""The analysis engine: torch and numpy only (never ipywidgets/anywidget)."""

@@ -1,0 +1,84 @@
+"""Neural data at the level of representational dissimilarity matrices (RDMs)."""
+from __future__ import annotations
+
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+
+def validate_rdms(rdms: np.ndarray, where: str, atol: float = 1e-8) -> np.ndarray:
+    """float64 (S, N, N) stack, exactly symmetric with a zero diagonal; clear errors otherwise."""
+    arr = np.asarray(rdms, dtype=np.float64)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
+        raise ValueError(f"{where}: RDMs must be square, (N, N) or (subjects, N, N); got shape {np.shape(rdms)}")
+    if arr.shape[1] < 4:
+        raise ValueError(f"{where}: RDMs need at least 4 stimuli, got {arr.shape[1]}")
+    if np.isnan(arr).any():
+        bad = sorted(set(np.nonzero(np.isnan(arr))[0].tolist()))
+        raise ValueError(f"{where}: RDMs contain NaN (in RDM(s) {bad[:10]}); fill or drop those entries first")
+    asym = np.abs(arr - arr.transpose(0, 2, 1)).max()
+    scale = max(np.abs(arr).max(), 1e-12)
+    if asym > atol * scale:
+        raise ValueError(f"{where}: RDMs must be symmetric; largest |d[i,j] - d[j,i]| is {asym:.3g}")
+    diag = np.abs(np.diagonal(arr, axis1=1, axis2=2)).max()
+    if diag > atol * scale:
+        raise ValueError(f"{where}: RDMs must have a zero diagonal; largest |d[i,i]| is {diag:.3g}")
+    arr = (arr + arr.transpose(0, 2, 1)) / 2.0
+    idx = np.arange(arr.shape[1])
+    arr[:, idx, idx] = 0.0
+    return arr
+
+
+class NeuralRDMs:
+    """RDM-level neural data: per brain region, one RDM per subject (or session), over named stimuli.
+
+    >>> ds.neural.regions          # ['mIT', 'hIT']
+    >>> ds.neural.rdms("hIT")      # float64 (8, 92, 92)
+    >>> ds.neural.labels("hIT")    # [{'subject': 'BE', 'session': 1}, ...]
+    """
+
+    def __init__(self, rdms: Mapping[str, np.ndarray], stimulus_ids: Sequence[str],
+                 labels: Optional[Mapping[str, Sequence[Mapping[str, object]]]] = None,
+                 description: str = "") -> None:
+        if not rdms:
+            raise ValueError("NeuralRDMs needs at least one region")
+        self.stimulus_ids: List[str] = [str(s) for s in stimulus_ids]
+        self.description = description
+        self._rdms: Dict[str, np.ndarray] = {}
+        self._labels: Dict[str, List[Dict[str, object]]] = {}
+        for region, stack in rdms.items():
+            arr = validate_rdms(stack, f"region {region!r}")
+            if arr.shape[1] != len(self.stimulus_ids):
+                raise ValueError(
+                    f"region {region!r}: RDMs are {arr.shape[1]}x{arr.shape[1]} but there are "
+                    f"{len(self.stimulus_ids)} stimulus ids"
+                )
+            arr.setflags(write=False)
+            self._rdms[region] = arr
+            lab = list((labels or {}).get(region) or [{"subject": str(i)} for i in range(len(arr))])
+            if len(lab) != len(arr):
+                raise ValueError(f"region {region!r}: {len(lab)} labels for {len(arr)} RDMs")
+            self._labels[region] = [dict(x) for x in lab]
+
+    @property
+    def regions(self) -> List[str]:
+        return list(self._rdms)
+
+    def _check(self, region: str) -> None:
+        if region not in self._rdms:
+            raise KeyError(f"unknown region {region!r}; this data set has {self.regions}")
+
+    def rdms(self, region: str) -> np.ndarray:
+        """float64 (subjects, N, N), read-only."""
+        self._check(region)
+        return self._rdms[region]
+
+    def labels(self, region: str) -> List[Dict[str, object]]:
+        self._check(region)
+        return [dict(x) for x in self._labels[region]]
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{r}: {a.shape[0]} RDM(s)" for r, a in self._rdms.items())
+        return f"NeuralRDMs({len(self.stimulus_ids)} stimuli; {parts})"

@@ -1,0 +1,312 @@
+"""The probe: wraps any PyTorch vision model and extracts layer activations from one forward pass."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cache import ActivationCache
+from .hooks import capture, resolve_layers
+from .model_state import module_device, module_dtype, preserved
+from .progress import CancelToken, ProgressArg, check_cancel, make_reporter
+from .reduce import normalize_reduce, reducer
+from .stimuli import InputSpec, StimulusSet
+
+#: the process-wide activation cache (2 GiB by default); ``nw.activation_cache.budget_bytes = ...`` changes it
+activation_cache = ActivationCache()
+
+Stimuli = Union[StimulusSet, torch.Tensor, np.ndarray]
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One module of the model, as seen in a dry run on a single input of the probe's spec."""
+
+    name: str
+    type: str
+    output_shape: Optional[Tuple[int, ...]]  # per stimulus (batch axis dropped); None when not a tensor
+    n_params: int  # parameters in this module and its children
+    calls: int  # times it runs per forward pass (> 1 for a reused module, e.g. a shared ReLU)
+    depth: int  # nesting depth in the module tree (top-level children have depth 0)
+
+    @property
+    def reused(self) -> bool:
+        return self.calls > 1
+
+
+def model_fingerprint(module: nn.Module) -> str:
+    """Identifies a model object *and* the current values of its weights.
+
+    Built from each tensor's identity, version counter and sum, so it changes when weights are
+    modified in place (optimizer steps, ``load_state_dict``) at the cost of one pass over the weights.
+    """
+    h = hashlib.sha256(str(id(module)).encode())
+    tensors = list(module.named_parameters()) + list(module.named_buffers())
+    for name, t in tensors:
+        h.update(f"{name}|{t.data_ptr()}|{t._version}|{tuple(t.shape)}|{t.dtype}|{t.device}".encode())
+    with torch.no_grad():
+        sums = [t.detach().double().sum() for _, t in tensors if t.is_floating_point()]
+        if sums:
+            h.update(torch.stack(sums).cpu().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _split_call(name: str) -> Tuple[str, Optional[int]]:
+    """``"relu@2"`` -> ("relu", 2): one call of a module that runs several times per forward."""
+    if "@" in name:
+        base, _, idx = name.rpartition("@")
+        if idx.isdigit():
+            return base, int(idx)
+    return name, None
+
+
+class Probe:
+    """A model plus its input spec: the layer tree, and activations of any layers for any stimuli.
+
+    The probe never changes the model: each call runs in eval mode with hooks only on the requested
+    layers, and afterwards every hook is gone and the weights, ``training`` flags and ``requires_grad``
+    are as before (also after errors, KeyboardInterrupt and cancel).
+
+    >>> probe = nw.Probe(my_model, nw.InputSpec(size=(224, 224), mean=(0.485, 0.456, 0.406),
+    ...                                         std=(0.229, 0.224, 0.225)))
+    >>> acts = probe.activations(stimuli, layers=["features.3"], reduce="avgpool")
+    """
+
+    def __init__(self, module: nn.Module, input_spec: InputSpec, *, name: Optional[str] = None,
+                 cache: Optional[ActivationCache] = None) -> None:
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"Probe needs a torch.nn.Module, got {type(module).__name__}")
+        if not isinstance(input_spec, InputSpec):
+            raise TypeError("Probe needs an nw.InputSpec(size=(H, W), mean=..., std=...) as its second argument")
+        self.module = module
+        self.input_spec = input_spec
+        self.name = name or type(module).__name__
+        self.cache = activation_cache if cache is None else cache
+        self._layers = self._dry_run()
+        self._by_name = {info.name: info for info in self._layers}
+
+    # ---- layer tree -------------------------------------------------------------------------------
+    def _dry_run(self) -> List[LayerInfo]:
+        spec = self.input_spec
+        x = torch.zeros(1, spec.channels, *spec.size, dtype=module_dtype(self.module),
+                        device=module_device(self.module))
+        order: List[str] = []
+        calls: Dict[str, int] = {}
+        shapes: Dict[str, Optional[Tuple[int, ...]]] = {}
+        handles = []
+
+        def pre(name):
+            def hook(_m, _i):
+                if name not in calls:
+                    order.append(name)
+                calls[name] = calls.get(name, 0) + 1
+            return hook
+
+        def post(name):
+            def hook(_m, _i, out):
+                t = out
+                while isinstance(t, (tuple, list)) and t:
+                    t = t[0]
+                if isinstance(t, dict) and t:
+                    t = next(iter(t.values()))
+                shapes.setdefault(name, tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None)
+            return hook
+
+        named = [(n, m) for n, m in self.module.named_modules() if n]
+        try:
+            for n, m in named:
+                handles.append(m.register_forward_pre_hook(pre(n)))
+                handles.append(m.register_forward_hook(post(n)))
+            with preserved(self.module), torch.no_grad():
+                self.module(x)
+        except Exception as err:
+            raise ValueError(
+                f"the model rejected an input of shape {tuple(x.shape)} built from its InputSpec "
+                f"(size={spec.size}, channels={spec.channels}): {type(err).__name__}: {err}. "
+                "Give the InputSpec the size and channels the model expects."
+            ) from err
+        finally:
+            for h in handles:
+                h.remove()
+        modules = dict(named)
+        return [
+            LayerInfo(name=n, type=type(modules[n]).__name__, output_shape=shapes.get(n),
+                      n_params=sum(p.numel() for p in modules[n].parameters()), calls=calls[n],
+                      depth=n.count("."))
+            for n in order
+        ]
+
+    def layer_names(self) -> List[str]:
+        """Module paths (as in ``named_modules``) in the order they run in the forward pass."""
+        return [info.name for info in self._layers]
+
+    def layers(self) -> List[LayerInfo]:
+        """Per layer: name, type, output shape, parameter count, calls per forward, depth."""
+        return list(self._layers)
+
+    def layer(self, name: str) -> LayerInfo:
+        base, _ = _split_call(name)
+        if base not in self._by_name:
+            resolve_layers(self.module, [base])  # raises with suggestions for unknown names
+            raise KeyError(f"layer {base!r} exists but does not run in the model's forward pass")
+        return self._by_name[base]
+
+    @property
+    def device(self) -> torch.device:
+        return module_device(self.module)
+
+    def fingerprint(self) -> str:
+        return model_fingerprint(self.module)
+
+    def __repr__(self) -> str:
+        n = sum(p.numel() for p in self.module.parameters())
+        return (f"Probe({self.name}, {len(self._layers)} layers, {n:,} parameters, "
+                f"input {self.input_spec.channels}x{self.input_spec.size[0]}x{self.input_spec.size[1]})")
+
+    # ---- inputs -----------------------------------------------------------------------------------
+    def prepare(self, stimuli: Stimuli) -> Tuple[str, int, Any]:
+        """(fingerprint, count, batch source) for a StimulusSet, a uint8 array, or a model-ready tensor."""
+        if isinstance(stimuli, np.ndarray):
+            stimuli = StimulusSet.from_arrays(stimuli)
+        if isinstance(stimuli, StimulusSet):
+            key = (stimuli.fingerprint, self.input_spec.key)
+            return "|".join(map(str, key)), len(stimuli), stimuli
+        if isinstance(stimuli, torch.Tensor):
+            spec = self.input_spec
+            if stimuli.dim() != 4 or stimuli.shape[1] != spec.channels:
+                raise ValueError(
+                    f"a tensor of stimuli must be model-ready (N, {spec.channels}, H, W); got shape "
+                    f"{tuple(stimuli.shape)}. Pass uint8 images through nw.StimulusSet.from_arrays instead."
+                )
+            if len(stimuli) == 0:
+                raise ValueError("the stimulus tensor is empty")
+            if torch.isnan(stimuli).any():
+                raise ValueError("the stimulus tensor contains NaN values")
+            t = stimuli.detach().cpu().contiguous()
+            return "tensor:" + hashlib.sha256(t.numpy().tobytes()).hexdigest(), len(t), t
+        raise TypeError(
+            f"stimuli must be an nw.StimulusSet, a uint8 image array (N, H, W, 3) or a model-ready tensor, "
+            f"not {type(stimuli).__name__}"
+        )
+
+    def batch(self, source: Any, start: int, stop: int) -> torch.Tensor:
+        """Model-ready inputs for rows ``start:stop`` of a prepared source, on the model's device."""
+        if isinstance(source, StimulusSet):
+            x = source.preprocess(self.input_spec, slice(start, stop))
+        else:
+            x = source[start:stop]
+        return x.to(device=self.device, dtype=module_dtype(self.module))
+
+    # ---- activations ------------------------------------------------------------------------------
+    def activations(
+        self,
+        stimuli: Stimuli,
+        layers: Union[str, Sequence[str]],
+        batch_size: int = 64,
+        reduce: Any = None,
+        progress: ProgressArg = None,
+        cancel: Optional[CancelToken] = None,
+        use_cache: bool = True,
+    ) -> Dict[str, Union[torch.Tensor, List[torch.Tensor]]]:
+        """Activations of ``layers`` for every stimulus, from one batched forward pass under ``no_grad``.
+
+        Returns ``{layer: tensor (N, ...)}`` on the CPU. The pass stops after the deepest requested layer.
+        A module that runs several times per forward (see ``LayerInfo.calls``) gives a list with one tensor
+        per call; ask for ``"name@i"`` to get call ``i`` alone. ``reduce`` caps memory: ``"avgpool"``,
+        ``"maxpool"`` or ``("random_projection", k, seed)``. Results are cached (see :attr:`cache`);
+        cached tensors are shared, so do not modify them in place.
+        """
+        if isinstance(layers, str):
+            layers = [layers]
+        layers = list(dict.fromkeys(layers))
+        if not layers:
+            raise ValueError("layers is empty; name at least one layer (see probe.layer_names())")
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        red = normalize_reduce(reduce)
+        for name in layers:
+            base, idx = _split_call(name)
+            info = self.layer(base)
+            if idx is not None and idx >= info.calls:
+                raise ValueError(f"layer {base!r} runs {info.calls} time(s) per forward; call index {idx} is out of range")
+        stim_key, n, source = self.prepare(stimuli)
+        model_key = self.fingerprint()
+
+        def key(name: str) -> Tuple:
+            return (model_key, name, stim_key, red)
+
+        result: Dict[str, Any] = {}
+        if use_cache:
+            for name in layers:
+                hit = self.cache.get(key(name))
+                if hit is not None:
+                    result[name] = hit
+        todo = [name for name in layers if name not in result]
+        if todo:
+            computed = self._extract(todo, n, source, batch_size, red, progress, cancel)
+            for name, value in computed.items():
+                if use_cache:
+                    self.cache.put(key(name), value)
+                result[name] = value
+        return {name: result[name] for name in layers}
+
+    def _extract(self, names: List[str], n: int, source: Any, batch_size: int, red: Optional[Tuple],
+                 progress: ProgressArg, cancel: Optional[CancelToken]) -> Dict[str, Any]:
+        bases = list(dict.fromkeys(_split_call(nm)[0] for nm in names))
+        calls = {b: self._by_name[b].calls for b in bases}
+        chunks: Dict[str, List[List[torch.Tensor]]] = {b: [[] for _ in range(calls[b])] for b in bases}
+        report = make_reporter(progress, "activations")
+        check_cancel(cancel)
+        with preserved(self.module), torch.no_grad(), \
+                capture(self.module, bases, calls=calls, transform=reducer(red)) as cap:
+            for start in range(0, n, batch_size):
+                check_cancel(cancel)
+                stop = min(start + batch_size, n)
+                cap.run(self.batch(source, start, stop))
+                for b in bases:
+                    outs = cap.outputs[b]
+                    if len(outs) != calls[b]:
+                        raise RuntimeError(
+                            f"layer {b!r} ran {len(outs)} time(s) in this forward pass but {calls[b]} in the "
+                            "dry run; models whose control flow depends on the input need 'name@i' layers"
+                        )
+                    for i, out in enumerate(outs):
+                        chunks[b][i].append(out.cpu())
+                report(stop, n)
+        stacked = {b: [torch.cat(c) for c in chunks[b]] for b in bases}
+        out: Dict[str, Any] = {}
+        for name in names:
+            base, idx = _split_call(name)
+            per_call = stacked[base]
+            out[name] = per_call[idx] if idx is not None else (per_call[0] if len(per_call) == 1 else per_call)
+        return out
+
+    def predict(self, stimuli: Stimuli, batch_size: int = 64, progress: ProgressArg = None,
+                cancel: Optional[CancelToken] = None) -> torch.Tensor:
+        """The model's output (first tensor of a tuple/dict output) for every stimulus, on the CPU."""
+        _, n, source = self.prepare(stimuli)
+        report = make_reporter(progress, "predict")
+        outs = []
+        with preserved(self.module), torch.no_grad():
+            for start in range(0, n, batch_size):
+                check_cancel(cancel)
+                stop = min(start + batch_size, n)
+                outs.append(first_tensor(self.module(self.batch(source, start, stop))).cpu())
+                report(stop, n)
+        return torch.cat(outs)
+
+
+def first_tensor(output: Any) -> torch.Tensor:
+    """The logits of a model whose output may be a tensor, a tuple/list, or a dict (first value)."""
+    while not isinstance(output, torch.Tensor):
+        if isinstance(output, dict) and output:
+            output = next(iter(output.values()))
+        elif isinstance(output, (tuple, list)) and output:
+            output = output[0]
+        else:
+            raise TypeError(f"the model's output holds no tensor ({type(output).__name__})")
+    return output

@@ -1,0 +1,105 @@
+"""Progress reporting and cancellation, one convention for every long engine call.
+
+Every long operation takes ``progress`` and ``cancel`` arguments:
+
+* ``progress``: ``None`` (silent), ``True`` (a bar: an HTML bar in Jupyter, a text line in a terminal),
+  or a callable ``progress(done, total)``. Some operations pass extra keyword arguments (for example a
+  render passes the current images); callables that do not accept them still work.
+* ``cancel``: ``None`` or a :class:`CancelToken`. It is checked between units of work (batches, steps);
+  a cancelled operation raises :class:`Cancelled` after restoring everything it touched.
+"""
+from __future__ import annotations
+
+import inspect
+import sys
+import threading
+import time
+from typing import Any, Callable, Optional, Union
+
+ProgressArg = Union[None, bool, Callable[..., Any]]
+
+
+class Cancelled(Exception):
+    """Raised inside an engine call when its :class:`CancelToken` was cancelled."""
+
+
+class CancelToken:
+    """A thread-safe flag that a caller (often a widget's UI thread) sets to stop a running job."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        if self._event.is_set():
+            raise Cancelled("the operation was cancelled")
+
+
+def check_cancel(cancel: Optional[CancelToken]) -> None:
+    if cancel is not None:
+        if not isinstance(cancel, CancelToken):
+            raise TypeError(f"cancel must be a neuro_widgets CancelToken or None, not {type(cancel).__name__}")
+        cancel.raise_if_cancelled()
+
+
+def _in_notebook() -> bool:
+    ip = sys.modules.get("IPython")
+    if ip is None:
+        return False
+    try:
+        shell = ip.get_ipython()
+    except Exception:
+        return False
+    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+
+
+class _Bar:
+    """A minimal bar: an HTML <progress> element updated in place in Jupyter, a \\r line elsewhere."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self._handle = None
+        self._last = 0.0
+        self._notebook = _in_notebook()
+
+    def __call__(self, done: int, total: int, **_: Any) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        text = f"{self.description}: {done}/{total}"
+        if self._notebook:
+            from IPython.display import HTML, display
+
+            html = HTML(f"<progress value='{done}' max='{max(total, 1)}'></progress> {text}")
+            if self._handle is None:
+                self._handle = display(html, display_id=True)
+            else:
+                self._handle.update(html)
+        else:
+            end = "\n" if done >= total else ""
+            print(f"\r{text}", end=end, file=sys.stderr, flush=True)
+
+
+def make_reporter(progress: ProgressArg, description: str = "working") -> Callable[..., None]:
+    """Turn a ``progress`` argument into a callable ``report(done, total, **extra)``."""
+    if progress is None or progress is False:
+        return lambda done, total, **extra: None
+    if progress is True:
+        return _Bar(description)
+    if not callable(progress):
+        raise TypeError("progress must be None, True or a callable progress(done, total)")
+    try:
+        params = inspect.signature(progress).parameters.values()
+        takes_extra = any(p.kind is p.VAR_KEYWORD for p in params)
+    except (TypeError, ValueError):
+        takes_extra = False
+    if takes_extra:
+        return progress
+    return lambda done, total, **extra: progress(done, total)

@@ -1,0 +1,75 @@
+"""Reductions that cap the memory of wide layers: spatial mean/max pooling and random projection.
+
+``reduce=`` accepts ``None``, ``"avgpool"``, ``"maxpool"`` or ``("random_projection", k, seed)``. Every
+reduction is deterministic: the projection matrix is drawn from a generator seeded with ``seed`` (in
+fixed-size row blocks, so a very wide layer never needs its whole matrix in memory at once).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Hashable, Optional, Tuple
+
+import torch
+
+from .cache import ActivationCache
+
+_BLOCK_ROWS = 8192
+# projection blocks are reused across batches while they fit this budget, and regenerated otherwise
+_BLOCKS = ActivationCache(256 * 2**20)
+
+
+def normalize_reduce(reduce: Any) -> Optional[Tuple]:
+    """Validate a ``reduce=`` argument and return a hashable canonical form."""
+    if reduce is None:
+        return None
+    if reduce in ("avgpool", "maxpool"):
+        return (reduce,)
+    if isinstance(reduce, (tuple, list)) and len(reduce) == 3 and reduce[0] == "random_projection":
+        _, k, seed = reduce
+        if not isinstance(k, int) or k < 1:
+            raise ValueError(f"random_projection needs a positive integer dimension k, got {k!r}")
+        return ("random_projection", int(k), int(seed))
+    raise ValueError(
+        f"unknown reduce={reduce!r}; use None, 'avgpool', 'maxpool' or ('random_projection', k, seed)"
+    )
+
+
+def _projection_block(start: int, stop: int, k: int, seed: int, device: torch.device) -> torch.Tensor:
+    key = (start, stop, k, seed, str(device))
+    block = _BLOCKS.get(key)
+    if block is None:
+        g = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + start // _BLOCK_ROWS)
+        block = (torch.randn(stop - start, k, generator=g) / (k ** 0.5)).to(device)
+        _BLOCKS.put(key, block)
+    return block
+
+
+def apply_reduce(x: torch.Tensor, reduce: Optional[Hashable]) -> torch.Tensor:
+    """Apply a canonical reduction to a batch (N, ...)."""
+    if reduce is None:
+        return x
+    kind = reduce[0]
+    if kind in ("avgpool", "maxpool"):
+        if x.dim() <= 2:
+            return x
+        flat = x.flatten(2)
+        return flat.mean(-1) if kind == "avgpool" else flat.amax(-1)
+    _, k, seed = reduce
+    flat = x.flatten(1).float()
+    d = flat.shape[1]
+    out = torch.zeros(flat.shape[0], k, device=x.device)
+    for start in range(0, d, _BLOCK_ROWS):
+        stop = min(start + _BLOCK_ROWS, d)
+        out += flat[:, start:stop] @ _projection_block(start, stop, k, seed, x.device)
+    return out
+
+
+def reducer(reduce: Optional[Hashable]) -> Callable[[str, Any], Any]:
+    """A capture transform: detach, reduce."""
+    def transform(_name: str, output: Any) -> Any:
+        if not isinstance(output, torch.Tensor):
+            raise TypeError(
+                f"layer output is a {type(output).__name__}, not a tensor; pick one of its tensor-valued submodules"
+            )
+        return apply_reduce(output.detach(), reduce)
+
+    return transform

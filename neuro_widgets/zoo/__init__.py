@@ -1,0 +1,1 @@
+"""Model zoo: CIFAR ResNets with real pretrained weights, and torchvision models."""
