@@ -121,7 +121,7 @@ def _to_uint8_hwc(arr: np.ndarray, where: str) -> np.ndarray:
 
 
 def _resize_uint8(images: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
-    t = torch.from_numpy(images).permute(0, 3, 1, 2).float()
+    t = torch.tensor(images).permute(0, 3, 1, 2).float()
     t = F.interpolate(t, size=size, mode="bilinear", antialias=True, align_corners=False)
     return t.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
