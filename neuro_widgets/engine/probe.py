@@ -49,7 +49,7 @@ def model_fingerprint(module: nn.Module) -> str:
     for name, t in tensors:
         h.update(f"{name}|{t.data_ptr()}|{t._version}|{tuple(t.shape)}|{t.dtype}|{t.device}".encode())
     with torch.no_grad():
-        sums = [t.detach().double().sum() for _, t in tensors if t.is_floating_point()]
+        sums = [t.detach().sum(dtype=torch.float64) for _, t in tensors if t.is_floating_point()]
         if sums:
             h.update(torch.stack(sums).cpu().numpy().tobytes())
     return h.hexdigest()
@@ -168,13 +168,12 @@ class Probe:
                 f"input {self.input_spec.channels}x{self.input_spec.size[0]}x{self.input_spec.size[1]})")
 
     # ---- inputs -----------------------------------------------------------------------------------
-    def prepare(self, stimuli: Stimuli) -> Tuple[str, int, Any]:
-        """(fingerprint, count, batch source) for a StimulusSet, a uint8 array, or a model-ready tensor."""
+    def prepare(self, stimuli: Stimuli) -> Tuple[int, Any]:
+        """(count, batch source) for a StimulusSet, a uint8 image array, or a model-ready tensor (validated)."""
         if isinstance(stimuli, np.ndarray):
             stimuli = StimulusSet.from_arrays(stimuli)
         if isinstance(stimuli, StimulusSet):
-            key = (stimuli.fingerprint, self.input_spec.key)
-            return "|".join(map(str, key)), len(stimuli), stimuli
+            return len(stimuli), stimuli
         if isinstance(stimuli, torch.Tensor):
             spec = self.input_spec
             if stimuli.dim() != 4 or stimuli.shape[1] != spec.channels:
@@ -186,12 +185,18 @@ class Probe:
                 raise ValueError("the stimulus tensor is empty")
             if torch.isnan(stimuli).any():
                 raise ValueError("the stimulus tensor contains NaN values")
-            t = stimuli.detach().cpu().contiguous()
-            return "tensor:" + hashlib.sha256(t.numpy().tobytes()).hexdigest(), len(t), t
+            return len(stimuli), stimuli.detach()
         raise TypeError(
             f"stimuli must be an nw.StimulusSet, a uint8 image array (N, H, W, 3) or a model-ready tensor, "
             f"not {type(stimuli).__name__}"
         )
+
+    def stimulus_key(self, source: Any) -> str:
+        """Identifies a prepared source and its preprocessing (for cache keys)."""
+        if isinstance(source, StimulusSet):
+            return f"{source.fingerprint}|{self.input_spec.key}"
+        t = source.cpu().contiguous()
+        return f"tensor:{hashlib.sha256(t.numpy().tobytes()).hexdigest()}|{tuple(t.shape)}|{t.dtype}"
 
     def batch(self, source: Any, start: int, stop: int) -> torch.Tensor:
         """Model-ready inputs for rows ``start:stop`` of a prepared source, on the model's device."""
@@ -233,14 +238,14 @@ class Probe:
             info = self.layer(base)
             if idx is not None and idx >= info.calls:
                 raise ValueError(f"layer {base!r} runs {info.calls} time(s) per forward; call index {idx} is out of range")
-        stim_key, n, source = self.prepare(stimuli)
-        model_key = self.fingerprint()
-
-        def key(name: str) -> Tuple:
-            return (model_key, name, stim_key, red)
-
+        n, source = self.prepare(stimuli)
         result: Dict[str, Any] = {}
         if use_cache:
+            model_key, stim_key = self.fingerprint(), self.stimulus_key(source)
+
+            def key(name: str) -> Tuple:
+                return (model_key, name, stim_key, red)
+
             for name in layers:
                 hit = self.cache.get(key(name))
                 if hit is not None:
@@ -277,7 +282,7 @@ class Probe:
                     for i, out in enumerate(outs):
                         chunks[b][i].append(out.cpu())
                 report(stop, n)
-        stacked = {b: [torch.cat(c) for c in chunks[b]] for b in bases}
+        stacked = {b: [c[0] if len(c) == 1 else torch.cat(c) for c in chunks[b]] for b in bases}
         out: Dict[str, Any] = {}
         for name in names:
             base, idx = _split_call(name)
@@ -288,7 +293,7 @@ class Probe:
     def predict(self, stimuli: Stimuli, batch_size: int = 64, progress: ProgressArg = None,
                 cancel: Optional[CancelToken] = None) -> torch.Tensor:
         """The model's output (first tensor of a tuple/dict output) for every stimulus, on the CPU."""
-        _, n, source = self.prepare(stimuli)
+        n, source = self.prepare(stimuli)
         report = make_reporter(progress, "predict")
         outs = []
         with preserved(self.module), torch.no_grad():
