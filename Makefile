@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml Makefile
 	touch $@
 
 demo: env
-	$(VENV)/bin/jupyter lab notebooks/01_tour.ipynb
+	$(VENV)/bin/neuro-widgets demo --dir notebooks
 
 test: env
 	$(PY) -m pytest
