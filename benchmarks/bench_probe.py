@@ -27,7 +27,7 @@ def timed(fn) -> tuple:
     return time.perf_counter() - w0, time.process_time() - c0
 
 
-def compare(label: str, probe: nw.Probe, x: torch.Tensor, layers, repeats: int) -> dict:
+def compare(label: str, probe: nw.Probe, x: torch.Tensor, layers, repeats: int, reduce=None) -> dict:
     model = probe.module
 
     def bare():
@@ -35,7 +35,7 @@ def compare(label: str, probe: nw.Probe, x: torch.Tensor, layers, repeats: int) 
             model(x)
 
     def ours():
-        probe.activations(x, layers, batch_size=len(x), use_cache=False)
+        probe.activations(x, layers, batch_size=len(x), reduce=reduce, use_cache=False)
 
     bare(), ours()  # warm up
     t_bare, t_ours = [], []
@@ -66,8 +66,12 @@ def main() -> None:
     xr = torch.randn(256, 3, 32, 32)
     xa = torch.randn(32, 3, 224, 224)
     compare("ResNet-20, 256 x 32px: all 81 layers, one pass", resnet, xr, resnet.layer_names(), args.repeats)
+    compare("ResNet-20, 256 x 32px: all 81 layers, one pass, reduce='avgpool'", resnet, xr, resnet.layer_names(),
+            args.repeats, reduce="avgpool")
     compare("ResNet-20, 256 x 32px: conv1 only (early stop)", resnet, xr, ["conv1"], args.repeats)
     compare("AlexNet, 32 x 224px: all 22 layers, one pass", alexnet, xa, alexnet.layer_names(), args.repeats)
+    compare("AlexNet, 32 x 224px: all 22 layers, one pass, reduce='avgpool'", alexnet, xa, alexnet.layer_names(),
+            args.repeats, reduce="avgpool")
     compare("AlexNet, 32 x 224px: features.2 only (early stop)", alexnet, xa, ["features.2"], args.repeats)
 
 

@@ -305,3 +305,27 @@ def test_runs_on_the_models_device_and_dtype(images):
     probe = nw.Probe(model, nw.InputSpec(size=(16, 16)), cache=ActivationCache())
     out = probe.activations(images, ["7"])["7"]
     assert out.dtype == torch.float64 and out.device.type == "cpu"
+
+
+def test_inplace_relu_does_not_overwrite_captured_outputs(images):
+    """AlexNet-style ``ReLU(inplace=True)``: the conv's captured output must keep its negative values."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(inplace=True), nn.Conv2d(4, 2, 3), nn.ReLU(inplace=True))
+    probe = nw.Probe(model, nw.InputSpec(size=(12, 12)), cache=ActivationCache())
+    acts = probe.activations(images, ["0", "1", "2", "3"])
+    x = images.preprocess(probe.input_spec)
+    with torch.no_grad():
+        conv = model[0](x)
+    torch.testing.assert_close(acts["0"], conv)
+    assert (acts["0"] < 0).any()
+    torch.testing.assert_close(acts["1"], torch.relu(conv))
+    torch.testing.assert_close(acts["3"], torch.relu(model[2](torch.relu(conv))))
+
+
+def test_aliased_outputs_are_captured_once(resnet20, k92):
+    """A container returns its last child's tensor: both names give the same values, computed once."""
+    stim = k92.stimuli[:4]
+    acts = resnet20.activations(stim, ["layer1", "layer1.2", "layer1.2.relu2"], reduce="avgpool", use_cache=False)
+    assert acts["layer1"] is acts["layer1.2.relu2"] and acts["layer1.2"] is acts["layer1.2.relu2"]
+    alone = resnet20.activations(stim, ["layer1"], reduce="avgpool", use_cache=False)["layer1"]
+    torch.testing.assert_close(alone, acts["layer1"])

@@ -91,12 +91,21 @@ class Probe:
 
     # ---- layer tree -------------------------------------------------------------------------------
     def _dry_run(self) -> List[LayerInfo]:
+        """One forward pass on a single blank input, hooking every module, to learn the layer tree.
+
+        Besides order, call counts and shapes it records two facts about outputs that extraction relies on:
+        which modules return the very tensor another module returned just before (a container returning its
+        last child's output, an ``Identity``) — these *aliases* are captured once and shared — and which
+        outputs are later modified in place (the conv before an ``inplace=True`` ReLU) — these are copied at
+        capture time, or they would be stored with the later values.
+        """
         spec = self.input_spec
         x = torch.zeros(1, spec.channels, *spec.size, dtype=module_dtype(self.module),
                         device=module_device(self.module))
         order: List[str] = []
         calls: Dict[str, int] = {}
         shapes: Dict[str, Optional[Tuple[int, ...]]] = {}
+        seen: List[Tuple[str, torch.Tensor, int]] = []  # (name, output, its version when the hook fired)
         handles = []
 
         def pre(name):
@@ -108,12 +117,10 @@ class Probe:
 
         def post(name):
             def hook(_m, _i, out):
-                t = out
-                while isinstance(t, (tuple, list)) and t:
-                    t = t[0]
-                if isinstance(t, dict) and t:
-                    t = next(iter(t.values()))
-                shapes.setdefault(name, tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None)
+                t = first_tensor(out, strict=False)
+                shapes.setdefault(name, tuple(t.shape[1:]) if t is not None else None)
+                if t is not None and out is t:
+                    seen.append((name, t, t._version))
             return hook
 
         named = [(n, m) for n, m in self.module.named_modules() if n]
@@ -132,6 +139,17 @@ class Probe:
         finally:
             for h in handles:
                 h.remove()
+        self._alias_of: Dict[str, str] = {}
+        self._mutated: set = set()
+        first_by_value: Dict[Tuple[int, int], str] = {}
+        for name, t, version in seen:
+            if calls[name] != 1:
+                continue
+            if t._version != version:
+                self._mutated.add(name)
+            rep = first_by_value.setdefault((id(t), version), name)
+            if rep != name:
+                self._alias_of[name] = rep
         modules = dict(named)
         return [
             LayerInfo(name=n, type=type(modules[n]).__name__, output_shape=shapes.get(n),
@@ -261,13 +279,22 @@ class Probe:
 
     def _extract(self, names: List[str], n: int, source: Any, batch_size: int, red: Optional[Tuple],
                  progress: ProgressArg, cancel: Optional[CancelToken]) -> Dict[str, Any]:
-        bases = list(dict.fromkeys(_split_call(nm)[0] for nm in names))
+        wanted = list(dict.fromkeys(_split_call(nm)[0] for nm in names))
+        source_of = {b: self._alias_of.get(b, b) for b in wanted}  # aliases are captured once, shared
+        bases = list(dict.fromkeys(source_of.values()))
         calls = {b: self._by_name[b].calls for b in bases}
         chunks: Dict[str, List[List[torch.Tensor]]] = {b: [[] for _ in range(calls[b])] for b in bases}
         report = make_reporter(progress, "activations")
+        reduce_output = reducer(red)
+
+        def keep(name: str, output: Any) -> Any:
+            if red is None and name in self._mutated and isinstance(output, torch.Tensor):
+                return output.detach().clone()  # a later in-place op would overwrite it
+            return reduce_output(name, output)
+
         check_cancel(cancel)
         with preserved(self.module), torch.no_grad(), \
-                capture(self.module, bases, calls=calls, transform=reducer(red)) as cap:
+                capture(self.module, bases, calls=calls, transform=keep) as cap:
             for start in range(0, n, batch_size):
                 check_cancel(cancel)
                 stop = min(start + batch_size, n)
@@ -286,7 +313,7 @@ class Probe:
         out: Dict[str, Any] = {}
         for name in names:
             base, idx = _split_call(name)
-            per_call = stacked[base]
+            per_call = stacked[source_of[base]]
             out[name] = per_call[idx] if idx is not None else (per_call[0] if len(per_call) == 1 else per_call)
         return out
 
@@ -305,13 +332,15 @@ class Probe:
         return torch.cat(outs)
 
 
-def first_tensor(output: Any) -> torch.Tensor:
+def first_tensor(output: Any, strict: bool = True) -> Optional[torch.Tensor]:
     """The logits of a model whose output may be a tensor, a tuple/list, or a dict (first value)."""
     while not isinstance(output, torch.Tensor):
         if isinstance(output, dict) and output:
             output = next(iter(output.values()))
         elif isinstance(output, (tuple, list)) and output:
             output = output[0]
-        else:
+        elif strict:
             raise TypeError(f"the model's output holds no tensor ({type(output).__name__})")
+        else:
+            return None
     return output
