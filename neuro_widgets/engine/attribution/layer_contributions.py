@@ -1,0 +1,124 @@
+"""The layer view: how much each channel of a clicked layer contributes to a target.
+
+Captum's layer integrated gradients (or layer conductance) attributes F(x) - F(baseline) to every value of
+the layer's output; summing over space gives one signed number per channel and image. Averaged over the
+images and ranked, these are the bars a widget shows, each bar naming a channel whose optimal stimulus the
+widget can open next.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional
+
+import numpy as np
+import torch
+from captum.attr import LayerConductance, LayerIntegratedGradients
+
+from ..model_state import preserved
+from ..probe import Probe, Stimuli
+from ..progress import CancelToken, ProgressArg
+from .budget import inputs_per_pass
+from .core import baseline_value, check_layer, prepare_inputs, quiet_captum, run_batches
+from .ig_auto import relative_delta
+from .registry import Param
+from .targets import TargetArg, check_runs_before, resolve_target
+
+#: the parameters of :func:`layer_contributions`, in the registry's schema (for widget controls)
+CONTRIBUTION_PARAMS = {p.name: p for p in (
+    Param("method", "choice", "integrated_gradients",
+          "captum's LayerIntegratedGradients (interpolates the layer's output) or LayerConductance",
+          choices=("integrated_gradients", "conductance")),
+    Param("n_steps", "int", 50, "integration steps", range=(1, 100_000)),
+    Param("baseline", "choice", "zero", "reference input", choices=("zero", "black", "white")),
+    Param("internal_batch_size", "int", None, "inputs per pass; None chooses it from the memory budget",
+          range=(1, None), nullable=True),
+)}
+
+
+@dataclass
+class LayerContributions:
+    """Per-channel signed contributions of ``layer`` to a target.
+
+    ``per_image``: (N, C) contributions summed over space. ``values``: (C,) their mean over images.
+    ``ranking``: channels by ``values``, largest first. ``delta`` / ``relative_delta``: the completeness gap
+    of each image (the contributions of all channels sum to F(x) - F(baseline) up to it).
+    """
+
+    layer: str
+    method: str
+    target: str
+    per_image: torch.Tensor
+    values: torch.Tensor
+    ranking: np.ndarray
+    delta: torch.Tensor
+    relative_delta: torch.Tensor
+    classes: Optional[np.ndarray] = None
+
+    def top(self, k: int = 10, by: str = "positive") -> List[int]:
+        """The ``k`` channels that push the target up most (``"positive"``), down most (``"negative"``),
+        or matter most either way (``"abs"``)."""
+        v = self.values.double().numpy()
+        if by == "positive":
+            order = np.argsort(-v, kind="stable")
+        elif by == "negative":
+            order = np.argsort(v, kind="stable")
+        elif by == "abs":
+            order = np.argsort(-np.abs(v), kind="stable")
+        else:
+            raise ValueError(f"by must be 'positive', 'negative' or 'abs', got {by!r}")
+        return [int(c) for c in order[:k]]
+
+
+def layer_contributions(
+    probe: Probe,
+    layer: str,
+    images: Stimuli,
+    target: TargetArg = "predicted",
+    *,
+    method: str = "integrated_gradients",
+    n_steps: int = 50,
+    baseline: str = "zero",
+    internal_batch_size: Optional[int] = None,
+    progress: ProgressArg = None,
+    cancel: Optional[CancelToken] = None,
+) -> LayerContributions:
+    """Each channel's contribution to ``target`` through ``layer``, per image and averaged, ranked.
+
+    ``method``: ``"integrated_gradients"`` (captum's LayerIntegratedGradients: interpolates the layer's
+    output) or ``"conductance"`` (LayerConductance: the input path, seen through the layer); see
+    :data:`CONTRIBUTION_PARAMS`.
+
+    >>> c = nw.attribution.layer_contributions(probe, "layer3", stimuli, target=3)
+    >>> c.top(5)  # the five channels that raise class 3 most, for the widget's bars
+    """
+    method, n_steps, baseline, internal_batch_size = (
+        CONTRIBUTION_PARAMS[k].check("layer_contributions", v)
+        for k, v in (("method", method), ("n_steps", n_steps), ("baseline", baseline),
+                     ("internal_batch_size", internal_batch_size)))
+    n, source = prepare_inputs(probe, images)
+    layer = check_layer(probe, layer, "layer_contributions")
+    plan = resolve_target(probe, target, n)
+    check_runs_before(probe, layer, plan, "layer_contributions")
+    module = probe.module.get_submodule(layer)
+    algo_cls = LayerIntegratedGradients if method == "integrated_gradients" else LayerConductance
+    with preserved(probe.module):
+        ibs = internal_batch_size or max(2, min(inputs_per_pass(probe), n * n_steps))
+        batch = min(n, max(1, ibs // 2))
+
+        def step(x: torch.Tensor, rows: slice):
+            with quiet_captum():
+                attr, delta = algo_cls(plan.forward, module).attribute(
+                    x, baselines=baseline_value(probe, baseline, x),
+                    target=plan.captum_target(x, rows), n_steps=n_steps, internal_batch_size=ibs,
+                    return_convergence_delta=True)
+            return attr.detach().cpu(), delta.detach().reshape(-1).cpu()
+
+        parts = run_batches(probe, source, n, batch, step, progress, cancel, f"layer contributions: {layer}")
+    attr = torch.cat([a for a, _ in parts])
+    delta = torch.cat([d for _, d in parts])
+    per_image = attr.reshape(n, attr.shape[1], -1).sum(dim=2) if attr.dim() > 2 else attr
+    values = per_image.mean(dim=0)
+    ranking = np.argsort(-values.double().numpy(), kind="stable")
+    return LayerContributions(layer, method, plan.describe(target), per_image, values, ranking, delta,
+                              relative_delta(attr, delta),
+                              classes=None if plan.classes is None else plan.classes.copy())
