@@ -329,3 +329,30 @@ def test_aliased_outputs_are_captured_once(resnet20, k92):
     assert acts["layer1"] is acts["layer1.2.relu2"] and acts["layer1.2"] is acts["layer1.2.relu2"]
     alone = resnet20.activations(stim, ["layer1"], reduce="avgpool", use_cache=False)["layer1"]
     torch.testing.assert_close(alone, acts["layer1"])
+
+
+def test_engine_calls_on_one_model_from_two_threads_do_not_collide(images):
+    """A widget's worker thread and a notebook cell may use the same model at once: each call holds the
+    model's lock, so neither sees the other's hooks or early stop."""
+    import threading
+
+    torch.manual_seed(0)
+    probe_a = nw.Probe(tiny_cnn(), nw.InputSpec(size=(16, 16)), cache=ActivationCache(0))
+    probe_b = nw.Probe(probe_a.module, probe_a.input_spec, cache=ActivationCache(0))  # same module
+    expected = {"1": probe_a.activations(images, ["1"])["1"], "7": probe_a.activations(images, ["7"])["7"]}
+    errors = []
+
+    def work(probe, layer):
+        try:
+            for _ in range(20):
+                got = probe.activations(images, [layer], batch_size=3)[layer]
+                torch.testing.assert_close(got, expected[layer])
+        except BaseException as err:  # noqa: BLE001 - reported to the main thread
+            errors.append(err)
+
+    threads = [threading.Thread(target=work, args=(probe_a, "1")), threading.Thread(target=work, args=(probe_b, "7"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
