@@ -1,0 +1,68 @@
+"""Seeded stimulus splits: stratified shuffle splits (train/test) and the selection/evaluation half split.
+
+Splits are on stimuli, never on repetitions, so a stimulus is never in both sides of a split. With
+``stratify`` (one label per stimulus, e.g. object category) each class contributes to the test side in
+proportion to its size (largest-remainder rounding), like scikit-learn's ``StratifiedShuffleSplit``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, List, Optional, Tuple
+
+import numpy as np
+
+Split = Tuple[np.ndarray, np.ndarray]
+
+
+def _allocate(counts: np.ndarray, n_test: int) -> np.ndarray:
+    """Test items per class, proportional to class size, summing to n_test (largest remainders first)."""
+    exact = counts * n_test / counts.sum()
+    alloc = np.floor(exact).astype(int)
+    order = np.argsort(-(exact - alloc), kind="stable")
+    alloc[order[: n_test - alloc.sum()]] += 1
+    return np.minimum(alloc, counts)
+
+
+def shuffle_splits(n: int, n_splits: int = 10, test_size: float = 0.1, stratify: Optional[Any] = None,
+                   seed: int = 1) -> List[Split]:
+    """``n_splits`` random (train, test) index splits of ``n`` stimuli; ``test_size`` a fraction or a count.
+
+    >>> splits = shuffle_splits(92, n_splits=10, test_size=0.1, stratify=categories, seed=1)
+    """
+    if not isinstance(n_splits, int) or n_splits < 1:
+        raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
+    if isinstance(test_size, float) and 0 < test_size < 1:
+        n_test = math.ceil(test_size * n)
+    elif isinstance(test_size, int) and not isinstance(test_size, bool) and test_size >= 1:
+        n_test = test_size
+    else:
+        raise ValueError(f"test_size must be a fraction in (0, 1) or a positive count, got {test_size!r}")
+    if n_test < 2 or n - n_test < 3:
+        raise ValueError(
+            f"a split with test_size={test_size!r} of {n} stimuli gives {n_test} test and {n - n_test} training "
+            "stimuli; a split needs at least 2 test and 3 training stimuli. Use more stimuli or another "
+            "test_size."
+        )
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        labels = np.zeros(n, dtype=int)
+    else:
+        labels = np.unique(np.asarray(stratify), return_inverse=True)[1].ravel()
+        if len(labels) != n:
+            raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one label per stimulus")
+    classes = [np.flatnonzero(labels == c) for c in range(labels.max() + 1)]
+    alloc = _allocate(np.array([len(c) for c in classes]), n_test)
+    out = []
+    for _ in range(n_splits):
+        test = np.concatenate([rng.permutation(members)[:k] for members, k in zip(classes, alloc)])
+        test = np.sort(test)
+        out.append((np.setdiff1d(np.arange(n), test), test))
+    return out
+
+
+def half_split(n: int, stratify: Optional[Any] = None, seed: int = 0) -> Split:
+    """Two disjoint halves (selection, evaluation) of ``n`` stimuli, stratified if labels are given."""
+    if n < 8:
+        raise ValueError(f"choosing a best layer on one half and scoring it on the other needs at least 8 "
+                         f"stimuli (4 per half), got {n}")
+    return shuffle_splits(n, 1, n // 2, stratify, seed)[0]

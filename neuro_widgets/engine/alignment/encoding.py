@@ -1,0 +1,122 @@
+"""Encoding models: cross-validated prediction of each neuroid from a layer's features (Brain-Score recipe).
+
+For each of ``n_splits`` stratified shuffle splits (90/10 by default) a ridge (per-neuroid alpha) or PLS map
+is fitted on the training stimuli and scored by the Pearson r per neuroid on the held-out stimuli. The score
+is the median over neuroids, averaged over splits; the error is the standard error over splits; the raw
+(split x neuroid) values are kept. Very wide layers can be projected first (``project=``): a seeded random
+projection, or PCA fitted on each split's training stimuli only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
+from ..reduce import apply_reduce, normalize_reduce
+from ._tensor import Device, as_tensor, features_2d
+from .ceiling import _pearson_columns
+from .cross_validation import Split, shuffle_splits
+from .neural_data import response_matrix
+from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit
+
+ENCODING_METHODS = ("ridge", "pls")
+
+
+@dataclass
+class EncodingScore:
+    """Cross-validated encoding score of one layer for one set of neuroids."""
+
+    value: float                  # mean over splits of the median over neuroids of held-out Pearson r
+    error: float                  # standard error over splits
+    per_split: np.ndarray         # (splits,)
+    per_neuroid: np.ndarray       # (splits, neuroids) held-out Pearson r
+    method: str
+    splits: List[Split] = field(repr=False)
+    alphas: Optional[np.ndarray] = field(default=None, repr=False)  # ridge: (splits, neuroids)
+
+    def __repr__(self) -> str:
+        return (f"EncodingScore({self.value:.4f} ± {self.error:.4f}, {self.method}, {len(self.splits)} splits, "
+                f"{self.per_neuroid.shape[1]} neuroids)")
+
+
+def check_encoding_method(method: str) -> str:
+    if method not in ENCODING_METHODS:
+        raise ValueError(f"unknown encoding method {method!r}; use one of {list(ENCODING_METHODS)}")
+    return method
+
+
+def check_project(project: Any) -> Any:
+    """None, ("pca", k) or a canonical ("random_projection", k, seed); clear error otherwise."""
+    if project is None:
+        return None
+    if isinstance(project, (tuple, list)) and len(project) == 2 and project[0] == "pca":
+        if not isinstance(project[1], int) or project[1] < 1:
+            raise ValueError(f"('pca', k) needs a positive integer k, got {project[1]!r}")
+        return ("pca", project[1])
+    if isinstance(project, (tuple, list)) and len(project) == 3 and project[0] == "random_projection":
+        return normalize_reduce(project)
+    raise ValueError(f"unknown project={project!r}; use None, ('pca', k) or ('random_projection', k, seed)")
+
+
+def _project(train: torch.Tensor, test: torch.Tensor, project: Any):
+    if project is None:
+        return train, test
+    if project[0] == "pca":
+        k = project[1]
+        mean = train.mean(0)
+        _, _, vh = torch.linalg.svd(train - mean, full_matrices=False)
+        basis = vh[:k].T
+        return (train - mean) @ basis, (test - mean) @ basis
+    return apply_reduce(train, project).double(), apply_reduce(test, project).double()
+
+
+def fit_map(method: str, x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float], n_components: int) -> LinearMap:
+    if method == "ridge":
+        return ridge_fit(x, y, alphas)
+    return pls_fit(x, y, n_components)
+
+
+def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_splits: int = 10,
+                   test_size: float = 0.1, stratify: Optional[Any] = None, seed: int = 1,
+                   splits: Optional[List[Split]] = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
+                   n_components: int = 25, project: Any = None, device: Device = None,
+                   progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> EncodingScore:
+    """Cross-validated encoding score of ``features`` (N, ...) for ``responses`` (N, neuroids[, reps]).
+
+    Repetitions (a third axis) are averaged. ``splits`` overrides the generated splits.
+
+    >>> s = nw.alignment.encoding_score(acts["layer3"], resp, method="ridge", stratify=categories)
+    >>> s.value, s.error, s.per_neuroid.shape     # (10, neuroids)
+    """
+    check_encoding_method(method)
+    project = check_project(project)
+    x = features_2d(features, "encoding_score(features)", device)
+    y = as_tensor(response_matrix(responses), "encoding_score(responses)", x.device)
+    if y.dim() == 3:
+        y = y.mean(2)
+    if y.dim() == 1:
+        y = y[:, None]
+    if y.dim() != 2 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"features cover {x.shape[0]} stimuli but responses have shape {tuple(y.shape)}; give "
+                         "responses as (stimuli, neuroids[, repetitions]) in the features' stimulus order")
+    if splits is None:
+        splits = shuffle_splits(x.shape[0], n_splits, test_size, stratify, seed)
+    report = make_reporter(progress, f"encoding ({method})")
+    per_neuroid, chosen = [], []
+    for i, (train, test) in enumerate(splits):
+        check_cancel(cancel)
+        tr, te = torch.as_tensor(train, device=x.device), torch.as_tensor(test, device=x.device)
+        xtr, xte = _project(x[tr], x[te], project)
+        fitted = fit_map(method, xtr, y[tr], alphas, n_components)
+        per_neuroid.append(_pearson_columns(fitted.predict(xte), y[te]).cpu().numpy())
+        if fitted.alphas is not None:
+            chosen.append(fitted.alphas.cpu().numpy())
+        report(i + 1, len(splits))
+    raw = np.stack(per_neuroid)
+    per_split = np.nanmedian(raw, axis=1)
+    err = float(np.std(per_split, ddof=1) / np.sqrt(len(per_split))) if len(per_split) > 1 else float("nan")
+    return EncodingScore(float(np.mean(per_split)), err, per_split, raw, method, list(splits),
+                         np.stack(chosen) if chosen else None)

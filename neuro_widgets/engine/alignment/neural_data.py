@@ -1,0 +1,193 @@
+"""Response-level neural data (stimuli x neuroids x repetitions) and conversions of RDM-level data.
+
+:class:`NeuralResponses` holds responses with per-neuroid metadata (``region``, ``subject``, …) and stimulus
+ids that align with a :class:`~neuro_widgets.engine.stimuli.StimulusSet`. Load it from numpy arrays, from an
+xarray ``DataArray`` or from a Brain-Score ``NeuroidAssembly`` netCDF file (dims ``presentation x neuroid
+[x time_bin]``, coords ``stimulus_id`` on presentations, ``neuroid_id`` and ``region`` on neuroids;
+repetitions are repeated ``stimulus_id`` rows). :meth:`NeuralResponses.to_rdms` turns it into RDM-level
+:class:`~neuro_widgets.engine.neural.NeuralRDMs`; :func:`to_rsatoolbox` / :func:`from_rsatoolbox` convert
+RDM-level data to and from rsatoolbox's ``RDMs`` objects (rsatoolbox and xarray are imported only there).
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from ..neural import NeuralRDMs
+from .rdm import check_rdm_method, rdm
+
+
+class NeuralResponses:
+    """Responses ``data`` (stimuli, neuroids, repetitions) float64, read-only, no NaN.
+
+    >>> resp = NeuralResponses(arr, stimulus_ids=ids, neuroids={"region": regions, "subject": subjects})
+    >>> resp.regions, resp.region("IT").data.shape, resp.mean().shape
+    """
+
+    def __init__(self, data: Any, stimulus_ids: Sequence[str], neuroids: Optional[Mapping[str, Sequence]] = None,
+                 name: str = "responses") -> None:
+        arr = np.array(data, dtype=np.float64)
+        if arr.ndim == 2:
+            arr = arr[:, :, None]
+        if arr.ndim != 3:
+            raise ValueError("responses must be (stimuli, neuroids) or (stimuli, neuroids, repetitions); got "
+                             f"shape {np.shape(data)}")
+        if np.isnan(arr).any():
+            where = np.argwhere(np.isnan(arr))[:5].tolist()
+            raise ValueError(f"responses contain {int(np.isnan(arr).sum())} NaN value(s), e.g. at (stimulus, "
+                             f"neuroid, repetition) {where}; drop those neuroids/repetitions or fill them first")
+        if not np.isfinite(arr).all():
+            raise ValueError("responses contain infinite values")
+        if arr.shape[0] < 4:
+            raise ValueError(f"responses need at least 4 stimuli, got {arr.shape[0]}")
+        ids = [str(s) for s in stimulus_ids]
+        if len(ids) != arr.shape[0]:
+            raise ValueError(f"{len(ids)} stimulus ids for {arr.shape[0]} stimuli; give one id per stimulus row")
+        if len(set(ids)) != len(ids):
+            raise ValueError("stimulus ids must be unique (repetitions go on the third axis)")
+        meta: Dict[str, np.ndarray] = {}
+        for key, col in (neuroids or {}).items():
+            col = np.asarray(col)
+            if col.shape != (arr.shape[1],):
+                raise ValueError(f"neuroid metadata {key!r} has shape {col.shape}; give one value per neuroid "
+                                 f"({arr.shape[1]})")
+            meta[str(key)] = col
+        meta.setdefault("region", np.array(["all"] * arr.shape[1]))
+        meta.setdefault("neuroid_id", np.array([str(i) for i in range(arr.shape[1])]))
+        arr.setflags(write=False)
+        self.data = arr
+        self.stimulus_ids: List[str] = ids
+        self.neuroids = meta
+        self.name = name
+
+    @property
+    def n_repetitions(self) -> int:
+        return self.data.shape[2]
+
+    @property
+    def regions(self) -> List[str]:
+        return list(dict.fromkeys(self.neuroids["region"].astype(str).tolist()))
+
+    def mean(self) -> np.ndarray:
+        """(stimuli, neuroids) mean over repetitions."""
+        return self.data.mean(2)
+
+    def select(self, mask: Any) -> "NeuralResponses":
+        mask = np.asarray(mask)
+        return NeuralResponses(self.data[:, mask], self.stimulus_ids, {k: v[mask] for k, v in self.neuroids.items()},
+                               self.name)
+
+    def region(self, region: str) -> "NeuralResponses":
+        if region not in self.regions:
+            raise KeyError(f"unknown region {region!r}; these responses have {self.regions}")
+        return self.select(self.neuroids["region"].astype(str) == region)
+
+    def subset(self, stimulus_ids: Sequence[str]) -> "NeuralResponses":
+        """The same neuroids for the given stimuli, in that order; names any missing ids."""
+        pos = {s: i for i, s in enumerate(self.stimulus_ids)}
+        missing = [s for s in stimulus_ids if str(s) not in pos]
+        if missing:
+            raise KeyError(f"stimulus ids not in these responses: {missing[:10]}")
+        idx = [pos[str(s)] for s in stimulus_ids]
+        return NeuralResponses(self.data[idx], [self.stimulus_ids[i] for i in idx], self.neuroids, self.name)
+
+    def to_rdms(self, method: str = "correlation", by: str = "subject") -> NeuralRDMs:
+        """RDM-level data: per region, one RDM per value of the neuroid column ``by`` (one RDM if absent)."""
+        check_rdm_method(method)
+        stacks, labels = {}, {}
+        mean = self.mean()
+        for region in self.regions:
+            in_region = self.neuroids["region"].astype(str) == region
+            groups = (list(dict.fromkeys(self.neuroids[by][in_region].tolist())) if by in self.neuroids
+                      else [None])
+            rdms, labs = [], []
+            for g in groups:
+                mask = in_region if g is None else in_region & (self.neuroids[by] == g)
+                rdms.append(rdm(mean[:, mask], method).cpu().numpy())
+                labs.append({by: "all" if g is None else g})
+            stacks[region], labels[region] = np.stack(rdms), labs
+        return NeuralRDMs(stacks, self.stimulus_ids, labels, description=f"{method} RDMs of {self.name}")
+
+    # ---- loading -----------------------------------------------------------------------------------
+    @classmethod
+    def from_xarray(cls, assembly: Any, time_bin: Union[None, int] = None, name: str = "") -> "NeuralResponses":
+        """From a DataArray with dims presentation x neuroid [x time_bin] (Brain-Score layout).
+
+        Repetitions are the rows that share a ``stimulus_id``; every stimulus needs the same count.
+        Time bins are averaged unless ``time_bin`` picks one.
+        """
+        da = assembly
+        dims = tuple(da.dims)
+        if "presentation" not in dims or "neuroid" not in dims:
+            raise ValueError(f"expected dims ('presentation', 'neuroid'[, 'time_bin']), got {dims}")
+        if "stimulus_id" not in da.coords:
+            raise ValueError("the assembly has no 'stimulus_id' coordinate on 'presentation'")
+        if "time_bin" in dims:
+            da = da.isel(time_bin=time_bin) if time_bin is not None else da.mean("time_bin")
+        values = np.asarray(da.transpose("presentation", "neuroid").values, dtype=np.float64)
+        stim = np.asarray(da.coords["stimulus_id"].values).astype(str)
+        ids = list(dict.fromkeys(stim.tolist()))
+        rows = [np.flatnonzero(stim == s) for s in ids]
+        counts = sorted({len(r) for r in rows})
+        if len(counts) > 1:
+            raise ValueError(f"stimuli have different numbers of repetitions ({counts}); select an equal number "
+                             "of presentations per stimulus_id first")
+        data = np.stack([values[r].T for r in rows])  # (stimuli, neuroids, reps)
+        meta = {}
+        for cname, coord in da.coords.items():
+            if coord.dims == ("neuroid",) and cname != "neuroid":
+                meta[cname] = np.asarray(coord.values)
+        return cls(data, ids, meta, name=name or str(da.name or "assembly"))
+
+    @classmethod
+    def from_netcdf(cls, path: Union[str, os.PathLike], time_bin: Union[None, int] = None) -> "NeuralResponses":
+        """From a Brain-Score ``NeuroidAssembly`` netCDF file (needs xarray and a netCDF engine)."""
+        try:
+            import xarray as xr
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("loading netCDF needs xarray (and h5netcdf or netCDF4): pip install xarray "
+                              "h5netcdf") from err
+        with xr.open_dataarray(path) as da:
+            return cls.from_xarray(da.load(), time_bin=time_bin, name=os.path.basename(str(path)))
+
+    @classmethod
+    def from_numpy(cls, data: Any, stimulus_ids: Sequence[str], **neuroids: Sequence) -> "NeuralResponses":
+        """``NeuralResponses.from_numpy(arr, ids, region=regions, subject=subjects)``."""
+        return cls(data, stimulus_ids, neuroids)
+
+    def __repr__(self) -> str:
+        s, n, r = self.data.shape
+        return f"NeuralResponses({self.name}: {s} stimuli x {n} neuroids x {r} repetitions; regions {self.regions})"
+
+
+def response_matrix(responses: Any) -> Any:
+    """(stimuli, neuroids): a NeuralResponses averaged over repetitions, or the array as given."""
+    return responses.mean() if isinstance(responses, NeuralResponses) else responses
+
+
+def to_rsatoolbox(neural: NeuralRDMs, region: str) -> Any:
+    """One region of RDM-level data as an rsatoolbox ``RDMs`` (descriptors: labels; stimulus ids as pattern
+    descriptor ``stimulus_id``)."""
+    from rsatoolbox.rdm import RDMs
+    from scipy.spatial.distance import squareform
+
+    stack = neural.rdms(region)
+    labels = neural.labels(region)
+    vectors = np.stack([squareform(m, checks=False) for m in stack])
+    rdm_desc = {k: np.array([lab.get(k) for lab in labels]) for k in labels[0]} if labels else {}
+    return RDMs(vectors, dissimilarity_measure="unknown", rdm_descriptors=rdm_desc,
+                pattern_descriptors={"stimulus_id": list(neural.stimulus_ids)}, descriptors={"region": region})
+
+
+def from_rsatoolbox(rdms: Any, region: str = "region", stimulus_ids: Optional[Sequence[str]] = None) -> NeuralRDMs:
+    """An rsatoolbox ``RDMs`` object as one region of RDM-level data."""
+    mats = np.asarray(rdms.get_matrices(), dtype=np.float64)
+    ids = stimulus_ids
+    if ids is None:
+        ids = rdms.pattern_descriptors.get("stimulus_id", rdms.pattern_descriptors.get("index"))
+    ids = [str(s) for s in ids]
+    keys = [k for k in rdms.rdm_descriptors if k != "index"]
+    labels = [{k: rdms.rdm_descriptors[k][i] for k in keys} or {"subject": str(i)} for i in range(len(mats))]
+    return NeuralRDMs({region: mats}, ids, {region: labels})

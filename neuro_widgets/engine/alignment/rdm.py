@@ -1,0 +1,79 @@
+"""Representational dissimilarity matrices (RDMs) from activations, in torch, for one layer or many.
+
+Distances between the stimulus patterns (rows) of an (N, features) matrix:
+
+* ``"correlation"`` (default): 1 - Pearson r between patterns (each pattern centred over its features);
+* ``"euclidean"``: squared Euclidean distance divided by the number of features (rsatoolbox's convention);
+* ``"cosine"``: 1 - cosine similarity.
+
+Everything goes through the N x N Gram matrix, accumulated over feature chunks in float64, so a very wide
+layer never needs more than one chunk converted at a time.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Union
+
+import torch
+
+from ._tensor import Device, features_2d
+
+RDM_METHODS = ("correlation", "euclidean", "cosine")
+_CHUNK = 16384
+
+
+def check_rdm_method(method: str) -> str:
+    if method not in RDM_METHODS:
+        raise ValueError(f"unknown RDM method {method!r}; use one of {list(RDM_METHODS)}")
+    return method
+
+
+def _gram(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Gram matrix X Xᵀ in float64, converting ``_CHUNK`` features at a time."""
+    n, d = x.shape
+    g = torch.zeros(n, n, dtype=torch.float64, device=device)
+    for start in range(0, d, _CHUNK):
+        block = x[:, start:start + _CHUNK].to(device=device, dtype=torch.float64)
+        g += block @ block.T
+    return g
+
+
+def _rdm_one(x: torch.Tensor, method: str, device: torch.device) -> torch.Tensor:
+    n, d = x.shape
+    if method == "correlation":
+        sums = torch.zeros(n, dtype=torch.float64, device=device)
+        for start in range(0, d, _CHUNK):
+            sums += x[:, start:start + _CHUNK].to(device=device, dtype=torch.float64).sum(1)
+        g = _gram(x, device) - torch.outer(sums, sums) / d  # Gram of row-centred patterns
+    else:
+        g = _gram(x, device)
+    sq = torch.diagonal(g).clone()
+    if method == "euclidean":
+        out = (sq[:, None] + sq[None, :] - 2 * g).clamp_min(0) / d
+    else:
+        norm = sq.clamp_min(0).sqrt()
+        if (norm == 0).any():
+            bad = torch.nonzero(norm == 0).flatten()[:10].tolist()
+            what = "constant" if method == "correlation" else "all-zero"
+            raise ValueError(f"{method} distance is undefined for {what} patterns (stimulus rows {bad}); "
+                             "use method='euclidean' or drop those stimuli")
+        out = 1 - g / torch.outer(norm, norm)
+    out = (out + out.T) / 2
+    out.fill_diagonal_(0)
+    return out
+
+
+def rdm(features: Union[Any, Mapping[str, Any]], method: str = "correlation",
+        device: Device = None) -> Union[torch.Tensor, Dict[str, torch.Tensor]]:
+    """RDM(s) of activations: an (N, ...) array gives an (N, N) float64 tensor; a mapping layer -> array
+    (for example the result of ``probe.activations``) gives a dict of RDMs.
+
+    >>> acts = probe.activations(stimuli, ["layer2", "layer3"])
+    >>> rdms = nw.alignment.rdm(acts)                 # {"layer2": (N, N), "layer3": (N, N)}
+    """
+    check_rdm_method(method)
+    if isinstance(features, Mapping):
+        return {name: rdm(x, method, device) for name, x in features.items()}
+    if isinstance(features, (list, tuple)) and features and isinstance(features[0], torch.Tensor):
+        raise TypeError("got a list of tensors (a module called several times?); pick one call with 'name@i'")
+    x = features_2d(features, "rdm(features)", dtype=None)
+    return _rdm_one(x, method, torch.device(device) if device is not None else x.device)

@@ -1,0 +1,164 @@
+"""Linear mappings from layer features to neuroids, in torch (float64): ridge and PLS.
+
+Ridge: every neuroid gets its own alpha, chosen from a log grid by efficient leave-one-out cross-validation
+on the training stimuli (the same criterion as scikit-learn's ``RidgeCV(alpha_per_target=True)``), with an
+unpenalised intercept. One eigendecomposition serves all alphas and all neuroids: of the feature covariance
+(features x features) when there are fewer features than stimuli, and of the stimulus kernel (stimuli x
+stimuli, the dual or *kernel* form) when there are more.
+
+PLS: PLS2 regression by NIPALS with regression deflation, unscaled (Brain-Score's ``PLSRegression(
+n_components=25, scale=False)``), following scikit-learn's algorithm step for step so predictions agree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ._tensor import Device, as_tensor, single_threaded
+
+#: the default ridge grid: 100 log-spaced alphas from 1e-2 to 1e7
+DEFAULT_ALPHAS = np.logspace(-2, 7, 100)
+
+
+@dataclass
+class LinearMap:
+    """A fitted affine map ``Y = X @ coef + intercept`` (float64 tensors)."""
+
+    coef: torch.Tensor        # (features, targets)
+    intercept: torch.Tensor   # (targets,)
+    alphas: Optional[torch.Tensor] = None   # ridge: chosen alpha per target
+    loo_mse: Optional[torch.Tensor] = None  # ridge: (n_alphas, targets) leave-one-out mean squared error
+
+    def predict(self, x: Any) -> torch.Tensor:
+        x = as_tensor(x, "predict(x)", self.coef.device).reshape(-1, self.coef.shape[0])
+        return x @ self.coef + self.intercept
+
+
+def _check_xy(x: Any, y: Any, device: Device):
+    xt = as_tensor(x, "features", device)
+    xt = xt.reshape(xt.shape[0], -1)
+    yt = as_tensor(y, "responses", xt.device)
+    if yt.dim() == 1:
+        yt = yt[:, None]
+    if yt.dim() != 2 or yt.shape[0] != xt.shape[0]:
+        raise ValueError(f"features have {xt.shape[0]} stimuli but responses have shape {tuple(yt.shape)}; "
+                         "give responses as (stimuli, neuroids) in the same stimulus order")
+    return xt, yt
+
+
+def _eigh(a: torch.Tensor):
+    with single_threaded(a.device):
+        return torch.linalg.eigh(a)
+
+
+def _eig_basis(xc: torch.Tensor, rtol: float = 1e-12):
+    """(U, lam, V): Xc = U diag(sqrt(lam)) Vᵀ restricted to non-null directions (primal or kernel form)."""
+    n, p = xc.shape
+    if p <= n:
+        lam, v = _eigh(xc.T @ xc)
+        keep = lam > rtol * lam.max().clamp_min(1e-300)
+        lam, v = lam[keep], v[:, keep]
+        u = (xc @ v) / lam.sqrt()
+    else:
+        lam, u = _eigh(xc @ xc.T)
+        keep = lam > rtol * lam.max().clamp_min(1e-300)
+        lam, u = lam[keep], u[:, keep]
+        v = (xc.T @ u) / lam.sqrt()
+    return u, lam, v
+
+
+def ridge_fit(x: Any, y: Any, alphas: Sequence[float] = DEFAULT_ALPHAS, device: Device = None) -> LinearMap:
+    """Ridge regression with a separate alpha per target, chosen by leave-one-out CV over ``alphas``.
+
+    Runs single-threaded on the CPU (see :func:`._tensor.single_threaded`).
+
+    >>> m = ridge_fit(train_features, train_responses)   # m.alphas: one per neuroid
+    >>> pred = m.predict(test_features)
+    """
+    with single_threaded(torch.device(device) if device is not None else
+                         (x.device if isinstance(x, torch.Tensor) else torch.device("cpu"))):
+        return _ridge_fit(x, y, alphas, device)
+
+
+def _ridge_fit(x: Any, y: Any, alphas: Sequence[float], device: Device) -> LinearMap:
+    xt, yt = _check_xy(x, y, device)
+    a = as_tensor(alphas, "alphas", xt.device).flatten()
+    if len(a) == 0 or (a <= 0).any():
+        raise ValueError(f"alphas must be a non-empty list of positive numbers, got {alphas!r}")
+    n = xt.shape[0]
+    if n < 3:
+        raise ValueError(f"ridge needs at least 3 training stimuli, got {n}")
+    x_mean, y_mean = xt.mean(0), yt.mean(0)
+    xc, yc = xt - x_mean, yt - y_mean
+    u, lam, v = _eig_basis(xc)
+    uty = u.T @ yc                                    # (k, T)
+    shrink = lam[:, None] / (lam[:, None] + a[None, :])  # (k, A)
+    hat_diag = 1.0 / n + (u * u) @ shrink             # (n, A) leverage incl. the intercept
+    n_t = yt.shape[1]
+    mse = torch.empty(len(a), n_t, dtype=torch.float64, device=xt.device)
+    step = max(1, int(2e7 // max(n * n_t, 1)))
+    for start in range(0, len(a), step):
+        w = shrink[:, start:start + step]              # (k, c)
+        fitted = (u @ (w[:, :, None] * uty[:, None, :]).reshape(len(lam), -1)).reshape(n, -1, n_t)
+        resid = (yc[:, None, :] - fitted) / (1 - hat_diag[:, start:start + step, None])
+        mse[start:start + step] = (resid ** 2).mean(0)
+    best = torch.argmin(mse, dim=0)                    # first minimum on ties, like scikit-learn
+    chosen = a[best]
+    coef = v @ (uty * (lam.sqrt()[:, None] / (lam[:, None] + chosen[None, :])))
+    return LinearMap(coef, y_mean - x_mean @ coef, chosen, mse)
+
+
+def pls_fit(x: Any, y: Any, n_components: int = 25, max_iter: int = 500, tol: float = 1e-6,
+            device: Device = None) -> LinearMap:
+    """PLS2 regression (NIPALS, regression deflation, no scaling), like scikit-learn's ``PLSRegression``.
+
+    >>> m = pls_fit(train_features, train_responses, n_components=25)
+    """
+    xt, yt = _check_xy(x, y, device)
+    n, p = xt.shape
+    if not isinstance(n_components, int) or n_components < 1:
+        raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
+    if n_components > min(n, p):
+        raise ValueError(f"PLS with {n_components} components needs at least that many training stimuli and "
+                         f"features; got {n} stimuli and {p} features. Lower n_components.")
+    x_mean, y_mean = xt.mean(0), yt.mean(0)
+    xk, yk = xt - x_mean, yt - y_mean
+    eps = torch.finfo(torch.float64).eps
+    q = yt.shape[1]
+    w_all = torch.zeros(p, n_components, dtype=torch.float64, device=xt.device)
+    px_all = torch.zeros_like(w_all)
+    py_all = torch.zeros(q, n_components, dtype=torch.float64, device=xt.device)
+    for k in range(n_components):
+        yk[:, (yk.abs() < 10 * eps).all(0)] = 0.0
+        nonzero = torch.nonzero((yk.abs() > eps).any(0)).flatten()
+        if len(nonzero) == 0:
+            w_all, px_all, py_all = w_all[:, :k], px_all[:, :k], py_all[:, :k]
+            break
+        y_score = yk[:, nonzero[0]].clone()
+        w_old = None
+        for _ in range(max_iter):
+            w = xk.T @ y_score / (y_score @ y_score)
+            w = w / (w.norm() + eps)
+            x_score = xk @ w
+            c = yk.T @ x_score / (x_score @ x_score)
+            y_score = yk @ c / (c @ c + eps)
+            if q == 1 or (w_old is not None and float(((w - w_old) ** 2).sum()) < tol):
+                break
+            if w_old is None and float(((w - 100) ** 2).sum()) < tol:
+                break
+            w_old = w
+        sign = torch.sign(w[torch.argmax(w.abs())])
+        w = w * sign
+        x_score = xk @ w
+        ss = x_score @ x_score
+        px = x_score @ xk / ss
+        xk -= torch.outer(x_score, px)
+        py = x_score @ yk / ss
+        yk -= torch.outer(x_score, py)
+        w_all[:, k], px_all[:, k], py_all[:, k] = w, px, py
+    rotations = w_all @ torch.linalg.pinv(px_all.T @ w_all)
+    coef = rotations @ py_all.T
+    return LinearMap(coef, y_mean - x_mean @ coef)

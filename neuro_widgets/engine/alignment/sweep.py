@@ -1,0 +1,406 @@
+"""Layer x region sweeps: every layer of a model against every brain region, from one activation pass.
+
+For each region the sweep reports every layer's score on all stimuli (with a CI, the region's ceiling and
+the ceiled score), then *commits* a best layer on one half of the stimuli and scores it on the other half
+(selection and evaluation never share stimuli; the split is recorded). With ``control="random"`` the same is
+done for a randomly re-initialised copy of the model, and the trained-minus-control difference of the
+held-out best-layer scores gets a paired CI.
+
+Metrics:
+
+* ``"rsa"``: RDMs of each layer vs each subject's RDM, mean over subjects; CI by bootstrapping stimuli (and
+  subjects where there are several); ceiling = the lower bound of the RSA noise ceiling (needs >= 2
+  subjects). Needs RDM-level data, or response-level data (turned into RDMs per subject).
+* ``"encoding"``: cross-validated ridge/PLS (see :mod:`.encoding`); CI = mean ± 1.96 standard errors over
+  splits; ceiling = split-half internal consistency (needs repetitions). Needs response-level data.
+* ``"cka"``: CKA between each layer and the region's responses; CI ± 1.96 jackknife standard errors over
+  stimuli (a bootstrap would put copies of a stimulus side by side, which inflates CKA); no ceiling.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..neural import NeuralRDMs
+from ..probe import Probe
+from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
+from ..stimuli import StimulusSet
+from ._tensor import single_threaded
+from .ceiling import ceiled, ceiling_vectors, split_half_consistency
+from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
+from .compare import check_compare_method, compare_vectors, upper
+from .control import random_copy
+from .cross_validation import half_split, shuffle_splits
+from .encoding import check_encoding_method, encoding_score
+from .neural_data import NeuralResponses
+from .rdm import _gram, _rdm_one, check_rdm_method
+from .regression import DEFAULT_ALPHAS
+from .results import BestLayer, Difference, LayerScore, SweepResult
+from .stats import bootstrap_rsa, percentile_ci
+
+METRICS = ("rsa", "encoding", "cka")
+CONTROLS = (None, "random")
+_Z = 1.959963984540054  # two-sided 95 % normal quantile
+_JACK_GROUPS = 40
+
+
+def default_layers(probe: Probe) -> List[str]:
+    """Every module with a tensor output that runs once per forward pass, in forward order."""
+    return [info.name for info in probe.layers() if info.output_shape is not None and info.calls == 1]
+
+
+def _resolve_data(data: Any, stimuli: Optional[StimulusSet]) -> Tuple[StimulusSet, Any]:
+    neural = getattr(data, "neural", None)
+    if neural is not None and stimuli is None:
+        stimuli = getattr(data, "stimuli", None)
+    neural = neural if neural is not None else data
+    if not isinstance(neural, (NeuralRDMs, NeuralResponses)):
+        raise TypeError("sweep needs a Dataset (nw.datasets.*), NeuralRDMs or NeuralResponses, got "
+                        f"{type(data).__name__}")
+    if not isinstance(stimuli, StimulusSet):
+        raise TypeError("sweep needs the stimuli: pass a Dataset, or stimuli=nw.StimulusSet(...) with the "
+                        "neural data")
+    return stimuli, neural
+
+
+def _align(stimuli: StimulusSet, ids: Sequence[str]) -> np.ndarray:
+    present = set(stimuli.ids)
+    missing = [s for s in ids if s not in present]
+    if missing:
+        raise ValueError(f"{len(missing)} stimulus id(s) of the neural data are not in the stimuli (e.g. "
+                         f"{missing[:10]}); the neural data and the stimulus set must share ids")
+    return stimuli.index_of(ids)
+
+
+def _budget_reduce(probe: Probe, layers: List[str], n: int, reduce: Any, memory_budget: Optional[int]) -> Any:
+    """Keep the activations of all layers within ``memory_budget`` bytes (float32): as they are if they fit,
+    else spatially averaged (one value per channel) if that fits, else randomly projected."""
+    if memory_budget is None or reduce is not None:
+        return reduce
+    shapes = [probe.layer(name).output_shape for name in layers]
+    # the probe concatenates per-batch chunks, so a layer briefly exists twice
+    cost = 2 * 4 * n
+    if cost * sum(int(np.prod(s)) for s in shapes) <= memory_budget:
+        return None
+    if cost * sum(s[0] for s in shapes) <= memory_budget:
+        return "avgpool"
+    k = int(memory_budget // (cost * len(layers)))
+    if k < 16:
+        raise ValueError(f"memory_budget={memory_budget} bytes allows fewer than 16 features per layer for {n} "
+                         f"stimuli and {len(layers)} layers; raise the budget or sweep fewer layers/stimuli")
+    return ("random_projection", k, 0)
+
+
+class _Scorer:
+    """One metric on one model's layers for one region: scores on any subset of the (aligned) stimuli."""
+
+    ceiling_note = ""
+
+    def score(self, idx: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
+        raise NotImplementedError
+
+    def samples(self, idx: np.ndarray, layers: Optional[List[int]] = None) -> np.ndarray:
+        """(samples, layers) resampled scores on ``idx``, paired across models (same resamples / splits)."""
+        raise NotImplementedError
+
+    def bounds(self, center: np.ndarray, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def ceiling(self, idx: np.ndarray) -> float:
+        return float("nan")
+
+
+class _RSA(_Scorer):
+    def __init__(self, model_rdms: torch.Tensor, brain: np.ndarray, method: str, n_boot: int, level: float,
+                 seed: int, cancel: Optional[CancelToken]) -> None:
+        self.models, self.method = model_rdms, method
+        self.brain = torch.tensor(np.array(brain), device=model_rdms.device)
+        self.n_boot, self.level, self.seed, self.cancel = n_boot, level, seed, cancel
+        if len(brain) < 2:
+            self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
+
+    def _sub(self, t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
+        i = torch.as_tensor(idx, device=t.device)
+        return t[:, i][:, :, i]
+
+    def score(self, idx):
+        sims = compare_vectors(upper(self._sub(self.models, idx)), upper(self._sub(self.brain, idx)), self.method)
+        sims = sims.cpu().numpy()
+        return sims.mean(1), list(sims)
+
+    def samples(self, idx, layers=None):
+        models = self.models if layers is None else self.models[layers]
+        return bootstrap_rsa(self._sub(models, idx), self._sub(self.brain, idx), self.method, self.n_boot,
+                             self.seed, cancel=self.cancel)
+
+    def bounds(self, center, samples):
+        return percentile_ci(samples, self.level)
+
+    def ceiling(self, idx):
+        if len(self.brain) < 2:
+            return float("nan")
+        _, lower = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method)
+        return float(lower.mean())
+
+
+class _CKA(_Scorer):
+    ceiling_note = "CKA has no noise ceiling"
+
+    def __init__(self, grams: torch.Tensor, brain_gram: torch.Tensor, kernel: str, unbiased: bool, seed: int,
+                 cancel: Optional[CancelToken]) -> None:
+        self.grams, self.brain = grams, brain_gram
+        self.kernel, self.unbiased = kernel, unbiased
+        self.seed, self.cancel = seed, cancel
+
+    def _cka(self, idx: torch.Tensor, layers: List[int]) -> np.ndarray:
+        lk = kernel_from_gram(self.brain[idx][:, idx], self.kernel)
+        return np.array([cka_from_kernels(kernel_from_gram(self.grams[i][idx][:, idx], self.kernel), lk,
+                                          self.unbiased) for i in layers])
+
+    def score(self, idx):
+        vals = self._cka(torch.as_tensor(idx), list(range(len(self.grams))))
+        return vals, [np.array([v]) for v in vals]
+
+    def samples(self, idx, layers=None):
+        """Delete-a-group jackknife over stimuli (a bootstrap would put copies of a stimulus side by side,
+        which inflates CKA): ``groups`` disjoint random groups, each left out once."""
+        layers = list(range(len(self.grams))) if layers is None else layers
+        groups = np.array_split(np.random.default_rng(self.seed).permutation(len(idx)), min(len(idx), _JACK_GROUPS))
+        jack = np.empty((len(groups), len(layers)))
+        for gi, grp in enumerate(groups):
+            check_cancel(self.cancel)
+            jack[gi] = self._cka(torch.as_tensor(np.delete(idx, grp)), layers)
+        return jack
+
+    def bounds(self, center, samples):
+        se = jackknife_se(samples)
+        return center - _Z * se, center + _Z * se
+
+
+def jackknife_se(values: np.ndarray) -> np.ndarray:
+    """Standard error from delete-a-group jackknife values (groups, ...)."""
+    g = values.shape[0]
+    return np.sqrt((g - 1) / g * ((values - values.mean(0)) ** 2).sum(0))
+
+
+class _Encoding(_Scorer):
+    def __init__(self, features: List[torch.Tensor], responses: np.ndarray, method: str, labels: Optional[np.ndarray],
+                 seed: int, options: Dict[str, Any], device: torch.device, cancel: Optional[CancelToken]) -> None:
+        self.features, self.responses, self.method = features, responses, method
+        self.labels, self.seed, self.options, self.device, self.cancel = labels, seed, options, device, cancel
+        if responses.shape[2] < 2:
+            self.ceiling_note = "no repetitions: no internal-consistency ceiling"
+        self._cache: Dict[Tuple[int, bytes], Any] = {}
+
+    def _one(self, layer: int, idx: np.ndarray):
+        key = (layer, idx.tobytes())
+        if key not in self._cache:
+            splits = shuffle_splits(len(idx), self.options["n_splits"], self.options["test_size"],
+                                    None if self.labels is None else self.labels[idx], self.seed)
+            feats = self.features[layer][torch.as_tensor(idx)]
+            self._cache[key] = encoding_score(feats, self.responses[idx], self.method, splits=splits,
+                                              alphas=self.options["alphas"], n_components=self.options["n_components"],
+                                              project=self.options["project"], device=self.device, cancel=self.cancel)
+        return self._cache[key]
+
+    def score(self, idx):
+        res = [self._one(i, idx) for i in range(len(self.features))]
+        return np.array([r.value for r in res]), [r.per_neuroid for r in res]
+
+    def samples(self, idx, layers=None):
+        layers = list(range(len(self.features))) if layers is None else layers
+        return np.stack([self._one(i, idx).per_split for i in layers], axis=1)  # (splits, layers)
+
+    def bounds(self, center, samples):
+        se = samples.std(0, ddof=1) / np.sqrt(len(samples)) if len(samples) > 1 else np.full(samples.shape[1:], np.nan)
+        return center - _Z * se, center + _Z * se
+
+    def ceiling(self, idx):
+        if self.responses.shape[2] < 2:
+            return float("nan")
+        return split_half_consistency(self.responses[idx], seed=self.seed).value
+
+
+def _commit(sc: _Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
+            crossfit: bool, formula: str) -> BestLayer:
+    """Choose the best layer on ``sel`` and score it on ``ev``; with ``crossfit`` also the other way round,
+    averaging the two held-out scores (and their paired resamples) so every stimulus is evaluated once."""
+    folds = [(sel, ev), (ev, sel)] if crossfit else [(sel, ev)]
+    chosen, sel_scores, scores, raws, samples, ceilings = [], [], [], [], [], []
+    for select_on, evaluate_on in folds:
+        sel_values, _ = sc.score(select_on)
+        k = int(np.nanargmax(sel_values))
+        ev_values, ev_raws = sc.score(evaluate_on)
+        chosen.append(layers[k])
+        sel_scores.append(float(sel_values[k]))
+        scores.append(float(ev_values[k]))
+        raws.append(ev_raws[k])
+        samples.append(sc.samples(evaluate_on, [k])[:, 0])
+        ceilings.append(sc.ceiling(evaluate_on))
+    score = float(np.mean(scores))
+    joint = np.mean(samples, axis=0)
+    lo, hi = sc.bounds(np.array([score]), joint[:, None])
+    ceil = float(np.mean(ceilings))
+    return BestLayer(label, region, chosen[0], sel_scores[0], score, float(lo[0]), float(hi[0]), ceil,
+                     ceiled(score, ceil, formula), raws[0] if len(raws) == 1 else raws, joint,
+                     fold_layers=chosen, fold_scores=scores)
+
+
+def _layer_tensor(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, list):
+        raise ValueError(f"layer {name!r} runs several times per forward pass; name one call as '{name}@i'")
+    return value.reshape(value.shape[0], -1)
+
+
+def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metric: str = "rsa", *,
+          stimuli: Optional[StimulusSet] = None, regions: Optional[Sequence[str]] = None,
+          method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
+          n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
+          n_components: int = 25, project: Any = None, kernel: str = "linear", unbiased: bool = True,
+          control: Optional[str] = None, control_seed: int = 0, n_boot: int = 1000, ci: float = 0.95,
+          seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: str = "r/c",
+          reduce: Any = None,
+          memory_budget: Optional[int] = None, batch_size: int = 64, device: Any = None,
+          progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> SweepResult:
+    """Score every layer against every region (see the module docstring for the metrics).
+
+    ``stratify`` names a stimulus metadata column (used if present) or gives one label per stimulus; it
+    stratifies the selection/evaluation half split and the encoding splits. With ``crossfit`` (default) the
+    halves also swap roles and the two held-out scores are averaged, so all stimuli serve in evaluation
+    (never for the layer they selected); ``crossfit=False`` selects on one half and scores on the other only.
+    ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) and no ``reduce`` the sweep
+    keeps the activations within the budget (channel means, else a random projection; recorded in
+    ``settings["reduce"]``). ``control="random"`` adds a randomly re-initialised copy.
+
+    >>> res = nw.alignment.sweep(probe, nw.datasets.kriegeskorte2008(), metric="rsa", control="random")
+    >>> res.to_pandas().head(); res.best; res.differences
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; use one of {list(METRICS)}")
+    if control not in CONTROLS:
+        raise ValueError(f"unknown control {control!r}; use None or 'random'")
+    check_compare_method(method)
+    check_rdm_method(rdm_method)
+    check_encoding_method(encoding)
+    if kernel not in CKA_KERNELS:
+        raise ValueError(f"unknown CKA kernel {kernel!r}; use one of {list(CKA_KERNELS)}")
+    ceiled(0.0, 1.0, ceiling_formula)  # validates the formula name
+    if not isinstance(n_boot, int) or n_boot < 1:
+        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if not isinstance(probe, Probe):
+        raise TypeError(f"sweep needs an nw.Probe, got {type(probe).__name__}")
+    stimuli, neural = _resolve_data(data, stimuli)
+    if metric in ("encoding", "cka") and not isinstance(neural, NeuralResponses):
+        raise ValueError(f"metric={metric!r} needs response-level data (NeuralResponses: stimuli x neuroids "
+                         "[x repetitions]); RDM-level data supports metric='rsa' only")
+    if metric == "rsa" and isinstance(neural, NeuralResponses):
+        neural = neural.to_rdms(rdm_method)
+    all_regions = neural.regions
+    regions = list(all_regions if regions is None else regions)
+    unknown = [r for r in regions if r not in all_regions]
+    if unknown or not regions:
+        raise ValueError(f"unknown region(s) {unknown}; the data has {all_regions}")
+    layers = default_layers(probe) if layers is None else list(layers)
+    if not layers:
+        raise ValueError("no layers to sweep; name some (see probe.layer_names())")
+    for name in layers:
+        probe.layer(name.rpartition("@")[0] if "@" in name else name)
+    order = _align(stimuli, neural.stimulus_ids)
+    n = len(order)
+    if n < 8:
+        raise ValueError(f"a sweep needs at least 8 stimuli (4 per half for held-out layer selection), got {n}")
+    labels = None
+    if isinstance(stratify, str):
+        labels = stimuli.metadata.get(stratify)
+        labels = None if labels is None else np.asarray(labels)[order]
+    elif stratify is not None:
+        labels = np.asarray(stratify)
+        if len(labels) != n:
+            raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one per stimulus")
+    sel, ev = half_split(n, labels, seed)
+    dev = torch.device(device) if device is not None else probe.device
+    red = _budget_reduce(probe, layers, len(stimuli), reduce, memory_budget)
+
+    models: List[Tuple[str, Probe]] = [("trained", probe)]
+    if control == "random":
+        models.append(("random", Probe(random_copy(probe.module, control_seed), probe.input_spec,
+                                       name=f"{probe.name} (random init, seed {control_seed})", cache=probe.cache)))
+    n_batches = -(-len(stimuli) // batch_size)
+    total = len(models) * (n_batches + len(regions))
+    report = make_reporter(progress, "sweep")
+    done = 0
+    rows: List[LayerScore] = []
+    best: List[BestLayer] = []
+    scorers: Dict[Tuple[str, str], _Scorer] = {}
+    for label, p in models:
+        def act_progress(k: int, n_stimuli: int, offset: int = done, stage: str = f"{label}: activations",
+                         **_: Any) -> None:  # k stimuli of n_stimuli done
+            report(offset + round(k / n_stimuli * n_batches), total, stage=stage)
+
+        acts = p.activations(stimuli, layers, batch_size=batch_size, reduce=red, progress=act_progress,
+                             cancel=cancel, use_cache=label == "trained")
+        done += n_batches
+        identity = np.array_equal(order, np.arange(len(stimuli)))
+        feats = [_layer_tensor(acts[name], name) for name in layers]
+        if not identity:
+            feats = [f[torch.as_tensor(order)] for f in feats]
+        del acts
+        with single_threaded(dev):  # many small ops: see _tensor.single_threaded
+            pre = None
+            if metric == "rsa":
+                pre = torch.stack([_rdm_one(f, rdm_method, dev) for f in feats])
+            elif metric == "cka":
+                pre = torch.stack([_gram(f, dev) for f in feats])
+            for region in regions:
+                check_cancel(cancel)
+                if metric == "rsa":
+                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, cancel)
+                elif metric == "cka":
+                    resp = torch.as_tensor(neural.region(region).mean(), device=dev)
+                    sc = _CKA(pre, resp @ resp.T, kernel, unbiased, seed, cancel)
+                else:
+                    opts = {"n_splits": n_splits, "test_size": test_size, "n_components": n_components,
+                            "alphas": DEFAULT_ALPHAS if alphas is None else alphas,
+                            "project": project}
+                    sc = _Encoding(feats, neural.region(region).data, encoding, labels, seed, opts, dev, cancel)
+                scorers[(label, region)] = sc
+                everything = np.arange(n)
+                values, raws = sc.score(everything)
+                lo, hi = sc.bounds(values, sc.samples(everything))
+                ceil = sc.ceiling(everything)
+                for i, name in enumerate(layers):
+                    value = float(values[i])
+                    rows.append(LayerScore(label, region, name, value, float(lo[i]), float(hi[i]), ceil,
+                                           ceiled(value, ceil, ceiling_formula), n, raws[i], sc.ceiling_note))
+                best.append(_commit(sc, label, region, layers, sel, ev, crossfit, ceiling_formula))
+                done += 1
+                report(done, total, stage=f"{label}: {region}")
+
+    differences: List[Difference] = []
+    settings_ci = {"rsa": f"percentile bootstrap over stimuli and subjects ({n_boot} resamples, {ci:.0%})",
+                   "encoding": "mean ± 1.96 standard errors over splits",
+                   "cka": f"CKA ± 1.96 delete-a-group jackknife SE over stimuli ({_JACK_GROUPS} groups)"}[metric]
+    if control == "random":
+        for region in regions:
+            bt = next(b for b in best if b.model == "trained" and b.region == region)
+            br = next(b for b in best if b.model == "random" and b.region == region)
+            diff = bt.score - br.score
+            paired = bt.samples - br.samples  # same resamples (RSA), groups (CKA) or splits (encoding)
+            lo, hi = scorers[("trained", region)].bounds(np.array([diff]), paired[:, None])
+            lo, hi = lo[0], hi[0]
+            how = f"paired {settings_ci}"
+            differences.append(Difference(region, bt.layer, br.layer, diff, float(lo), float(hi), how))
+
+    split = {"selection": [neural.stimulus_ids[i] for i in sel], "evaluation": [neural.stimulus_ids[i] for i in ev],
+             "seed": seed, "stratified_by": stratify if isinstance(stratify, str) and labels is not None else None}
+    settings = {"metric": metric, "method": method if metric == "rsa" else (encoding if metric == "encoding"
+                                                                              else f"{kernel} CKA"),
+                "rdm_method": rdm_method, "ceiling_formula": ceiling_formula, "n_boot": n_boot, "ci": ci,
+                "reduce": red, "control": control, "control_seed": control_seed,
+                "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects)",
+                            "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
+                            "cka": "none"}[metric],
+                "ci_kind": settings_ci, "crossfit": crossfit}
+    return SweepResult(metric, rows, best, differences, split, settings)

@@ -1,0 +1,257 @@
+"""Sweeps: ground-truth recovery, trained vs random ResNet-20 on real data, response-level data, bad inputs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_untouched, snapshot
+from torch import nn
+
+import neuro_widgets as nw
+from neuro_widgets.engine.alignment import NeuralResponses
+
+GT_LAYERS = ["1", "3", "5", "8"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A small random conv net, 120 random images in 4 categories, and its activations."""
+    g = torch.Generator().manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.Tanh(),
+                        nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 32),
+                        nn.Tanh())
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    probe = nw.Probe(net, nw.InputSpec(size=(16, 16), mean=(0.5,) * 3, std=(0.25,) * 3))
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (120, 16, 16, 3), dtype=np.uint8)
+    stim = nw.StimulusSet(images, metadata={"category": np.repeat(np.arange(4), 30)})
+    return probe, stim, probe.activations(stim, GT_LAYERS)
+
+
+def synthetic_responses(acts, layer, stim, rho=0.8, reps=6, neuroids=60, seed=0):
+    """Responses made from one layer: random linear map, unit signal variance, noise at reliability rho."""
+    rng = np.random.default_rng(seed)
+    f = acts[layer].flatten(1).double().numpy()
+    f = (f - f.mean(0)) / (f.std(0) + 1e-9)
+    signal = f @ rng.normal(size=(f.shape[1], neuroids))
+    signal = (signal - signal.mean(0)) / signal.std(0)
+    noise_sd = np.sqrt(reps * (1 - rho) / rho)
+    data = signal[:, :, None] + rng.normal(size=(len(f), neuroids, reps)) * noise_sd
+    meta = {"region": np.array(["V"] * neuroids), "subject": np.repeat([1, 2, 3], neuroids // 3)}
+    return NeuralResponses(data, stim.ids, meta)
+
+
+@pytest.mark.parametrize("layer", GT_LAYERS)
+def test_ground_truth_layer_is_recovered(tiny, layer):
+    probe, stim, acts = tiny
+    before = snapshot(probe.module)
+    resp = synthetic_responses(acts, layer, stim)
+    for metric in ("rsa", "encoding"):
+        res = nw.alignment.sweep(probe, resp, GT_LAYERS, metric=metric, stimuli=stim, n_boot=20, n_splits=3)
+        (best,) = res.best
+        assert best.fold_layers == [layer, layer], (metric, [(r.layer, round(r.score, 3)) for r in res.rows])
+        assert set(res.split["selection"]).isdisjoint(res.split["evaluation"])
+        assert res.split["stratified_by"] == "category"
+    # the encoding ceiling is the designed reliability of the repetition mean
+    assert res.rows[0].ceiling == pytest.approx(0.8, abs=0.05)
+    assert res.rows[0].ceiled == pytest.approx(res.rows[0].score / res.rows[0].ceiling)
+    assert_untouched(probe.module, before)
+
+
+def test_cka_sweep_and_table(tiny):
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "5", stim)
+    res = nw.alignment.sweep(probe, resp, GT_LAYERS, metric="cka", stimuli=stim, n_boot=10)
+    values = {r.layer: r.score for r in res.rows}
+    assert values["5"] == pytest.approx(nw.alignment.cka(acts["5"], resp), abs=1e-10)
+    # the CI is ± 1.96 delete-a-group jackknife SEs; recompute it for layer "5" from direct CKA calls
+    groups = np.array_split(np.random.default_rng(0).permutation(120), 40)
+    jack = np.array([nw.alignment.cka(np.delete(acts["5"].flatten(1).numpy(), g, 0), np.delete(resp.mean(), g, 0))
+                     for g in groups])
+    se = np.sqrt(39 / 40 * ((jack - jack.mean()) ** 2).sum())
+    row = next(r for r in res.rows if r.layer == "5")
+    assert row.ci_high - row.score == pytest.approx(1.959963984540054 * se, rel=1e-6) and se > 0.005
+    df = res.to_pandas()
+    assert list(df.layer) == GT_LAYERS and {"score", "ci_low", "ci_high", "ceiling", "ceiled"} <= set(df.columns)
+    assert res.scores("trained", "V")["score"].shape == (4,)
+
+
+def test_trained_beats_random_resnet20_on_monkey_it(resnet20, k92):
+    """The trained network's held-out best layer aligns with mIT better than the random control's.
+
+    Layers are chosen on one half of the 92 images and scored on the other (and, cross-fitted, the other way
+    round). With the default split seed the paired bootstrap CI of the difference excludes zero; the sign of
+    the difference holds for other split seeds too (their CIs are wide: 46 images per half).
+    """
+    before = snapshot(resnet20.module)
+    layers = ["conv1", "layer1.0", "layer1.1", "layer1.2", "layer2.0", "layer2.1", "layer2.2", "layer3.0",
+              "layer3.1", "layer3.2", "avgpool", "linear"]
+    calls = []
+    res = nw.alignment.sweep(resnet20, k92, layers, metric="rsa", regions=["mIT"], control="random", n_boot=300,
+                             progress=lambda done, total: calls.append((done, total)))
+    assert_untouched(resnet20.module, before)
+    (diff,) = res.differences
+    print(f"\nbest trained {diff.trained_layer}, best random {diff.control_layer}: difference "
+          f"{diff.difference:+.4f}, 95% CI [{diff.ci_low:+.4f}, {diff.ci_high:+.4f}]")
+    assert diff.difference > 0 and diff.ci_low > 0 and diff.excludes_zero
+    trained = next(b for b in res.best if b.model == "trained")
+    # each fold's score is the plain RSA score of the chosen layer on the held-out half
+    acts = resnet20.activations(k92.stimuli, layers)
+    halves = [k92.stimuli.index_of(res.split["evaluation"]), k92.stimuli.index_of(res.split["selection"])]
+    for layer, score, held_out in zip(trained.fold_layers, trained.fold_scores, halves):
+        model = nw.alignment.rdm(acts[layer]).numpy()[np.ix_(held_out, held_out)]
+        brain = k92.neural.rdms("mIT")[0][np.ix_(held_out, held_out)]
+        assert score == pytest.approx(nw.alignment.compare_rdms(model, brain)[0, 0], abs=1e-12)
+    assert trained.score == pytest.approx(np.mean(trained.fold_scores))
+    assert trained.layer == trained.fold_layers[0]
+    assert np.isnan(trained.ceiling) and "one RDM" in res.rows[0].ceiling_note
+    assert calls and calls[-1][0] == calls[-1][1]
+    for seed in (1, 2):
+        other = nw.alignment.sweep(resnet20, k92, layers, regions=["mIT"], control="random", n_boot=50, seed=seed)
+        assert other.differences[0].difference > 0
+        assert other.split["selection"] != res.split["selection"]
+
+
+def test_hit_rows_carry_ceiling_and_per_subject_values(resnet20, k92):
+    res = nw.alignment.sweep(resnet20, k92, ["layer3", "linear"], regions=["hIT"], n_boot=20,
+                             ceiling_formula="(r/c)^2")
+    row = res.rows[0]
+    c = nw.alignment.noise_ceiling(k92.neural.rdms("hIT"))
+    assert row.ceiling == pytest.approx(c.lower) and row.raw.shape == (8,)
+    assert row.score == pytest.approx(row.raw.mean())
+    assert row.ceiled == pytest.approx((row.score / row.ceiling) ** 2)
+    assert res.settings["ceiling_formula"] == "(r/c)^2"
+
+
+def test_random_copy_is_seeded_and_leaves_the_original(resnet20):
+    before = snapshot(resnet20.module)
+    a = nw.alignment.random_copy(resnet20.module, seed=3)
+    b = nw.alignment.random_copy(resnet20.module, seed=3)
+    c = nw.alignment.random_copy(resnet20.module, seed=4)
+    assert_untouched(resnet20.module, before)
+    sa, sb, sc = a.state_dict(), b.state_dict(), c.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert not torch.equal(sa["conv1.weight"], sc["conv1.weight"])
+    assert not torch.equal(sa["conv1.weight"], resnet20.module.state_dict()["conv1.weight"])
+    assert torch.equal(sa["bn1.running_mean"], torch.zeros_like(sa["bn1.running_mean"]))
+    state = torch.random.get_rng_state()
+    nw.alignment.random_copy(resnet20.module, seed=5)
+    assert torch.equal(state, torch.random.get_rng_state())
+
+
+def test_cancel_leaves_model_untouched(resnet20, k92):
+    before = snapshot(resnet20.module)
+    token = nw.CancelToken()
+    token.cancel()
+    with pytest.raises(nw.Cancelled):
+        nw.alignment.sweep(resnet20, k92, ["layer3"], control="random", cancel=token)
+    assert_untouched(resnet20.module, before)
+
+
+def test_memory_budget_projects_wide_layers(tiny):
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim)
+    wide = 2 * 4 * len(stim) * sum(int(np.prod(probe.layer(n).output_shape)) for n in GT_LAYERS)
+    res = nw.alignment.sweep(probe, resp, GT_LAYERS, stimuli=stim, n_boot=5, memory_budget=wide // 4)
+    assert res.settings["reduce"] == "avgpool"  # channel means fit, full maps do not
+    # the flattened layer "6" (256 features) has no spatial axes to pool: it is projected to what fits
+    res = nw.alignment.sweep(probe, resp, ["6"], stimuli=stim, n_boot=5, memory_budget=2 * 4 * 120 * 100)
+    assert res.settings["reduce"] == ("random_projection", 100, 0)
+    with pytest.raises(ValueError, match="fewer than 16 features per layer"):
+        nw.alignment.sweep(probe, resp, ["6"], stimuli=stim, memory_budget=2 * 4 * 120 * 10)
+    assert nw.alignment.sweep(probe, resp, GT_LAYERS, stimuli=stim, n_boot=5,
+                              memory_budget=wide).settings["reduce"] is None
+
+
+# ---- response-level data from files ------------------------------------------------------------------
+def test_netcdf_neuroid_assembly_round_trip(tmp_path, tiny):
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    _, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim, reps=4)
+    n, k, r = resp.data.shape
+    # Brain-Score layout: presentation x neuroid x time_bin, repetitions as repeated stimulus_id rows
+    rows = np.concatenate([resp.data[:, :, i] for i in range(r)])  # (r * n, k), repetition-major
+    values = np.stack([rows - 0.5, rows + 0.5], axis=2)            # two time bins averaging to rows
+    da = xr.DataArray(values, dims=("presentation", "neuroid", "time_bin"), coords={
+        "stimulus_id": ("presentation", np.tile(stim.ids, r)),
+        "repetition": ("presentation", np.repeat(np.arange(r), n)),
+        "neuroid_id": ("neuroid", [f"n{i}" for i in range(k)]),
+        "region": ("neuroid", resp.neuroids["region"]), "subject": ("neuroid", resp.neuroids["subject"]),
+        "time_bin_start": ("time_bin", [70, 120])}, name="assembly")
+    path = tmp_path / "assembly.nc"
+    da.to_netcdf(path, engine="h5netcdf")
+    loaded = NeuralResponses.from_netcdf(path)
+    assert loaded.stimulus_ids == stim.ids and loaded.regions == ["V"]
+    np.testing.assert_allclose(loaded.data, resp.data, atol=1e-12)
+    assert list(loaded.neuroids["neuroid_id"][:2]) == ["n0", "n1"]
+    first_bin = NeuralResponses.from_netcdf(path, time_bin=0)
+    np.testing.assert_allclose(first_bin.data, resp.data - 0.5, atol=1e-12)
+    rdms = loaded.to_rdms()
+    assert rdms.rdms("V").shape == (3, n, n)
+    np.testing.assert_allclose(rdms.rdms("V")[0], nw.alignment.rdm(resp.mean()[:, :20]).numpy(), atol=1e-12)
+    # unequal repetitions are refused with a clear message
+    da.isel(presentation=slice(0, r * n - 1)).to_netcdf(tmp_path / "bad.nc", engine="h5netcdf")
+    with pytest.raises(ValueError, match="different numbers of repetitions"):
+        NeuralResponses.from_netcdf(tmp_path / "bad.nc")
+
+
+# ---- bad inputs ----------------------------------------------------------------------------------------
+def test_bad_inputs_give_clear_errors(tiny, k92, resnet20):
+    probe, stim, _ = tiny
+    rng = np.random.default_rng(0)
+    good = rng.normal(size=(10, 5, 2))
+    with pytest.raises(ValueError, match="NaN"):
+        NeuralResponses(np.where(np.arange(100).reshape(10, 5, 2) == 7, np.nan, good), [str(i) for i in range(10)])
+    rdm = nw.alignment.rdm(rng.normal(size=(6, 4))).numpy()
+    with pytest.raises(ValueError, match="NaN"):
+        nw.alignment.compare_rdms(np.where(np.eye(6, k=1) == 1, np.nan, rdm), rdm)
+    with pytest.raises(ValueError, match="at least 4 stimuli"):
+        nw.alignment.rdm(rng.normal(size=(3, 5)))
+    with pytest.raises(ValueError, match="at least 4 stimuli"):
+        nw.alignment.compare_rdms(rdm[:3, :3], rdm[:3, :3])
+    with pytest.raises(ValueError, match="square"):
+        nw.alignment.compare_rdms(rdm[:, :5], rdm)
+    asym = rdm.copy()
+    asym[0, 1] += 0.5
+    with pytest.raises(ValueError, match="symmetric"):
+        nw.alignment.noise_ceiling(np.stack([asym, rdm]))
+    with pytest.raises(ValueError, match="at least 2 subjects"):
+        nw.alignment.noise_ceiling(k92.neural.rdms("mIT"))
+    with pytest.raises(ValueError, match="split needs at least"):
+        nw.alignment.shuffle_splits(10, 2, test_size=9)
+    with pytest.raises(ValueError, match="split needs at least"):
+        nw.alignment.encoding_score(rng.normal(size=(12, 3)), rng.normal(size=(12, 2)), test_size=0.95)
+    with pytest.raises(ValueError, match="unknown metric 'rsq'"):
+        nw.alignment.sweep(resnet20, k92, ["layer3"], metric="rsq")
+    with pytest.raises(ValueError, match="unknown RDM comparison method 'kendall'"):
+        nw.alignment.compare_rdms(rdm, rdm, method="kendall")
+    with pytest.raises(ValueError, match="unknown RDM method"):
+        nw.alignment.rdm(rng.normal(size=(6, 4)), method="mahalanobis")
+    with pytest.raises(ValueError, match="unknown encoding method"):
+        nw.alignment.encoding_score(rng.normal(size=(12, 3)), rng.normal(size=(12, 2)), method="lasso")
+    with pytest.raises(ValueError, match="unknown CKA kernel"):
+        nw.alignment.cka(rng.normal(size=(6, 4)), rng.normal(size=(6, 4)), kernel="poly")
+    # stimulus ids of the neural data that are not among the stimuli are named
+    resp = NeuralResponses(rng.normal(size=(120, 5)), [*stim.ids[:-2], "ghost_a", "ghost_b"])
+    with pytest.raises(ValueError, match=r"2 stimulus id\(s\).*ghost_a.*ghost_b"):
+        nw.alignment.sweep(probe, resp, GT_LAYERS, metric="encoding", stimuli=stim)
+    with pytest.raises(ValueError, match="response-level data"):
+        nw.alignment.sweep(resnet20, k92, ["layer3"], metric="encoding")
+    with pytest.raises(ValueError, match="unknown region"):
+        nw.alignment.sweep(resnet20, k92, ["layer3"], regions=["V4"])
+    with pytest.raises(ValueError, match="features cover 12 stimuli"):
+        nw.alignment.encoding_score(rng.normal(size=(12, 3)), rng.normal(size=(11, 2)))
+
+
+def test_neural_data_in_another_stimulus_order_is_aligned_by_id(resnet20, k92):
+    perm = np.random.default_rng(0).permutation(92)
+    shuffled = nw.NeuralRDMs({"hIT": k92.neural.rdms("hIT")[:, perm][:, :, perm]},
+                             [k92.neural.stimulus_ids[i] for i in perm])
+    kwargs = dict(regions=["hIT"], n_boot=5, crossfit=False)
+    a = nw.alignment.sweep(resnet20, k92, ["layer3", "linear"], **kwargs)
+    b = nw.alignment.sweep(resnet20, shuffled, ["layer3", "linear"], stimuli=k92.stimuli, **kwargs)
+    assert [r.score for r in a.rows] == pytest.approx([r.score for r in b.rows], abs=1e-12)
+    assert [r.ceiling for r in a.rows] == pytest.approx([r.ceiling for r in b.rows], abs=1e-12)
