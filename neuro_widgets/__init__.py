@@ -20,9 +20,17 @@ _EXPORTS = {
     "CancelToken": "neuro_widgets.engine.progress",
     "Cancelled": "neuro_widgets.engine.progress",
     "load_model": "neuro_widgets.zoo.registry",
+    "LayerExplorer": "neuro_widgets.widgets",
+    "FeatureVisWidget": "neuro_widgets.widgets",
+    "AttributionWidget": "neuro_widgets.widgets",
+    "AlignmentWidget": "neuro_widgets.widgets",
+    "RDMWidget": "neuro_widgets.widgets",
 }
 _MODULES = {
+    "alignment": "neuro_widgets.alignment",
+    "attribution": "neuro_widgets.attribution",
     "datasets": "neuro_widgets.data.datasets",
+    "featurevis": "neuro_widgets.featurevis",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
@@ -37,6 +45,13 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'neuro_widgets' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext neuro_widgets``: the ``%explore MODEL [DATASET]`` magic and a Probe's layer-tree display."""
+    from .widgets.magics import load_ipython_extension as load
+
+    load(ipython)
 
 
 def __dir__() -> list:

@@ -1,1 +1,8 @@
-"""The only Python that imports ipywidgets/anywidget (filled in by the widgets issue)."""
+"""The only Python that imports ipywidgets/anywidget: the LayerExplorer and the standalone panels."""
+from .alignment import AlignmentWidget
+from .attribution import AttributionWidget
+from .explorer import LayerExplorer, LayerTree
+from .featurevis import FeatureVisWidget
+from .rdm import RDMWidget
+
+__all__ = ["LayerExplorer", "LayerTree", "FeatureVisWidget", "AttributionWidget", "AlignmentWidget", "RDMWidget"]

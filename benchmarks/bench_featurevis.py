@@ -1,0 +1,211 @@
+"""Benchmark: whole-layer optimal-stimulus rendering vs the bare-PyTorch floor and vs Lucent 0.1.8.
+
+In one run, for AlexNet (random init, seed 0) ``features.8`` and the trained CIFAR ResNet-20 ``layer3``, with
+equal steps and image size:
+
+1. ``nw.featurevis.render_layer`` time per channel vs a bare loop (forward to the layer + backward + Adam
+   step on a pixel batch of the same size, weights frozen) — target <= 1.25x;
+2. Lucent 0.1.8's default ``render_vis`` per channel, run in its own virtual environment
+   (``benchmarks/.lucent-venv``; kornia's moved functions are re-pointed here, not in site-packages) —
+   target >= 2.5x faster per channel, with an equal or higher final activation of the target channel.
+
+Final activations of both are measured the same way: the images, as uint8, through the probe with the
+model's own preprocessing, channel mean over space.
+
+    python benchmarks/bench_featurevis.py            # full run (10-15 minutes on 2 busy CPU cores)
+    python benchmarks/bench_featurevis.py --steps 8 --channels alexnet=2,resnet20=4 --lucent-channels 1 --repeats 1
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("NEURO_WIDGETS_HOME", str(REPO.parent / "shared"))
+
+import numpy as np
+import torch
+
+CASES = {
+    # name: (zoo name, load kwargs, layer, Lucent layer name, image size)
+    "alexnet": ("torchvision:alexnet", {"pretrained": False, "seed": 0}, "features.8", "features_8", 128),
+    "resnet20": ("cifar_resnet20", {}, "layer3", "layer3", 32),
+}
+
+
+def load(case: str):
+    import neuro_widgets as nw
+
+    zoo, kwargs, *_ = CASES[case]
+    return nw.load_model(zoo, **kwargs)
+
+
+def trunk(case: str, module: torch.nn.Module):
+    """The model up to the target layer, written out by hand: the bare floor's forward."""
+    if case == "alexnet":
+        return module.features[:9]
+    m = module
+    return lambda x: m.layer3(m.layer2(m.layer1(m.relu(m.bn1(m.conv1(x))))))
+
+
+class Clock:
+    """Wall-clock and process CPU time of a block. The CPU time is the fairer measure on a shared machine
+    (other users' load stretches wall time, not this process's CPU time)."""
+
+    def __enter__(self) -> "Clock":
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+
+
+def bare_loop(case: str, probe, channels, batch: int, steps: int) -> Clock:
+    """Forward-to-layer + backward + Adam on pixel batches, weights frozen (timed over all channels)."""
+    model = probe.module.eval()
+    flags = [p.requires_grad for p in model.parameters()]
+    for p in model.parameters():
+        p.requires_grad_(False)
+    f = trunk(case, model)
+    h, w = probe.input_spec.size
+    with Clock() as clock:
+        _bare(f, channels, batch, steps, h, w)
+    for p, flag in zip(model.parameters(), flags, strict=True):
+        p.requires_grad_(flag)
+    return clock
+
+
+def _bare(f, channels, batch: int, steps: int, h: int, w: int) -> None:
+    for start in range(0, len(channels), batch):
+        chunk = torch.as_tensor(channels[start:start + batch])
+        x = (torch.randn(len(chunk), 3, h, w) * 0.01).requires_grad_(True)
+        opt = torch.optim.Adam([x], lr=0.05)
+        rows = torch.arange(len(chunk))
+        for _ in range(steps):
+            opt.zero_grad(set_to_none=True)
+            a = f(x)
+            (-a[rows, chunk].mean(dim=(1, 2)).sum()).backward()
+            opt.step()
+
+
+def channel_means(probe, layer: str, images: np.ndarray, channels) -> np.ndarray:
+    import neuro_widgets as nw
+
+    uint8 = np.round(np.clip(images, 0, 1) * 255).astype(np.uint8)
+    acts = probe.activations(nw.StimulusSet.from_arrays(uint8), layer, use_cache=False)[layer]
+    means = acts.mean(dim=(2, 3))
+    return means[torch.arange(len(channels)), torch.as_tensor(channels)].numpy()
+
+
+def lucent_worker(case: str, n_channels: int, steps: int, out: str) -> None:
+    """Runs inside the Lucent virtual environment: one default render_vis per channel."""
+    import kornia
+    import kornia.geometry.transform as kt
+
+    # Lucent 0.1.8 calls these at kornia's top level, where kornia <= 0.4.1 had them
+    kornia.get_rotation_matrix2d = kt.get_rotation_matrix2d
+    kornia.warp_affine = kt.warp_affine
+    from lucent.optvis import param, render
+
+    probe = load(case)
+    model = probe.module.eval()
+    _, _, _, lucent_layer, size = CASES[case]
+    fixed = None if case == "alexnet" else size  # AlexNet: Lucent's default upsampling to 224
+    wall, cpu, images = [], [], []
+    for c in range(n_channels):
+        torch.manual_seed(c)
+        with Clock() as clock:
+            imgs = render.render_vis(model, f"{lucent_layer}:{c}", param_f=lambda: param.image(size),
+                                     thresholds=(steps,), progress=False, show_image=False, fixed_image_size=fixed)
+        wall.append(clock.wall)
+        cpu.append(clock.cpu)
+        images.append(imgs[-1][0])
+    np.savez(out, images=np.stack(images), wall=np.array(wall), cpu=np.array(cpu))
+
+
+def run_lucent(python: str, case: str, n: int, steps: int):
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "lucent.npz")
+        cmd = [python, __file__, "--lucent-worker", case, "--lucent-channels", str(n), "--steps", str(steps),
+               "--out", out]
+        subprocess.run(cmd, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        data = np.load(out)
+        return data["images"], float(np.median(data["wall"])), float(np.median(data["cpu"]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=64)
+    ap.add_argument("--channels", default="alexnet=8,resnet20=64",
+                    help="channels rendered by ours and the bare loop, per case (resnet20 layer3 has 64)")
+    ap.add_argument("--lucent-channels", type=int, default=3, help="Lucent renders the first few of them")
+    ap.add_argument("--repeats", type=int, default=2, help="ours and bare alternate; the fastest run counts")
+    ap.add_argument("--cases", default="alexnet,resnet20")
+    ap.add_argument("--lucent-python", default=str(REPO / "benchmarks" / ".lucent-venv" / "bin" / "python"))
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--lucent-worker", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.lucent_worker:
+        lucent_worker(args.lucent_worker, args.lucent_channels, args.steps, args.out)
+        return
+
+    import neuro_widgets as nw
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps")
+    rows = []
+    for case in args.cases.split(","):
+        probe = load(case)
+        _, _, layer, _, size = CASES[case]
+        counts = dict(item.split("=") for item in args.channels.split(","))
+        chans = list(range(int(counts[case])))
+        # warm-up: lazy imports (Adam pulls in torch._dynamo on first use), allocator, kernels
+        nw.featurevis.render_layer(probe, layer, channels=[0], steps=2, size=size)
+        bare_loop(case, probe, [0], 1, 2)
+        ours_t, bare_t, sheet = [], [], None
+        for _ in range(args.repeats):
+            with Clock() as clock:
+                sheet = nw.featurevis.render_layer(probe, layer, channels=chans, steps=args.steps, size=size, seed=0)
+            ours_t.append(clock)
+            bare_t.append(bare_loop(case, probe, chans, sheet.settings["batch"], args.steps))
+        n = len(chans)
+        ours = {k: min(getattr(c, k) for c in ours_t) / n for k in ("wall", "cpu")}
+        bare = {k: min(getattr(c, k) for c in bare_t) / n for k in ("wall", "cpu")}
+        lucent_images, lucent_wall, lucent_cpu = run_lucent(args.lucent_python, case, args.lucent_channels, args.steps)
+        lucent = {"wall": lucent_wall, "cpu": lucent_cpu}
+        k = args.lucent_channels
+        ours_act = channel_means(probe, layer, sheet.images[:k], chans[:k])
+        lucent_act = channel_means(probe, layer, lucent_images, chans[:k])
+        row = {"case": f"{case} {layer}", "image": f"{size}px -> {probe.input_spec.size[0]}px",
+               "channels": n, "batch": sheet.settings["batch"], "ours_s_per_channel": ours,
+               "bare_s_per_channel": bare, "lucent_s_per_channel": lucent,
+               "ours_over_bare": {t: ours[t] / bare[t] for t in ours},
+               "lucent_over_ours": {t: lucent[t] / ours[t] for t in ours},
+               "ours_activation": float(ours_act.mean()), "lucent_activation": float(lucent_act.mean()),
+               "ours_activation_per_channel": ours_act.round(3).tolist(),
+               "lucent_activation_per_channel": lucent_act.round(3).tolist()}
+        rows.append(row)
+        print(json.dumps(row, indent=1), flush=True)
+    print("\nseconds per channel, CPU time (wall time in brackets)")
+    print("| case | image | channels (batch) | ours | bare loop | ours / bare | Lucent | Lucent / ours "
+          "| activation ours | activation Lucent |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        o, b, lu = r["ours_s_per_channel"], r["bare_s_per_channel"], r["lucent_s_per_channel"]
+        ob, lo = r["ours_over_bare"], r["lucent_over_ours"]
+        print(f"| {r['case']} | {r['image']} | {r['channels']} ({r['batch']}) | {o['cpu']:.3f} ({o['wall']:.3f}) "
+              f"| {b['cpu']:.3f} ({b['wall']:.3f}) | {ob['cpu']:.2f}x ({ob['wall']:.2f}x) "
+              f"| {lu['cpu']:.3f} ({lu['wall']:.3f}) | {lo['cpu']:.1f}x ({lo['wall']:.1f}x) "
+              f"| {r['ours_activation']:.3f} | {r['lucent_activation']:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

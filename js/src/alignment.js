@@ -1,0 +1,103 @@
+// Brain alignment: the selected layer's score per region (CI, noise ceiling), the layer × region curve with
+// the selected layer highlighted and the random-init control dashed (click a point: select that layer).
+import { h, s, fmt, announce } from "./dom.js";
+import { OKABE_ITO } from "./colormap.js";
+import { scoreText } from "./plots.js";
+import { statusLine, codeBox } from "./status.js";
+
+/** The layer × region curve as an <svg>; onSelect(layer) when a point is clicked. */
+export function alignmentCurve(result, onSelect, { width = 460, height = 220 } = {}) {
+  const { layers = [], regions = [], score = {}, ci_low = {}, ci_high = {}, control = {}, ceiling = {} } = result;
+  const pad = { l: 36, r: 34, t: 10, b: 60 };
+  const all = [];
+  for (const reg of regions) for (const arr of [score[reg], ci_low[reg], ci_high[reg], control[reg]]) for (const v of arr || []) if (v !== null && Number.isFinite(v)) all.push(v);
+  for (const reg of regions) if (ceiling[reg] !== null && ceiling[reg] !== undefined) all.push(ceiling[reg]);
+  const lo = Math.min(0, ...all), hi = Math.max(0.05, ...all);
+  const x = (i) => pad.l + (i / Math.max(1, layers.length - 1)) * (width - pad.l - pad.r);
+  const y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * (height - pad.t - pad.b);
+  const svg = s("svg", { class: "nw-curve", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "alignment per layer and region" });
+  svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(0), y2: y(0), class: "nw-axis" }));
+  for (const v of [lo, hi]) svg.append(Object.assign(s("text", { x: 2, y: y(v) + 4, class: "nw-tick" }), { textContent: fmt(v, 2) }));
+  const sel = layers.indexOf(result.selected);
+  if (sel >= 0) svg.append(s("line", { x1: x(sel), x2: x(sel), y1: pad.t, y2: height - pad.b, class: "nw-highlight" }));
+  layers.forEach((name, i) => {
+    const t = s("text", { x: x(i), y: height - pad.b + 10, class: `nw-tick${i === sel ? " nw-tick-selected" : ""}`, transform: `rotate(45 ${x(i)} ${height - pad.b + 10})` });
+    t.textContent = name;
+    svg.append(t);
+  });
+  regions.forEach((reg, r) => {
+    const color = OKABE_ITO[r % OKABE_ITO.length];
+    const c = ceiling[reg];
+    if (c !== null && c !== undefined) svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(c), y2: y(c), stroke: color, "stroke-width": 1, "stroke-dasharray": "1 3", class: "nw-ceiling" }, [Object.assign(s("title"), { textContent: `${reg} noise ceiling ${fmt(c)}` })]));
+    const band = layers.map((_, i) => [ci_low[reg]?.[i], ci_high[reg]?.[i]]);
+    if (band.every(([a, b]) => a !== null && a !== undefined && b !== null && b !== undefined)) {
+      const d = band.map(([, b], i) => `${i ? "L" : "M"}${x(i)},${y(b)}`).join("") + band.map(([a], i) => i).reverse().map((i) => `L${x(i)},${y(band[i][0])}`).join("") + "Z";
+      svg.append(s("path", { d, fill: color, opacity: 0.2, stroke: "none" }));
+    }
+    for (const [series, dash] of [[control[reg], "4 3"], [score[reg], null]]) {
+      if (!series || series.every((v) => v === null)) continue;
+      const d = series.map((v, i) => (v === null ? "" : `${i && series[i - 1] !== null ? "L" : "M"}${x(i)},${y(v)}`)).join("");
+      svg.append(s("path", { d, stroke: color, fill: "none", "stroke-width": 2, "stroke-dasharray": dash, class: dash ? "nw-control-line" : "nw-score-line" }));
+    }
+    (score[reg] || []).forEach((v, i) => {
+      if (v === null) return;
+      svg.append(s("circle", { cx: x(i), cy: y(v), r: i === sel ? 5 : 3.5, fill: color, class: "nw-point", "data-layer": layers[i], "data-region": reg,
+        onclick: () => onSelect && onSelect(layers[i]) }, [Object.assign(s("title"), { textContent: `${layers[i]} · ${reg}: ${fmt(v)} (click to select)` })]));
+    });
+  });
+  return svg;
+}
+
+export function alignmentPanel(model, root) {
+  const metric = h("select", { class: "nw-input", "aria-label": "metric" }, [["rsa", "RSA (Spearman)"], ["encoding", "encoding"], ["cka", "CKA"]].map(([v, t]) => h("option", { value: v, text: t })));
+  const control = h("input", { type: "checkbox" });
+  const choice = (label, values) => h("select", { class: "nw-input", "aria-label": label }, values.map((v) => h("option", { value: v, text: v })));
+  const method = choice("RDM comparison", ["spearman", "pearson", "corr", "cosine", "tau-a", "rho-a"]);
+  const encoding = choice("encoding model", ["ridge", "pls"]);
+  const kernel = choice("CKA kernel", ["linear", "rbf"]);
+  const table = h("div", { class: "nw-scores" });
+  const curve = h("div", { class: "nw-curve-wrap" });
+  const legend = h("div", { class: "nw-legend" });
+  const status = statusLine(model, "alignment", root);
+  const code = codeBox(model, "alignment");
+  const el = h("section", { class: "nw-panel nw-alignment", "data-panel": "alignment" }, [
+    h("div", { class: "nw-controls" }, [h("label", { class: "nw-control" }, ["metric", metric]), h("label", { class: "nw-control", "data-for": "rsa" }, ["compare RDMs by", method]), h("label", { class: "nw-control", "data-for": "encoding" }, ["model", encoding]), h("label", { class: "nw-control", "data-for": "cka" }, ["kernel", kernel]), h("label", { class: "nw-control" }, [control, "random-init control"])]),
+    status.el, table, curve, legend, code.el]);
+  const change = (patch) => { model.set("align_settings", { ...model.get("align_settings"), ...patch }); model.save_changes(); };
+  metric.addEventListener("change", () => change({ metric: metric.value }));
+  control.addEventListener("change", () => change({ control: control.checked }));
+  method.addEventListener("change", () => change({ method: method.value }));
+  encoding.addEventListener("change", () => change({ encoding: encoding.value }));
+  kernel.addEventListener("change", () => change({ kernel: kernel.value }));
+
+  function draw() {
+    const st = model.get("align_settings") || {};
+    metric.value = st.metric;
+    control.checked = !!st.control;
+    method.value = st.method || "spearman";
+    encoding.value = st.encoding || "ridge";
+    kernel.value = st.kernel || "linear";
+    for (const [sel, metricName] of [[method, "rsa"], [encoding, "encoding"], [kernel, "cka"]]) sel.parentElement.hidden = st.metric !== metricName;
+    const r = model.get("align_result") || {};
+    if (!r.layers) { table.replaceChildren(); curve.replaceChildren(); legend.replaceChildren(); table.dataset.layer = ""; return; }
+    const i = r.layers.indexOf(r.selected);
+    table.dataset.layer = r.selected;
+    table.replaceChildren(h("table", { class: "nw-table" }, [
+      h("thead", {}, h("tr", {}, ["region", `${r.label} (95% CI)`, "noise ceiling", "random control"].map((t) => h("th", { text: t })))),
+      h("tbody", {}, r.regions.map((reg) => h("tr", { "data-region": reg }, [
+        h("td", { text: reg }), h("td", { class: "nw-align-score", text: scoreText(r.score[reg][i], r.ci_low[reg][i], r.ci_high[reg][i]) }),
+        h("td", { text: fmt(r.ceiling[reg]), title: (r.ceiling_note || {})[reg] || "" }),
+        h("td", { text: fmt(r.control[reg]?.[i]) })]))),
+    ]));
+    curve.replaceChildren(alignmentCurve(r, (layer) => { model.set("selected_layer", layer); model.save_changes(); }));
+    legend.replaceChildren(...r.regions.map((reg, k) => h("span", { class: "nw-legend-item" }, [h("span", { class: "nw-swatch", style: { background: OKABE_ITO[k % OKABE_ITO.length] } }), reg])),
+      h("span", { class: "nw-caption", text: "solid: trained (band: 95% CI), dashed: random init, dotted: noise ceiling" }));
+    announce(root, "alignment", "result", { layer: r.selected });
+  }
+  function update(changed) {
+    if (!changed || changed.some((c) => c === "align_result" || c === "align_settings")) draw();
+    status.update(); code.update();
+  }
+  update();
+  return { el, update, traits: ["align_settings", "align_result", "jobs", "code"] };
+}

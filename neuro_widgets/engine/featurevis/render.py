@@ -1,0 +1,290 @@
+"""Feature visualization by optimization: ``render(probe, objective)`` -> images that maximize it.
+
+One step: the image parameterization gives a batch of images in [0, 1]; the robustness transforms move them
+around; they are resized to the model's input size, normalised with the probe's mean/std, and run through
+the model with hooks on the objective's layers only, stopping after the deepest one; the objective's sum is
+maximized with Adam. The whole loop runs inside :func:`~neuro_widgets.engine.model_state.preserved`
+(weights frozen, so no weight gradient is ever computed; eval mode; everything restored) — on return, on
+error and on cancel. For the duration, ``inplace`` flags (``nn.ReLU(inplace=True)`` ...) are off, so that
+hooked outputs are not overwritten by a later in-place op, and during the first steps the ReLU modules
+carry the gradient-redirection hooks of :mod:`.relu_redirect`; all of it is put back on the way out.
+"""
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..hooks import capture
+from ..model_state import module_dtype, preserved
+from ..probe import Probe, first_tensor
+from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
+from .objectives import OUTPUT, Context, Objective, as_objective
+from .param import ImageParam, as_param
+from .relu_redirect import redirected_relus
+from .transforms import Compose, as_transform
+
+Size = Union[int, Tuple[int, int]]
+
+
+@dataclass
+class RenderResult:
+    """What :func:`render` returns."""
+
+    images: np.ndarray  # float32 (B, H, W, 3) in [0, 1]
+    values: np.ndarray  # (steps_done, B): each image's objective value at each step (transforms applied)
+    final_values: np.ndarray  # (B,): objective value of the final images, untransformed, at the model's size
+    snapshots: Dict[int, np.ndarray]  # step -> images (B, H, W, 3) after that many steps
+    objective: str  # the objective's description
+    settings: Dict[str, Any]  # seed, parameters, package versions, model
+    steps_done: int
+    cancelled: bool = False
+
+    def __repr__(self) -> str:
+        state = " (cancelled)" if self.cancelled else ""
+        return (f"RenderResult({self.images.shape[0]} images {self.images.shape[1]}x{self.images.shape[2]}, "
+                f"{self.steps_done} steps{state}, objective: {self.objective})")
+
+
+def versions() -> Dict[str, str]:
+    import neuro_widgets
+
+    return {"neuro_widgets": neuro_widgets.__version__, "torch": torch.__version__, "numpy": np.__version__,
+            "python": platform.python_version()}
+
+
+def _pair(size: Size, what: str) -> Tuple[int, int]:
+    if isinstance(size, (int, np.integer)):
+        size = (int(size), int(size))
+    try:
+        h, w = (int(s) for s in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be an int or (height, width), got {size!r}") from None
+    if h < 1 or w < 1:
+        raise ValueError(f"{what} must be positive, got {size!r}")
+    return h, w
+
+
+def to_numpy_images(x: torch.Tensor) -> np.ndarray:
+    return x.detach().permute(0, 2, 3, 1).float().cpu().numpy().clip(0.0, 1.0)
+
+
+class ModelInput:
+    """Turns images in [0, 1] into the model's input: transforms, resize to ``input_size``, normalise."""
+
+    def __init__(self, probe: Probe, transforms: Compose, input_size: Tuple[int, int]) -> None:
+        self.spec = probe.input_spec
+        self.transforms = transforms
+        self.input_size = input_size
+        self.dtype = module_dtype(probe.module)
+
+    def __call__(self, images: torch.Tensor, generator: Optional[torch.Generator], transform: bool = True) -> torch.Tensor:
+        if transform:
+            x = self.transforms(images, generator, out_size=self.input_size)
+        elif tuple(images.shape[-2:]) != self.input_size:
+            x = F.interpolate(images, size=self.input_size, mode="bilinear", align_corners=False)
+        else:
+            x = images
+        if self.spec.channels == 1:
+            x = x.mean(dim=1, keepdim=True)
+        return self.spec.normalize(x.to(self.dtype))
+
+
+def layer_calls(probe: Probe, layers: Sequence[str]) -> Dict[str, int]:
+    return {n: probe.layer(n).calls for n in layers if n != OUTPUT}
+
+
+def _context(cap: Any, layers: Sequence[str], image: torch.Tensor, output: Any) -> Context:
+    acts = {n: first_tensor(cap.outputs[n][0]) for n in layers if n != OUTPUT}
+    return Context(acts=acts, image=image, output=None if output is None else first_tensor(output))
+
+
+def layer_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int]) -> Dict[str, Tuple[int, ...]]:
+    """Per-image output shapes of ``layers`` (and OUTPUT) for inputs of ``input_size``, from one dry run."""
+    for n in layers:
+        if n != OUTPUT:
+            probe.layer(n)  # unknown layers raise KeyError with suggestions
+    spec = probe.input_spec
+    x = torch.zeros(1, spec.channels, *input_size, dtype=module_dtype(probe.module), device=probe.device)
+    need_output = OUTPUT in layers
+    hooked = [n for n in layers if n != OUTPUT]
+    try:
+        with preserved(probe.module), torch.no_grad(), \
+                capture(probe.module, hooked, calls=layer_calls(probe, hooked), stop_early=not need_output) as cap:
+            out = cap.run(x)
+            ctx = _context(cap, hooked, x, out)
+    except (RuntimeError, ValueError, IndexError) as err:
+        raise ValueError(
+            f"the model does not accept {input_size[0]}x{input_size[1]} inputs up to the target layers "
+            f"({type(err).__name__}: {err}). Use a larger image size (the model's own is {spec.size[0]}x"
+            f"{spec.size[1]})."
+        ) from err
+    shapes = {n: tuple(t.shape[1:]) for n, t in ctx.acts.items()}
+    if need_output:
+        shapes[OUTPUT] = tuple(ctx.output.shape[1:])
+    return shapes
+
+
+@dataclass
+class Plan:
+    """Everything an optimization needs, validated up front (so bad input fails before any work)."""
+
+    objective: Objective
+    batch: int
+    size: Tuple[int, int]
+    input_size: Tuple[int, int]
+    param: ImageParam
+    transforms: Compose
+    steps: int
+    lr: float
+    redirect_steps: int
+    snapshots: Tuple[int, ...] = field(default_factory=tuple)
+
+
+def make_plan(probe: Probe, objective: Union[str, Objective], *, batch: Optional[int], size: Optional[Size],
+              input_size: Optional[Size], param: Any, transforms: Any, steps: int, lr: float,
+              redirect_relu: Union[bool, int], snapshots: Sequence[int]) -> Plan:
+    if not isinstance(probe, Probe):
+        raise TypeError(f"the first argument must be an nw.Probe (e.g. nw.load_model(...)), not {type(probe).__name__}")
+    objective = as_objective(objective)
+    if not isinstance(steps, (int, np.integer)) or isinstance(steps, bool) or steps < 1:
+        raise ValueError(f"steps must be a positive integer (the default is 512), got {steps!r}")
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive number (the default is 0.05), got {lr!r}")
+    if batch is None:
+        batch = objective.min_batch
+    if not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"batch must be a positive integer, got {batch!r}")
+    size = _pair(size if size is not None else probe.input_spec.size, "size")
+    input_size = _pair(input_size if input_size is not None else probe.input_spec.size, "input_size")
+    tf = as_transform(transforms, min(size))
+    if min(size) < 2:
+        raise ValueError(f"size {size} is too small; images need at least 2x2 pixels")
+    try:
+        probe_img = tf(torch.full((1, 3, *size), 0.5), torch.Generator().manual_seed(0))
+    except ValueError as err:
+        raise ValueError(f"the transforms do not fit a {size[0]}x{size[1]} image: {err}. "
+                         "Use a larger size or smaller transforms.") from err
+    if min(probe_img.shape[-2:]) < 1:
+        raise ValueError(f"the transforms leave nothing of a {size[0]}x{size[1]} image; use a larger size")
+    if isinstance(redirect_relu, bool):
+        redirect_steps = max(1, steps // 4) if redirect_relu else 0
+    elif isinstance(redirect_relu, (int, np.integer)) and redirect_relu >= 0:
+        redirect_steps = int(redirect_relu)
+    else:
+        raise ValueError(f"redirect_relu must be True, False or a number of steps, got {redirect_relu!r}")
+    snaps = tuple(sorted({int(s) for s in snapshots}))
+    if any(s < 0 or s > steps for s in snaps):
+        raise ValueError(f"snapshots must be step counts between 0 and steps={steps}, got {list(snapshots)}")
+    shapes = layer_shapes(probe, objective.layers, input_size)
+    objective.validate(shapes, int(batch))
+    return Plan(objective, int(batch), size, input_size, as_param(param), tf, int(steps), float(lr),
+                redirect_steps, snaps)
+
+
+def plan_settings(probe: Probe, plan: Plan, seed: int) -> Dict[str, Any]:
+    return {
+        "seed": seed, "steps": plan.steps, "lr": plan.lr, "batch": plan.batch, "size": plan.size,
+        "input_size": plan.input_size, "param": plan.param.settings(), "transforms": repr(plan.transforms),
+        "redirect_relu_steps": plan.redirect_steps, "objective": plan.objective.description,
+        "model": probe.name, "model_fingerprint": probe.fingerprint(), "device": str(probe.device),
+        "versions": versions(),
+    }
+
+
+def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Callable[..., None],
+             cancel: Optional[CancelToken], step_offset: int = 0, total_steps: Optional[int] = None,
+             want_previews: bool = False, extra: Optional[Dict[str, Any]] = None) -> RenderResult:
+    """The optimization loop shared by :func:`render` and ``render_layer`` (one batch)."""
+    total = total_steps or plan.steps
+    live = plan.param.build(plan.batch, plan.size, generator, probe.device)
+    to_input = ModelInput(probe, plan.transforms, plan.input_size)
+    layers = list(plan.objective.layers)
+    hooked = [n for n in layers if n != OUTPUT]
+    opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
+    history: List[torch.Tensor] = []
+    snaps: Dict[int, np.ndarray] = {}
+    cancelled = False
+    done = 0
+    with preserved(probe.module), redirected_relus(probe.module, active=plan.redirect_steps > 0) as redirect, \
+            capture(probe.module, hooked, calls=layer_calls(probe, hooked), stop_early=OUTPUT not in layers) as cap:
+        for step in range(plan.steps):
+            try:
+                check_cancel(cancel)
+            except Cancelled:
+                cancelled = True
+                break
+            if step == plan.redirect_steps:
+                redirect.stop()
+            opt.zero_grad(set_to_none=True)
+            image = live()
+            if step in plan.snapshots:
+                snaps[step] = to_numpy_images(image)
+            out = cap.run(to_input(image, generator))
+            values = plan.objective(_context(cap, layers, image, out))
+            (-values.sum()).backward()
+            opt.step()
+            history.append(values.detach())
+            done = step + 1
+            if want_previews:
+                report(step_offset + done, total, images=to_numpy_images(image),
+                       values=values.detach().cpu().numpy(), **(extra or {}))
+            else:
+                report(step_offset + done, total)
+        redirect.stop()
+        with torch.no_grad():
+            image = live()
+            out = cap.run(to_input(image, None, transform=False))
+            final = plan.objective(_context(cap, layers, image, out))
+    if plan.steps in plan.snapshots and not cancelled:
+        snaps[plan.steps] = to_numpy_images(image)
+    values_np = torch.stack(history).cpu().numpy() if history else np.zeros((0, plan.batch), np.float32)
+    return RenderResult(images=to_numpy_images(image), values=values_np, final_values=final.cpu().numpy(),
+                        snapshots=snaps, objective=plan.objective.description, settings={}, steps_done=done,
+                        cancelled=cancelled)
+
+
+def render(
+    probe: Probe,
+    objective: Union[str, Objective],
+    *,
+    batch: Optional[int] = None,
+    size: Optional[Size] = None,
+    input_size: Optional[Size] = None,
+    param: Union[str, ImageParam] = "fft",
+    transforms: Any = "standard",
+    steps: int = 512,
+    lr: float = 0.05,
+    seed: int = 0,
+    redirect_relu: Union[bool, int] = True,
+    snapshots: Sequence[int] = (),
+    progress: ProgressArg = None,
+    cancel: Optional[CancelToken] = None,
+) -> RenderResult:
+    """Optimize images to maximize ``objective`` on ``probe``'s model.
+
+    ``size`` is the optimized image's size (default: the model's input size); images are resized to
+    ``input_size`` (default: the model's) before the model. ``transforms``: ``"standard"`` (Lucid's stack,
+    scaled to the image size), ``None``, or a list of transforms. ``redirect_relu``: ReLU-gradient
+    redirection for the first quarter of the steps (``True``), never (``False``) or the first N steps.
+    ``progress(step, total, images=..., values=...)`` sees the images as they form; on ``cancel`` the
+    images so far are returned with ``cancelled=True``. The model is left exactly as it was.
+
+    >>> result = render(probe, objectives.channel("layer3", 5), steps=256)
+    >>> result.images.shape   # (1, 32, 32, 3), floats in [0, 1]
+    """
+    plan = make_plan(probe, objective, batch=batch, size=size, input_size=input_size, param=param,
+                     transforms=transforms, steps=steps, lr=lr, redirect_relu=redirect_relu, snapshots=snapshots)
+    if not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {seed!r}")
+    if cancel is not None and not isinstance(cancel, CancelToken):
+        raise TypeError(f"cancel must be an nw.CancelToken or None, not {type(cancel).__name__}")
+    report = make_reporter(progress, "render")
+    generator = torch.Generator().manual_seed(int(seed))
+    result = optimize(probe, plan, generator, report, cancel, want_previews=progress not in (None, False, True))
+    result.settings = plan_settings(probe, plan, int(seed))
+    return result

@@ -1,0 +1,96 @@
+"""The brain-alignment panel: the selected layer's score per region (CI, noise ceiling), the layer x region
+curve with the trained-vs-random control, and a metric selector."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import traitlets as t
+
+from . import codegen
+from .base import BaseWidget, as_trait_error, merge_settings
+from .engines import engine, fraction_progress, sweep_summary
+
+METRICS = ("rsa", "encoding", "cka")
+#: metric settings: "method" compares RDMs (RSA), "encoding" is the mapping model, "kernel" the CKA kernel
+DEFAULT_SETTINGS: Dict[str, Any] = {"metric": "rsa", "method": "spearman", "encoding": "ridge", "kernel": "linear",
+                                    "control": True, "n_boot": 200, "seed": 0}
+#: which settings each metric uses (only those go into the engine call and its "copy as code")
+METRIC_SETTINGS = {"rsa": ("method",), "encoding": ("encoding",), "cka": ("kernel",)}
+NO_NEURAL = ("no neural data: this panel compares each layer with recorded brain regions, so it needs a data "
+             "set with neural RDMs, e.g. nw.LayerExplorer(probe, nw.datasets.kriegeskorte2008())")
+
+
+def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
+    out = merge_settings(DEFAULT_SETTINGS, settings, "alignment")
+    if out["metric"] not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {out['metric']!r}")
+    out["control"] = bool(out["control"])
+    return out
+
+
+def sweep_layers(widget: BaseWidget) -> List[str]:
+    """The layers of the curve: the model's blocks (top two levels of the module tree) with tensor outputs."""
+    return [row["name"] for row in widget.layers if row["depth"] <= 1 and row["shape"]]
+
+
+class AlignmentPanel(t.HasTraits):
+    """Mixin: brain alignment of every layer, read for the selected one (needs ``BaseWidget``)."""
+
+    align_settings = t.Dict().tag(sync=True)
+    #: {"metric", "label", "layers", "regions", "score", "ci_low", "ci_high", "ceiling", "control"}
+    align_result = t.Dict().tag(sync=True)
+
+    @t.default("align_settings")
+    def _align_default(self) -> Dict[str, Any]:
+        return dict(DEFAULT_SETTINGS)
+
+    @t.validate("align_settings")
+    def _align_validate(self, proposal: Any) -> Dict[str, Any]:
+        return as_trait_error(check_settings, dict(proposal["value"]))
+
+    @t.observe("align_settings")
+    def _align_settings_changed(self, change: Any) -> None:
+        if self.selected_layer and getattr(self, "runner", None) is not None:
+            self._layer_alignment(self.selected_layer)
+
+    def _layer_alignment(self, layer: str) -> None:
+        if self.neural is None or self.stimuli is None:
+            self.align_result = {}
+            self.notice("alignment", NO_NEURAL)
+            return
+        base = sweep_layers(self)
+        layers = base if layer in base else base + [layer]
+        s = self.align_settings
+        call = {"metric": s["metric"], **{k: s[k] for k in METRIC_SETTINGS[s["metric"]]},
+                "control": "random" if s["control"] else None, "n_boot": s["n_boot"], "seed": s["seed"]}
+
+        def work(report: Any, cancel: Any) -> Any:
+            al = engine("alignment")
+            key = ("sweep-table", tuple(layers), tuple(sorted(call.items())))
+            hit = self.runner.cached(key)
+            if hit is None:
+                hit = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=layers, **call,
+                               progress=fraction_progress(report, "sweep"), cancel=cancel)
+                self.runner.remember(key, hit)
+            return hit
+
+        def show(result: Any) -> None:
+            self.align_result = {**sweep_summary(result, layers), "selected": layer, "metric": s["metric"]}
+            code = codegen.sweep(layers, call)
+            self.set_code("alignment", codegen.with_record(code, getattr(result, "settings", None)))
+
+        self.runner.submit("alignment", ("align", layer, tuple(layers), tuple(sorted(call.items()))), work, show)
+
+
+class AlignmentWidget(AlignmentPanel, BaseWidget):
+    """Brain alignment of every layer of a model against a data set's regions.
+
+    >>> w = nw.AlignmentWidget(nw.load_model("cifar_resnet20"), nw.datasets.kriegeskorte2008(), layer="layer3")
+    """
+
+    PANELS = ("alignment",)
+
+    def __init__(self, model: Any, dataset: Any, *, neural: Any = None, layer: Optional[str] = None,
+                 **settings: Any) -> None:
+        BaseWidget.__init__(self, model, dataset, neural=neural, layer=layer,
+                            align_settings=check_settings(settings))

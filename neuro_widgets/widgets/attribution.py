@@ -1,0 +1,196 @@
+"""The attributions panel: one stimulus, a target, methods side by side on a shared scale, the layer's
+channel contributions as a ranked bar chart, and the sanity-check curve on demand."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+import traitlets as t
+
+from . import codegen
+from .base import BaseWidget, as_trait_error, merge_settings
+from .codec import png_bytes
+from .engines import attribution_overlays, contribution_bars, engine, fraction_progress, sanity_curve
+
+DEFAULT_SETTINGS: Dict[str, Any] = {"stimulus": 0, "target": "predicted", "class": 0, "channel": 0,
+                                    "methods": ["saliency", "integrated_gradients", "gradcam"], "top": 24,
+                                    "sign": "all", "shared_scale": True, "sanity_method": "saliency"}
+TARGETS = ("predicted", "class", "unit")
+SIGNS = ("all", "positive", "negative", "absolute")
+MAP_PX = 160
+#: methods that attribute through a layer get the selected layer
+LAYER_METHODS = ("gradcam", "guided_gradcam")
+
+
+def check_settings(settings: Dict[str, Any], n_stimuli: int) -> Dict[str, Any]:
+    out = merge_settings(DEFAULT_SETTINGS, settings, "attribution")
+    if out["target"] not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {out['target']!r}")
+    if n_stimuli and not 0 <= int(out["stimulus"]) < n_stimuli:
+        raise ValueError(f"stimulus {out['stimulus']} is out of range: there are {n_stimuli} stimuli")
+    if out["sign"] not in SIGNS:
+        raise ValueError(f"sign must be one of {SIGNS}, got {out['sign']!r}")
+    if not out["methods"]:
+        raise ValueError("choose at least one attribution method")
+    out["methods"] = [str(m) for m in out["methods"]]
+    return out
+
+
+class AttributionPanel(t.HasTraits):
+    """Mixin: attributions for the selected layer (the widget must be a :class:`BaseWidget`)."""
+
+    attr_settings = t.Dict().tag(sync=True)
+    #: [{"name", "label", "needs_layer"}] for the method picker
+    attr_methods = t.List(t.Dict()).tag(sync=True)
+    class_names = t.List(t.Unicode()).tag(sync=True)
+    #: {"layer", "stimulus", "target_label", "input": PNG, "maps": [{"method", "label", "image", "delta"}], "scale"}
+    attr_result = t.Dict().tag(sync=True)
+    #: {"layer", "target_label", "channels": [...], "values": [...]} ranked by value
+    attr_contrib = t.Dict().tag(sync=True)
+    #: {"method", "steps": [...], "correlations": [...]}
+    attr_sanity = t.Dict().tag(sync=True)
+
+    @t.default("attr_settings")
+    def _attr_default(self) -> Dict[str, Any]:
+        return dict(DEFAULT_SETTINGS)
+
+    @t.validate("attr_settings")
+    def _attr_validate(self, proposal: Any) -> Dict[str, Any]:
+        stimuli = getattr(self, "stimuli", None)
+        return as_trait_error(check_settings, dict(proposal["value"]), len(stimuli) if stimuli is not None else 0)
+
+    @t.observe("attr_settings")
+    def _attr_settings_changed(self, change: Any) -> None:
+        if self.selected_layer and getattr(self, "runner", None) is not None:
+            self._layer_attribution(self.selected_layer)
+
+    def _attr_setup(self) -> None:
+        names = self.probe.input_spec.class_names
+        self.class_names = list(names) if names else []
+        try:
+            self.attr_methods = [{"name": m.name, "label": m.label, "needs_layer": m.needs_layer}
+                                 for m in engine("attribution").methods()]
+        except (ImportError, AttributeError) as err:
+            self.fail("attribution", str(err))
+
+    # ---- target --------------------------------------------------------------------------------------
+    def _target(self, layer: str) -> Any:
+        s = self.attr_settings
+        if s["target"] == "predicted":
+            return "predicted"
+        if s["target"] == "class":
+            return int(s["class"])
+        return engine("attribution").Unit(layer, int(s["channel"]))
+
+    def _target_label(self, target: Any, predicted: Optional[int] = None) -> str:
+        names = self.class_names
+        if target == "predicted":
+            return f"predicted class {names[predicted] if names and predicted is not None else predicted}"
+        if isinstance(target, int):
+            return f"class {names[target] if names and target < len(names) else target}"
+        return f"unit {target.layer} channel {target.channel}"
+
+    # ---- jobs ----------------------------------------------------------------------------------------
+    def _layer_attribution(self, layer: str) -> None:
+        try:
+            stimuli = self.require_stimuli("the attributions panel")
+        except ValueError as err:
+            self.fail("attribution", str(err))
+            return
+        s = self.attr_settings
+        idx = int(s["stimulus"])
+        image = stimuli[idx]
+        methods = list(s["methods"])
+        try:
+            target = self._target(layer)
+        except ImportError as err:
+            self.fail("attribution", str(err))
+            return
+
+        def maps_work(report: Any, cancel: Any) -> Dict[str, Any]:
+            attr = engine("attribution")
+            out: Dict[str, Any] = {"results": [], "predicted": None}
+            if target == "predicted":
+                out["predicted"] = int(self.probe.predict(image).argmax(1)[0])
+            for i, method in enumerate(methods):
+                report(i / len(methods), f"{method} ({i + 1}/{len(methods)})")
+                if cancel.cancelled:
+                    cancel.raise_if_cancelled()
+                params = {"layer": layer} if method in LAYER_METHODS else {}
+                out["results"].append((method, attr.attribute(self.probe, image, method, target, cancel=cancel,
+                                                              **params)))
+            return out
+
+        def show_maps(out: Dict[str, Any]) -> None:
+            overlays, scale = attribution_overlays([r for _, r in out["results"]], image, MAP_PX, s["sign"],
+                                                   bool(s["shared_scale"]))
+            labels = {m["name"]: m["label"] for m in self.attr_methods}
+            maps = []
+            for (method, result), png in zip(out["results"], overlays):
+                rel, steps = result.relative_delta, result.n_steps
+                maps.append({"method": method, "label": labels.get(method, method), "image": png,
+                             "delta": None if rel is None else float(rel.reshape(-1)[0]),
+                             "steps": None if steps is None else int(np.asarray(steps).reshape(-1)[0])})
+            self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx],
+                                "target_label": self._target_label(target, out["predicted"]),
+                                "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
+                                "sign": s["sign"]}
+            self.set_code("attribution", "\n".join(
+                codegen.with_record(codegen.attribute(idx, m, target, {"layer": layer} if m in LAYER_METHODS else {}),
+                                    {"params": getattr(r, "params", None)})
+                for m, (_, r) in zip(methods, out["results"])))
+
+        key = ("attr", layer, idx, repr(target), tuple(methods), s["sign"], bool(s["shared_scale"]))
+        self.runner.submit("attribution", key, maps_work, show_maps)
+
+        def contrib_work(report: Any, cancel: Any) -> Any:
+            report(0.0, "channel contributions")
+            return engine("attribution").layer_contributions(self.probe, layer, image, target, cancel=cancel)
+
+        def show_contrib(result: Any) -> None:
+            channels, values = contribution_bars(result, int(s["top"]))
+            classes = getattr(result, "classes", None)
+            predicted = int(classes[0]) if classes is not None and len(classes) else None
+            self.attr_contrib = {"layer": layer, "stimulus": idx, "target_label": self._target_label(target, predicted),
+                                 "channels": channels, "values": values}
+            self.set_code("contributions", codegen.layer_contributions(layer, idx, target))
+
+        self.attr_contrib = {}
+        self.runner.submit("contributions", ("contrib", layer, idx, repr(target)), contrib_work, show_contrib)
+
+    def _action_sanity(self) -> None:
+        """The cascading-randomisation sanity check for the current stimulus, target and method."""
+        try:
+            stimuli = self.require_stimuli("the sanity check")
+            target = self._target(self.selected_layer or "")
+        except (ValueError, ImportError) as err:
+            self.fail("sanity", str(err))
+            return
+        s = self.attr_settings
+        idx, method = int(s["stimulus"]), s["sanity_method"]
+
+        def work(report: Any, cancel: Any) -> Any:
+            report(0.0, "randomising layers")
+            return engine("attribution").sanity_check(self.probe, stimuli[idx], method, target, cancel=cancel,
+                                                      progress=fraction_progress(report, "layers randomised"))
+
+        def show(result: Any) -> None:
+            self.attr_sanity = {"method": method, "stimulus": idx, **sanity_curve(result)}
+            self.set_code("sanity", codegen.sanity_check(idx, method, target))
+
+        self.runner.submit("sanity", ("sanity", idx, method, repr(target)), work, show)
+
+
+class AttributionWidget(AttributionPanel, BaseWidget):
+    """Attributions of one model for a stimulus set: maps side by side and a layer's channel contributions.
+
+    >>> w = nw.AttributionWidget(nw.load_model("cifar_resnet20"), stimuli, layer="layer3")
+    """
+
+    PANELS = ("attribution",)
+
+    def __init__(self, model: Any, stimuli: Any, *, layer: Optional[str] = None, **settings: Any) -> None:
+        BaseWidget.__init__(self, model, stimuli, attr_settings=settings or dict(DEFAULT_SETTINGS))
+        self._attr_setup()
+        if layer is not None:
+            self.select(layer)

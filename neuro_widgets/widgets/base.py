@@ -1,0 +1,277 @@
+"""The shared base of every neuro_widgets widget: front-end bundle, inputs, layer list, jobs and actions.
+
+Each widget is one ``anywidget.AnyWidget`` whose front end (``js/src``, bundled into ``static/``) draws the
+panels listed in ``_panels``. Panels are mixins (``featurevis.py``, ``attribution.py``, …) that add their own
+traits and job handlers; :class:`~neuro_widgets.widgets.explorer.LayerExplorer` combines all of them.
+
+Data flow, one way only: front-end event (a trait change or a ``{"action": ...}`` message) -> engine call in a
+worker thread (:mod:`.jobs`) -> result object -> trait values (PNG bytes, arrays through :mod:`.codec`) -> the
+front end renders them.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import anywidget
+import traitlets as t
+
+from ..engine.probe import Probe
+from ..engine.stimuli import StimulusSet
+from .jobs import JobRunner, idle_status, model_gate
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+BUNDLE = STATIC / "widget.js"
+STYLES = STATIC / "widget.css"
+
+#: stimulus thumbnails travel in pages of this many (a strip, dataset examples and RDM hover use them)
+THUMB_PAGE = 128
+THUMB_SIZE = 48
+#: the engine each panel calls
+ENGINE_OF = {"featurevis": "featurevis", "attribution": "attribution", "alignment": "alignment", "rdm": "alignment"}
+
+
+def _bundle_missing_error() -> RuntimeError:
+    return RuntimeError(
+        f"the widgets' front-end bundle is missing ({BUNDLE}). It is built when the package is installed "
+        "(pip install -e .); to build it by hand run `npm ci && npm run build` in the js/ folder."
+    )
+
+
+#: which panel's status line reports a bad value the front end sent for a trait
+TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel": "featurevis_detail",
+              "attr_settings": "attribution", "align_settings": "alignment", "rdm_region": "rdm"}
+
+
+def merge_settings(defaults: Dict[str, Any], settings: Dict[str, Any], what: str) -> Dict[str, Any]:
+    """``defaults`` updated with ``settings``; an unknown key is an error naming the known ones."""
+    unknown = sorted(set(settings) - set(defaults))
+    if unknown:
+        raise ValueError(f"unknown {what} settings {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **settings}
+
+
+def as_trait_error(check: Any, *args: Any) -> Any:
+    """``check(*args)`` with its ValueError/TypeError raised as a TraitError, so that traitlets rolls back a
+    rejected front-end change instead of keeping it."""
+    try:
+        return check(*args)
+    except (ValueError, TypeError) as err:
+        raise t.TraitError(str(err)) from err
+
+
+def as_probe(model: Any) -> Probe:
+    """A Probe from a Probe or a zoo name; a bare module gets a message on how to wrap it."""
+    if isinstance(model, Probe):
+        return model
+    if isinstance(model, str):
+        from ..zoo.registry import load_model
+
+        return load_model(model)
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        raise TypeError(
+            "give the widget a Probe, which knows the model's input size and normalisation: "
+            "nw.Probe(model, nw.InputSpec(size=(224, 224), mean=..., std=...)), or a zoo name "
+            "such as 'cifar_resnet20'"
+        )
+    raise TypeError(f"expected an nw.Probe or a zoo model name, not {type(model).__name__}")
+
+
+def split_data(data: Any, neural: Any = None) -> Tuple[Optional[StimulusSet], Any, str]:
+    """(stimuli, neural data or None, name) from a Dataset, a StimulusSet, or None; ``neural`` (RDM- or
+    response-level) overrides the data set's own."""
+    if neural is not None and not hasattr(neural, "regions"):
+        raise TypeError(f"neural must be neural data with regions (nw.NeuralRDMs or NeuralResponses), "
+                        f"not {type(neural).__name__}")
+    if data is None:
+        return None, neural, ""
+    if isinstance(data, StimulusSet):
+        return data, neural, data.name
+    stimuli = getattr(data, "stimuli", None)
+    if isinstance(stimuli, StimulusSet):
+        if neural is None:
+            found = getattr(data, "neural", None)
+            neural = found if hasattr(found, "regions") else None
+        return stimuli, neural, getattr(data, "name", stimuli.name)
+    raise TypeError(
+        f"data must be an nw.StimulusSet or a data set with .stimuli (and .neural), such as "
+        f"nw.datasets.kriegeskorte2008(); got {type(data).__name__}"
+    )
+
+
+def layer_rows(probe: Probe) -> List[Dict[str, Any]]:
+    """The layer tree as the front end shows it (forward order; the tree is rebuilt from the dotted names)."""
+    return [{"name": info.name, "type": info.type,
+             "shape": list(info.output_shape) if info.output_shape is not None else None,
+             "params": info.n_params, "calls": info.calls, "depth": info.depth}
+            for info in probe.layers()]
+
+
+class BaseWidget(anywidget.AnyWidget):
+    """Inputs, layer list, selection, job status, stimulus thumbnails and the action dispatcher."""
+
+    _esm = BUNDLE
+    _css = STYLES
+
+    _panels = t.List(t.Unicode()).tag(sync=True)
+    title = t.Unicode("").tag(sync=True)
+    layers = t.List(t.Dict()).tag(sync=True)
+    selected_layer = t.Unicode("").tag(sync=True)
+    layout = t.Unicode("tabs").tag(sync=True)  # "tabs" | "stacked"
+    active_tab = t.Unicode("").tag(sync=True)
+    #: slot -> {"state": idle|running|done|error|cancelled, "fraction", "message", "error", "traceback", ...}
+    jobs = t.Dict().tag(sync=True)
+    #: panel -> the engine call that reproduces what it shows ("copy as code")
+    code = t.Dict().tag(sync=True)
+    #: stimulus thumbnails, one page: {"n", "start", "ids", "images": [PNG bytes]}
+    thumbs = t.Dict().tag(sync=True)
+    thumb_page = t.Int(0).tag(sync=True)
+
+    PANELS: Tuple[str, ...] = ()
+
+    def __init__(self, model: Any, data: Any = None, *, neural: Any = None, layer: Optional[str] = None,
+                 layout: str = "tabs", **kwargs: Any) -> None:
+        if not BUNDLE.is_file():
+            raise _bundle_missing_error()
+        if layout not in ("tabs", "stacked"):
+            raise ValueError(f"layout must be 'tabs' or 'stacked', got {layout!r}")
+        self.probe = as_probe(model)
+        self.stimuli, self.neural, self.data_name = split_data(data, neural)
+        self._status_lock = threading.Lock()
+        self.runner = JobRunner(self._set_status, gate=model_gate(self.probe.module))
+        super().__init__(**kwargs)
+        self._panels = list(self.PANELS)
+        self.layout = layout
+        self.active_tab = next((p for p in self.PANELS if p != "tree"), "")
+        self.title = self.probe.name + (f" · {self.data_name}" if self.data_name else "")
+        self.layers = layer_rows(self.probe)
+        self.jobs = {}
+        self._send_thumbs()
+        self._preload_engines()
+        self.on_msg(self._on_custom)
+        self.observe(self._on_layer, names="selected_layer")
+        self.observe(lambda _c: self._send_thumbs(), names="thumb_page")
+        if layer is not None:
+            self.probe.layer(layer)  # unknown layer -> a clear error before anything runs
+            self.selected_layer = layer
+
+    def _preload_engines(self) -> None:
+        """Import the panels' engines now (while the cell runs) rather than on the first click."""
+        from .engines import engine
+
+        for panel in self.PANELS:
+            name = ENGINE_OF.get(panel)
+            if name is not None:
+                try:
+                    engine(name)
+                except ImportError:
+                    pass  # the panel shows the import error when it is used
+        if "featurevis" in self.PANELS:
+            # torch's first optimizer construction imports its compiler stack (seconds, once per process)
+            import torch
+
+            torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+    # ---- job status -------------------------------------------------------------------------------
+    def _set_status(self, slot: str, status: Dict[str, Any]) -> None:
+        with self._status_lock:
+            self.jobs = {**self.jobs, slot: status}
+
+    def to_html(self, path: Any) -> Any:
+        """Save what the widget shows as one self-contained HTML file (see :mod:`.export`)."""
+        from .export import export_html
+
+        return export_html(self, path)
+
+    def wait(self, timeout: float = 120.0) -> "BaseWidget":
+        """Block until every running job has finished (for scripts and tests)."""
+        self.runner.wait(timeout)
+        return self
+
+    def fail(self, slot: str, message: str) -> None:
+        """Show a message in a panel's status line as an error that needs no traceback (e.g. unknown layer)."""
+        self._set_status(slot, {**idle_status(), "state": "error", "error": message})
+
+    def notice(self, slot: str, message: str) -> None:
+        """Explain in a panel why it has nothing to show (not an error: e.g. no neural data was given)."""
+        self._set_status(slot, {**idle_status(), "state": "notice", "message": message})
+
+    def set_code(self, panel: str, text: str) -> None:
+        with self._status_lock:  # worker threads of several panels write here
+            self.code = {**self.code, panel: text}
+
+    # ---- inputs -----------------------------------------------------------------------------------
+    def require_stimuli(self, what: str) -> StimulusSet:
+        if self.stimuli is None:
+            raise ValueError(f"{what} needs stimuli: build the widget with a StimulusSet or a data set, "
+                             "e.g. nw.LayerExplorer(probe, nw.datasets.kriegeskorte2008())")
+        return self.stimuli
+
+    def _send_thumbs(self) -> None:
+        if self.stimuli is None:
+            self.thumbs = {"n": 0, "start": 0, "ids": [], "images": []}
+            return
+        n = len(self.stimuli)
+        page = min(max(self.thumb_page, 0), max(0, (n - 1) // THUMB_PAGE))
+        start, stop = page * THUMB_PAGE, min(n, (page + 1) * THUMB_PAGE)
+        self.thumbs = {"n": n, "start": start, "ids": self.stimuli.ids[start:stop],
+                       "images": self.stimuli.thumbnails(THUMB_SIZE)[start:stop]}
+
+    # ---- events -----------------------------------------------------------------------------------
+    def set_state(self, sync_data: Dict[str, Any]) -> None:
+        """A front-end change; a value the kernel rejects is reported in the panel and the front end reset."""
+        try:
+            super().set_state(sync_data)
+        except (t.TraitError, ValueError, TypeError) as err:
+            slot = next((TRAIT_SLOT[k] for k in sync_data if k in TRAIT_SLOT), "widget")
+            self.fail(slot, str(err))
+            self.send_state(list(sync_data))
+
+    def select(self, layer: str) -> "BaseWidget":
+        """Select a layer as a click in the tree does (the panels start their jobs)."""
+        self.probe.layer(layer)
+        self.selected_layer = layer
+        return self
+
+    def _on_layer(self, change: Dict[str, Any]) -> None:
+        layer = change["new"]
+        if not layer:
+            return
+        try:
+            self.probe.layer(layer)
+        except (KeyError, ValueError) as err:
+            for panel in self.PANELS:
+                if panel != "tree":
+                    self.fail(panel, str(err))
+            return
+        order = sorted(self.PANELS, key=lambda p: (p != self.active_tab, self.PANELS.index(p)))
+        for panel in order:
+            handler = getattr(self, f"_layer_{panel}", None)
+            if handler is not None:
+                handler(layer)
+
+    def _on_custom(self, _widget: Any, content: Any, buffers: List[Any]) -> None:
+        if not isinstance(content, dict) or "action" not in content:
+            return
+        action = str(content["action"])
+        handler = getattr(self, f"_action_{action}", None)
+        if handler is None:
+            self.fail(str(content.get("slot", "widget")), f"unknown front-end action {action!r}")
+            return
+        handler(**{k: v for k, v in content.items() if k != "action"})
+
+    def _action_cancel(self, slot: str) -> None:
+        self.runner.cancel(slot)
+
+    def _action_select(self, layer: str) -> None:
+        self.selected_layer = layer
+
+    def _action_tab(self, tab: str) -> None:
+        self.active_tab = tab
+
+    def _action_ping(self, token: Any = None) -> None:
+        """Answer at once: the bare front end -> kernel -> front end round trip (the latency floor)."""
+        self.send({"pong": token})

@@ -1,0 +1,104 @@
+"""Adapters between the widgets and the engines' result objects.
+
+:func:`engine` imports an engine lazily (a widget still opens, and shows a readable error in the panel, when
+an engine cannot be imported); the other functions turn the engines' result objects into what the panels
+send to the front end.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+
+def engine(name: str) -> ModuleType:
+    """``neuro_widgets.engine.<name>`` (featurevis, attribution, alignment), or a readable ImportError."""
+    try:
+        return importlib.import_module(f"neuro_widgets.engine.{name}")
+    except ImportError as err:
+        raise ImportError(f"the {name} engine (neuro_widgets.engine.{name}) could not be imported: {err}") from err
+
+
+def fraction_progress(report: Callable[..., None], message: str) -> Callable[..., None]:
+    """Engine ``progress(done, total, **extra)`` -> the job's ``report(fraction, message, **extra)``."""
+
+    def progress(done: float, total: float, **extra: Any) -> None:
+        report(done / total if total else 1.0, f"{message} {int(done)}/{int(total)}", **extra)
+
+    return progress
+
+
+# ---- result objects -> what the panels show ----------------------------------------------------------------
+def example_rows(examples: Any, channel: int) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+    """Top-k and bottom-k dataset examples of one channel (``featurevis.DatasetExamples``) as
+    ``[{"index", "id", "value", "image": PNG of the receptive-field crop}]``."""
+    from .codec import png_bytes
+
+    def rows(which: str) -> List[Dict[str, Any]]:
+        idx = np.asarray(getattr(examples, which))[channel]
+        val = np.asarray(getattr(examples, f"{which}_values"))[channel]
+        return [{"index": int(i), "id": examples.stimuli.ids[int(i)], "value": float(v),
+                 "image": png_bytes(examples.crop(channel, rank, which), 64)}
+                for rank, (i, v) in enumerate(zip(idx, val))]
+
+    return rows("top"), rows("bottom")
+
+
+def attribution_overlays(results: Sequence[Any], image: Any, size: int, sign: str = "all",
+                         shared: bool = True) -> Tuple[List[bytes], Optional[float]]:
+    """PNG overlays of several attribution results (one image each), on one shared absolute scale (and that
+    scale) or each on its own (scale None)."""
+    pngs, scale = engine("attribution").overlay_pngs(results, image, shared_scale=shared, sign=sign, size=size)
+    return list(pngs), None if scale is None else float(scale)
+
+
+def contribution_bars(result: Any, top: int) -> Tuple[List[int], List[float]]:
+    """The ``top`` channels by absolute contribution, ranked by signed value (largest first)."""
+    values = np.asarray(getattr(result, "values", result), dtype=np.float64).reshape(-1)
+    order = np.argsort(-np.abs(values), kind="stable")[:top]
+    order = order[np.argsort(-values[order], kind="stable")]
+    return [int(c) for c in order], [float(values[c]) for c in order]
+
+
+def sanity_curve(result: Any) -> Dict[str, Any]:
+    return {"steps": [str(s) for s in result.steps], "correlations": [float(c) for c in result.correlations]}
+
+
+def sweep_summary(result: Any, layers: Sequence[str]) -> Dict[str, Any]:
+    """A sweep's rows (``alignment.SweepResult``) -> per region, one value per layer (score, CI, random
+    control) and the region's noise ceiling, in the order of ``layers``."""
+    rows = list(result.rows)
+    regions = list(dict.fromkeys(r.region for r in rows))
+    pos = {name: i for i, name in enumerate(layers)}
+
+    def blank() -> Dict[str, List[Optional[float]]]:
+        return {reg: [None] * len(layers) for reg in regions}
+
+    score, lo, hi, control = blank(), blank(), blank(), blank()
+    ceiling: Dict[str, Optional[float]] = {reg: None for reg in regions}
+    notes: Dict[str, str] = {reg: "" for reg in regions}
+    for r in rows:
+        if r.layer not in pos:
+            continue
+        i = pos[r.layer]
+        if r.model == "trained":
+            score[r.region][i], lo[r.region][i], hi[r.region][i] = _num(r.score), _num(r.ci_low), _num(r.ci_high)
+            if ceiling[r.region] is None:
+                ceiling[r.region] = _num(r.ceiling)
+            notes[r.region] = notes[r.region] or r.ceiling_note
+        else:
+            control[r.region][i] = _num(r.score)
+    label = {"rsa": "RSA", "encoding": "encoding r", "cka": "CKA"}.get(result.metric, result.metric)
+    method = result.settings.get("method") if result.metric == "rsa" else None
+    return {"layers": list(layers), "regions": regions, "score": score, "ci_low": lo, "ci_high": hi,
+            "control": control, "ceiling": ceiling, "ceiling_note": notes,
+            "label": f"{label} ({method})" if method else label}
+
+
+def _num(x: Any) -> Optional[float]:
+    if x is None:
+        return None
+    v = float(x)
+    return v if np.isfinite(v) else None

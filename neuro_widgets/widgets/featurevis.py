@@ -1,0 +1,225 @@
+"""The optimal-stimuli panel: a paged contact sheet of a layer's channels, and one channel in detail."""
+from __future__ import annotations
+
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import traitlets as t
+
+from ..engine.progress import Cancelled
+from . import codegen
+from .base import BaseWidget, as_trait_error, merge_settings
+from .codec import check_message_size, png_bytes, png_list
+from .engines import engine, example_rows, fraction_progress
+
+SHEET_PX = 96  # contact-sheet tiles are sent at most this large
+DETAIL_PX = 224
+#: progressive images are sent at most this often while a sheet forms (seconds)
+PREVIEW_INTERVAL = 0.5
+#: channels per contact-sheet page: at <= SHEET_PX pixels a tile, a page stays far below the message limit
+MAX_PAGE = 64
+
+DEFAULT_SETTINGS: Dict[str, Any] = {"steps": 128, "image_size": None, "param": "fft", "transforms": True,
+                                    "seed": 0, "page_size": 32, "k": 6}
+PARAMS = ("fft", "pixel")
+
+
+def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """Validated render settings (clear errors for values the front end or a user got wrong)."""
+    out = merge_settings(DEFAULT_SETTINGS, settings, "optimal-stimulus")
+    if isinstance(out["page_size"], (int, np.integer)) and out["page_size"] > MAX_PAGE:
+        raise ValueError(f"page_size must be at most {MAX_PAGE} channels (one page is one message), "
+                         f"got {out['page_size']}")
+    for key in ("steps", "image_size", "page_size", "k"):
+        if key == "image_size" and out[key] is None:
+            continue  # the model's input size
+        if not isinstance(out[key], (int, np.integer)) or isinstance(out[key], bool) or out[key] < 1:
+            raise ValueError(f"{key} must be a positive integer, got {out[key]!r}")
+    if out["param"] not in PARAMS:
+        raise ValueError(f"param must be one of {PARAMS}, got {out['param']!r}")
+    if not isinstance(out["seed"], (int, np.integer)) or out["seed"] < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {out['seed']!r}")
+    out["transforms"] = bool(out["transforms"])
+    return out
+
+
+def layer_channels(widget: BaseWidget, layer: str) -> int:
+    shape = widget.probe.layer(layer).output_shape
+    if not shape:
+        raise ValueError(f"layer {layer!r} does not output a tensor, so it has no channels to visualise")
+    return int(shape[0])
+
+
+def render_kwargs(settings: Dict[str, Any]) -> Dict[str, Any]:
+    """Widget settings -> engine keyword arguments (``page_size`` and ``k`` are the widget's own)."""
+    size = settings["image_size"]
+    return {"steps": settings["steps"], "size": None if size is None else (size, size), "param": settings["param"],
+            "transforms": "standard" if settings["transforms"] else None, "seed": settings["seed"]}
+
+
+def result_values(result: Any) -> List[float]:
+    """The activation each final image gives its own channel."""
+    return [float(x) for x in np.asarray(result.activations, dtype=np.float64).ravel()]
+
+
+class FeatureVisPanel(t.HasTraits):
+    """Mixin: optimal stimuli for the selected layer (the widget must be a :class:`BaseWidget`)."""
+
+    fv_settings = t.Dict().tag(sync=True)
+    fv_page = t.Int(0).tag(sync=True)
+    #: {"layer", "page", "n_pages", "n_channels", "channels", "images": [PNG], "values", "final"}
+    fv_sheet = t.Dict().tag(sync=True)
+    fv_channel = t.Int(-1).tag(sync=True)
+    #: {"layer", "channel", "image": PNG, "value", "curve": [...], "top": [...], "bottom": [...]}
+    fv_detail = t.Dict().tag(sync=True)
+
+    @t.default("fv_settings")
+    def _fv_default(self) -> Dict[str, Any]:
+        return dict(DEFAULT_SETTINGS)
+
+    @t.validate("fv_settings")
+    def _fv_validate(self, proposal: Any) -> Dict[str, Any]:
+        return as_trait_error(check_settings, dict(proposal["value"]))
+
+    @t.observe("fv_page")
+    def _fv_page_changed(self, change: Any) -> None:
+        if self.selected_layer:
+            self._run_sheet(self.selected_layer)
+
+    @t.observe("fv_channel")
+    def _fv_channel_changed(self, change: Any) -> None:
+        if self.selected_layer and change["new"] >= 0:
+            self._run_detail(self.selected_layer, change["new"])
+
+    def _layer_featurevis(self, layer: str) -> None:
+        self.fv_detail = {}
+        if self.fv_page != 0:
+            self.fv_page = 0  # the observer starts the sheet
+        else:
+            self._run_sheet(layer)
+        if self.fv_channel != -1:
+            self.fv_channel = -1
+
+    def _action_run_featurevis(self) -> None:
+        if self.selected_layer:
+            self._run_sheet(self.selected_layer)
+
+    # ---- contact sheet ------------------------------------------------------------------------------
+    def _run_sheet(self, layer: str) -> None:
+        try:
+            n = layer_channels(self, layer)
+        except ValueError as err:
+            self.fv_sheet = {}
+            self.fail("featurevis", str(err))
+            return
+        s = self.fv_settings
+        n_pages = -(-n // s["page_size"])
+        page = min(max(self.fv_page, 0), n_pages - 1)
+        channels = list(range(page * s["page_size"], min(n, (page + 1) * s["page_size"])))
+        head = {"layer": layer, "page": page, "n_pages": n_pages, "n_channels": n, "channels": channels}
+        self.fv_sheet = {**head, "images": [], "values": [], "final": False}
+        kwargs = render_kwargs(s)
+        last = [0.0]
+
+        def work(report: Any, cancel: Any) -> Any:
+            fv = engine("featurevis")
+            call = {**kwargs, "channels": channels, "progress": fraction_progress(report, "step"),
+                    "cancel": cancel}
+            result = fv.render_layer(self.probe, layer, **call)
+            if result.cancelled:  # keep what formed so far on screen, but never cache a partial sheet
+                still_shown = {k: self.fv_sheet.get(k) for k in head} == head  # not superseded by another page
+                if len(result.images) and still_shown:
+                    self.fv_sheet = {**head, "images": png_list(result.images, SHEET_PX),
+                                     "values": result_values(result), "final": False}
+                raise Cancelled("the render was cancelled")
+            return result
+
+        def preview(images: Any = None, **_: Any) -> None:
+            now = time.monotonic()
+            if images is None or now - last[0] < PREVIEW_INTERVAL:
+                return
+            last[0] = now
+            self.fv_sheet = {**head, "images": png_list(images, SHEET_PX), "values": [], "final": False}
+
+        def show(result: Any) -> None:
+            self.fv_sheet = check_message_size(
+                {**head, "images": png_list(result.images, SHEET_PX), "values": result_values(result), "final": True},
+                "the contact-sheet page")
+            self.set_code("featurevis", codegen.with_record(codegen.render_layer(layer, channels, kwargs),
+                                                            result.settings))
+
+        key = ("fv_sheet", layer, tuple(channels), tuple(sorted(kwargs.items())))
+        self.runner.submit("featurevis", key, work, show, on_progress=preview)
+
+    # ---- one channel ----------------------------------------------------------------------------------
+    def _run_detail(self, layer: str, channel: int) -> None:
+        try:
+            n = layer_channels(self, layer)
+            if not 0 <= channel < n:
+                raise ValueError(f"channel {channel} is out of range: layer {layer!r} has {n} channels")
+        except ValueError as err:
+            self.fail("featurevis_detail", str(err))
+            return
+        s = self.fv_settings
+        kwargs = render_kwargs(s)
+        stimuli = self.stimuli
+
+        def work(report: Any, cancel: Any) -> Dict[str, Any]:
+            fv = engine("featurevis")
+
+            def progress(done: float, total: float, **_: Any) -> None:
+                report(0.8 * done / max(total, 1), f"step {int(done)}/{int(total)}")
+
+            call = {**kwargs, "channels": [channel], "progress": progress, "cancel": cancel}
+            result = fv.render_layer(self.probe, layer, **call)
+            if result.cancelled:
+                raise Cancelled("the render was cancelled")
+            examples = None
+            if stimuli is not None:
+                report(0.85, "dataset examples")
+                ex_key = ("fv_examples", layer, s["k"])
+                examples = self.runner.cached(ex_key)
+                if examples is None:
+                    examples = fv.dataset_examples(self.probe, layer, stimuli, k=s["k"], cancel=cancel)
+                    self.runner.remember(ex_key, examples)
+            return {"render": result, "examples": examples}
+
+        def show(out: Dict[str, Any]) -> None:
+            result = out["render"]
+            top, bottom = example_rows(out["examples"], channel) if out["examples"] is not None else ([], [])
+            curve = np.asarray(result.values, dtype=np.float64)
+            self.fv_detail = {"layer": layer, "channel": channel, "image": png_bytes(result.images[0], DETAIL_PX),
+                              "value": result_values(result)[0],
+                              "curve": [float(v) for v in curve[:, 0]] if curve.ndim == 2 and curve.size else [],
+                              "top": top, "bottom": bottom,
+                              "description": f"{layer} channel {channel}: mean activation over space"}
+            self.set_code("featurevis_detail", codegen.with_record(
+                codegen.channel_detail(layer, channel, kwargs, s["k"], stimuli is not None), result.settings))
+
+        key = ("fv_detail", layer, channel, tuple(sorted(kwargs.items())), s["k"])
+        self.runner.submit("featurevis_detail", key, work, show)
+
+    def open_channel(self, channel: int) -> None:
+        """Show one channel of the selected layer in detail (as a click on its tile or bar does)."""
+        self.active_tab = "featurevis" if "featurevis" in self._panels else self.active_tab
+        if self.fv_channel == channel:
+            self._run_detail(self.selected_layer, channel)
+        else:
+            self.fv_channel = channel
+
+    def _action_open_channel(self, channel: int) -> None:
+        self.open_channel(int(channel))
+
+
+class FeatureVisWidget(FeatureVisPanel, BaseWidget):
+    """Optimal stimuli of one model's layers: a layer picker, the paged contact sheet and a channel view.
+
+    >>> w = nw.FeatureVisWidget(nw.load_model("cifar_resnet20"), nw.datasets.kriegeskorte2008().stimuli,
+    ...                         layer="layer3", steps=64)
+    """
+
+    PANELS = ("featurevis",)
+
+    def __init__(self, model: Any, stimuli: Any = None, *, layer: Optional[str] = None, **settings: Any) -> None:
+        BaseWidget.__init__(self, model, stimuli, layer=layer, fv_settings=check_settings(settings))

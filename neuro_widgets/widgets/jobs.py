@@ -1,0 +1,241 @@
+"""Background jobs for the widgets: one worker thread per job, progress, cancel, supersede and a result cache.
+
+A widget owns one :class:`JobRunner`. Work is grouped in *slots* (one per panel, e.g. ``"featurevis"``); a slot
+runs at most one job. Submitting a new job to a busy slot cancels the running one (its result is dropped even
+if it finishes), so a second click cleanly supersedes the first. Finished results are cached by key, so asking
+again for the same key reports the result at once without recomputing.
+
+The runner never touches widget traits itself: it calls ``on_status(slot, status)`` and the job's
+``on_result(result)`` — the widget turns those into trait values.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+import weakref
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Hashable, Optional
+
+from ..engine.progress import Cancelled, CancelToken
+
+#: progress is forwarded at most this often (seconds) except the first and the last update
+PROGRESS_INTERVAL = 0.1
+
+Work = Callable[[Callable[..., None], CancelToken], Any]
+
+
+class ModelGate:
+    """A first-come-first-served lock around one model: engine calls on the same model never overlap.
+
+    Hooks live on the shared module, so two engine calls running at once on one model would see each
+    other's hooks (and a copy taken meanwhile would carry them). Jobs queue here in submission order; a
+    cancelled job leaves the queue at once.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque = deque()
+        self._busy = False
+
+    def acquire(self, cancel: CancelToken, poll: float = 0.05) -> None:
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            while self._busy or self._queue[0] is not ticket:
+                if cancel.cancelled:
+                    self._queue.remove(ticket)
+                    self._cond.notify_all()
+                    cancel.raise_if_cancelled()
+                self._cond.wait(poll)
+            self._queue.popleft()
+            self._busy = True
+
+    def release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
+_GATES: "weakref.WeakKeyDictionary[Any, ModelGate]" = weakref.WeakKeyDictionary()
+_GATES_LOCK = threading.Lock()
+
+
+def model_gate(module: Any) -> ModelGate:
+    """The gate of one model object (shared by every widget showing that model)."""
+    with _GATES_LOCK:
+        gate = _GATES.get(module)
+        if gate is None:
+            gate = _GATES[module] = ModelGate()
+        return gate
+
+
+def idle_status() -> Dict[str, Any]:
+    return {"state": "idle", "fraction": 0.0, "message": "", "error": "", "traceback": "", "cached": False,
+            "job": 0, "seconds": 0.0}
+
+
+@dataclass
+class Job:
+    slot: str
+    key: Hashable
+    work: Work
+    on_result: Callable[[Any], None]
+    number: int
+    cancel: CancelToken = field(default_factory=CancelToken)
+    thread: Optional[threading.Thread] = None
+    done: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+
+
+class JobRunner:
+    """Runs ``work(progress, cancel)`` callables in worker threads; see the module docstring.
+
+    ``progress(fraction, message="", **extra)`` inside the work reports a fraction in [0, 1]; extra keyword
+    arguments go to the job's ``on_progress`` (for example images that are still forming).
+    """
+
+    def __init__(self, on_status: Callable[[str, Dict[str, Any]], None], cache_size: int = 128,
+                 gate: Optional[ModelGate] = None) -> None:
+        self._on_status = on_status
+        self._gate = gate
+        self._lock = threading.Lock()
+        self._current: Dict[str, Job] = {}
+        self._cache: "OrderedDict[Hashable, Any]" = OrderedDict()
+        self._cache_size = cache_size
+        self._count = 0
+        self.computed = 0  # jobs that ran their work to completion (cache misses)
+
+    # ---- cache ------------------------------------------------------------------------------------
+    def cached(self, key: Hashable) -> Any:
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        return None
+
+    def remember(self, key: Hashable, result: Any) -> None:
+        with self._lock:
+            self._cache[key] = result
+            self._cache.move_to_end(key)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    # ---- jobs -------------------------------------------------------------------------------------
+    def submit(self, slot: str, key: Hashable, work: Work, on_result: Callable[[Any], None],
+               on_progress: Optional[Callable[..., None]] = None, use_cache: bool = True) -> Optional[Job]:
+        """Start ``work`` in ``slot`` (cancelling what runs there), or deliver the cached result at once."""
+        self.cancel(slot, superseded=True)
+        with self._lock:
+            self._count += 1
+            number = self._count
+        hit = self.cached(key) if use_cache and key is not None else None
+        if hit is not None:
+            on_result(hit)
+            self._on_status(slot, {**idle_status(), "state": "done", "fraction": 1.0, "message": "cached",
+                                   "cached": True, "job": number})
+            return None
+        job = Job(slot, key, work, on_result, number)
+        with self._lock:
+            self._current[slot] = job
+        self._on_status(slot, {**idle_status(), "state": "running", "message": "queued", "job": number})
+        job.thread = threading.Thread(target=self._run, args=(job, on_progress), daemon=True,
+                                      name=f"neuro_widgets-{slot}-{number}")
+        job.thread.start()
+        return job
+
+    def _is_current(self, job: Job) -> bool:
+        with self._lock:
+            return self._current.get(job.slot) is job
+
+    def _run(self, job: Job, on_progress: Optional[Callable[..., None]]) -> None:
+        last = [0.0]
+
+        def progress(fraction: float, message: str = "", **extra: Any) -> None:
+            if job.cancel.cancelled or not self._is_current(job):
+                job.cancel.raise_if_cancelled()
+                return
+            now = time.monotonic()
+            if now - last[0] < PROGRESS_INTERVAL and fraction < 1.0:
+                return
+            last[0] = now
+            if on_progress is not None and extra:
+                on_progress(**extra)
+            self._on_status(job.slot, {**idle_status(), "state": "running", "job": job.number,
+                                       "fraction": float(min(max(fraction, 0.0), 1.0)), "message": message,
+                                       "seconds": now - job.started})
+
+        try:
+            if self._gate is not None:
+                self._gate.acquire(job.cancel)
+            if self._is_current(job):
+                self._on_status(job.slot, {**idle_status(), "state": "running", "message": "started",
+                                           "job": job.number, "seconds": time.monotonic() - job.started})
+            try:
+                result = job.work(progress, job.cancel)
+            finally:
+                if self._gate is not None:
+                    self._gate.release()
+        except Cancelled:
+            if self._is_current(job):
+                self._finish(job, {"state": "cancelled", "message": "cancelled"})
+        except BaseException as err:  # noqa: BLE001 - every failure must reach the widget
+            if self._is_current(job):
+                self._finish(job, {"state": "error", "message": "", "error": f"{type(err).__name__}: {err}",
+                                   "traceback": traceback.format_exc()})
+        else:
+            self.computed += 1
+            if job.key is not None:
+                self.remember(job.key, result)
+            if self._is_current(job) and not job.cancel.cancelled:
+                try:
+                    job.on_result(result)
+                except Exception as err:  # noqa: BLE001 - a display failure is an error of this job
+                    self._finish(job, {"state": "error", "error": f"{type(err).__name__}: {err}",
+                                       "traceback": traceback.format_exc()})
+                else:
+                    self._finish(job, {"state": "done", "fraction": 1.0, "message": "done"})
+        finally:
+            job.done.set()
+
+    def _finish(self, job: Job, status: Dict[str, Any]) -> None:
+        self._on_status(job.slot, {**idle_status(), "job": job.number,
+                                   "seconds": time.monotonic() - job.started, **status})
+        with self._lock:
+            if self._current.get(job.slot) is job:
+                del self._current[job.slot]
+
+    def cancel(self, slot: str, superseded: bool = False) -> bool:
+        """Cancel the job running in ``slot``; True when there was one."""
+        with self._lock:
+            job = self._current.pop(slot, None)
+        if job is None:
+            return False
+        job.cancel.cancel()
+        if not superseded:
+            self._on_status(slot, {**idle_status(), "state": "cancelled", "message": "cancelled",
+                                   "job": job.number})
+        return True
+
+    def running(self, slot: str) -> Optional[Job]:
+        with self._lock:
+            return self._current.get(slot)
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Block until no slot has a running job (for scripts and tests)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                jobs = list(self._current.values())
+            if not jobs:
+                return
+            for job in jobs:
+                left = deadline - time.monotonic()
+                if left <= 0 or not job.done.wait(left):
+                    raise TimeoutError(f"widget jobs still running after {timeout} s: "
+                                       f"{sorted(j.slot for j in jobs)}")

@@ -1,0 +1,93 @@
+"""The RDM viewer: the selected layer's RDM next to a brain region's (mean over subjects); hovering a cell
+shows both stimuli and both values (drawn by the front end from the arrays sent here)."""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+import traitlets as t
+
+from . import codegen
+from .base import BaseWidget
+from .codec import check_message_size, encode_array
+from .engines import engine, fraction_progress
+
+#: two N x N float32 RDMs are 8 N^2 bytes in one message; this keeps them under codec.MAX_MESSAGE_BYTES
+MAX_RDM_STIMULI = 700
+
+
+class RDMPanel(t.HasTraits):
+    """Mixin: RDMs for the selected layer and a chosen region (needs ``BaseWidget``)."""
+
+    rdm_region = t.Unicode("").tag(sync=True)
+    regions = t.List(t.Unicode()).tag(sync=True)
+    #: {"layer", "region", "ids", "layer_rdm": array payload, "region_rdm": array payload or None}
+    rdm_data = t.Dict().tag(sync=True)
+
+    def _rdm_setup(self) -> None:
+        self.regions = list(self.neural.regions) if self.neural is not None else []
+        if self.regions and not self.rdm_region:
+            self.rdm_region = self.regions[-1]
+
+    @t.observe("rdm_region")
+    def _rdm_region_changed(self, change: Any) -> None:
+        if self.selected_layer and getattr(self, "runner", None) is not None:
+            self._layer_rdm(self.selected_layer)
+
+    def _layer_rdm(self, layer: str) -> None:
+        try:
+            stimuli = self.require_stimuli("the RDM viewer")
+            if len(stimuli) > MAX_RDM_STIMULI:
+                raise ValueError(f"the RDM viewer shows at most {MAX_RDM_STIMULI} stimuli; this set has "
+                                 f"{len(stimuli)} (pass a subset: stimuli[:{MAX_RDM_STIMULI}])")
+            region = self.rdm_region
+            if region and self.neural is not None and region not in self.neural.regions:
+                raise ValueError(f"unknown region {region!r}; the data has {self.neural.regions}")
+        except ValueError as err:
+            self.fail("rdm", str(err))
+            return
+        neural = self.neural
+        rdm_level = hasattr(neural, "rdms")
+
+        def work(report: Any, cancel: Any) -> Dict[str, Any]:
+            al = engine("alignment")
+            if region and neural is not None:
+                ids = list(neural.stimulus_ids)  # the region's RDM order; the layer's RDM follows it
+                shown = stimuli[stimuli.index_of(ids)]
+                brain = neural if rdm_level else neural.to_rdms()
+                region_rdm = brain.rdms(region).mean(axis=0)
+            else:
+                ids, shown, region_rdm = list(stimuli.ids), stimuli, None
+            acts = self.probe.activations(shown, [layer], progress=fraction_progress(report, "activations"),
+                                          cancel=cancel)[layer]
+            if isinstance(acts, list):
+                acts = acts[0]
+            layer_rdm = np.asarray(al.rdm(acts.reshape(len(acts), -1)), dtype=np.float64)
+            return {"ids": ids, "layer_rdm": layer_rdm, "region_rdm": region_rdm}
+
+        def show(out: Dict[str, Any]) -> None:
+            region_rdm = None if out["region_rdm"] is None else encode_array(out["region_rdm"])
+            self.rdm_data = check_message_size(
+                {"layer": layer, "region": region, "ids": out["ids"], "index": stimuli.index_of(out["ids"]).tolist(),
+                 "layer_rdm": encode_array(out["layer_rdm"]), "region_rdm": region_rdm}, "the RDMs")
+            self.set_code("rdm", codegen.rdms(layer, region, rdm_level))
+
+        self.runner.submit("rdm", ("rdm", layer, region), work, show)
+
+
+class RDMWidget(RDMPanel, BaseWidget):
+    """A layer's RDM beside a brain region's, with stimulus thumbnails on hover.
+
+    >>> w = nw.RDMWidget(nw.load_model("cifar_resnet20"), nw.datasets.kriegeskorte2008(), layer="layer3")
+    """
+
+    PANELS = ("rdm",)
+
+    def __init__(self, model: Any, dataset: Any, *, neural: Any = None, layer: Optional[str] = None,
+                 region: str = "") -> None:
+        BaseWidget.__init__(self, model, dataset, neural=neural)
+        self._rdm_setup()
+        if region:
+            self.rdm_region = region
+        if layer is not None:
+            self.select(layer)

@@ -1,0 +1,253 @@
+"""The widgets' job runner and codec, without a model: cancel, supersede, cache, errors, the model gate."""
+from __future__ import annotations
+
+import io
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neuro_widgets.engine.progress import Cancelled
+from neuro_widgets.widgets.codec import (
+    MAX_MESSAGE_BYTES,
+    check_message_size,
+    decode_array,
+    encode_array,
+    payload_bytes,
+    png_bytes,
+)
+from neuro_widgets.widgets.jobs import JobRunner, ModelGate
+
+
+class Recorder:
+    def __init__(self):
+        self.status = {}
+        self.history = []
+        self.lock = threading.Lock()
+
+    def __call__(self, slot, st):
+        with self.lock:
+            self.status[slot] = st
+            self.history.append((slot, st["state"]))
+
+
+def wait_for(cond, timeout=10.0):
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached")
+        time.sleep(0.005)
+
+
+# ---- codec ----------------------------------------------------------------------------------------------
+def test_png_bytes_round_trip_exact():
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(img))))
+    assert back.shape == (7, 5, 3) and np.array_equal(back, img)
+
+
+def test_png_bytes_float_clips_and_scales():
+    img = np.array([[[-0.5, 0.5, 2.0]]])
+    back = np.asarray(Image.open(io.BytesIO(png_bytes(img))))
+    assert back[0, 0].tolist() == [0, 128, 255]
+    big = np.asarray(Image.open(io.BytesIO(png_bytes(np.zeros((4, 8, 3)), size=16))))
+    assert big.shape == (8, 16, 3)
+
+
+def test_png_bytes_rejects_bad_shape():
+    with pytest.raises(ValueError, match="an image must be"):
+        png_bytes(np.zeros((2, 3, 4, 5)))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float32", "float64"])
+def test_array_codec_round_trip(dtype):
+    arr = (np.arange(24).reshape(2, 3, 4) * 3 - 5).astype(np.float64)
+    if dtype == "uint8":
+        arr = np.abs(arr) % 256
+    payload = encode_array(arr, dtype)
+    assert isinstance(payload["data"], bytes) and payload["shape"] == [2, 3, 4]
+    assert len(payload["data"]) == arr.size * np.dtype(dtype).itemsize
+    assert np.array_equal(decode_array({**payload, "data": memoryview(payload["data"])}), arr.astype(dtype))
+
+
+def test_array_codec_errors():
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        encode_array(np.zeros(3), "complex64")
+    with pytest.raises(ValueError, match="unknown array dtype"):
+        decode_array({"dtype": "float16", "shape": [1], "data": b"\0\0"})
+
+
+def test_message_size_guard():
+    small = {"images": [b"x" * 10]}
+    assert check_message_size(small, "page") is small
+    with pytest.raises(ValueError, match="show fewer items per page"):
+        check_message_size({"images": [b"x" * (MAX_MESSAGE_BYTES // 2 + 1)] * 2}, "page")
+
+
+def test_import_is_lazy():
+    import subprocess
+    import sys
+
+    code = ("import sys, neuro_widgets as nw; "
+            "assert 'neuro_widgets.widgets.magics' not in sys.modules and 'anywidget' not in sys.modules; "
+            "assert callable(nw.load_ipython_extension); "
+            "assert 'neuro_widgets.widgets.magics' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_payload_bytes():
+    assert payload_bytes({"a": [b"123", {"b": b"45"}], "c": "text"}) == 5
+
+
+# ---- runner ---------------------------------------------------------------------------------------------
+def test_result_delivered_and_cached():
+    rec, got, calls = Recorder(), [], []
+
+    def work(report, cancel):
+        calls.append(1)
+        report(0.5, "half")
+        return 42
+
+    runner = JobRunner(rec)
+    runner.submit("a", "key", work, got.append)
+    runner.wait(10)
+    assert got == [42] and rec.status["a"]["state"] == "done" and not rec.status["a"]["cached"]
+    runner.submit("a", "key", work, got.append)  # a cache hit: no new work, result delivered at once
+    assert got == [42, 42] and len(calls) == 1 and runner.computed == 1
+    assert rec.status["a"]["state"] == "done" and rec.status["a"]["cached"]
+    runner.submit("a", "other", work, got.append)
+    runner.wait(10)
+    assert len(calls) == 2
+
+
+def test_cancel_stops_work_and_drops_result():
+    rec, got = Recorder(), []
+    started = threading.Event()
+
+    def work(report, cancel):
+        started.set()
+        while True:
+            cancel.raise_if_cancelled()
+            time.sleep(0.005)
+
+    runner = JobRunner(rec)
+    runner.submit("a", "k", work, got.append)
+    started.wait(5)
+    assert runner.cancel("a")
+    runner.wait(10)
+    assert got == [] and rec.status["a"]["state"] == "cancelled"
+    assert runner.cached("k") is None
+    assert not runner.cancel("a")  # nothing left to cancel
+
+
+def test_second_submit_supersedes_first():
+    rec, got = Recorder(), []
+    release = threading.Event()
+    first_token = []
+
+    def slow(report, cancel):
+        first_token.append(cancel)
+        release.wait(5)
+        return "first"  # finishes normally but late: must not be shown
+
+    runner = JobRunner(rec)
+    runner.submit("a", "k1", slow, got.append)
+    wait_for(lambda: first_token)
+    runner.submit("a", "k2", lambda report, cancel: "second", got.append)
+    runner.wait(10)
+    release.set()
+    time.sleep(0.05)
+    assert got == ["second"]
+    assert first_token[0].cancelled
+    assert rec.status["a"]["state"] == "done"
+
+
+def test_error_reported_with_traceback():
+    rec, got = Recorder(), []
+
+    def bad(report, cancel):
+        raise ValueError("channel 99 is out of range")
+
+    runner = JobRunner(rec)
+    runner.submit("a", "k", bad, got.append)
+    runner.wait(10)
+    st = rec.status["a"]
+    assert st["state"] == "error" and st["error"] == "ValueError: channel 99 is out of range"
+    assert "Traceback" in st["traceback"] and "channel 99" in st["traceback"]
+    assert got == [] and runner.cached("k") is None  # failures are not cached
+
+
+def test_progress_reaches_status_and_extras():
+    rec, extras = Recorder(), []
+    seen = []
+
+    def work(report, cancel):
+        report(0.25, "quarter", images="x")
+        seen.append(dict(rec.status["a"]))
+        return 1
+
+    runner = JobRunner(rec)
+    runner.submit("a", "k", work, lambda r: None, on_progress=lambda **kw: extras.append(kw))
+    runner.wait(10)
+    assert seen[0]["state"] == "running" and seen[0]["fraction"] == 0.25 and seen[0]["message"] == "quarter"
+    assert extras == [{"images": "x"}]
+
+
+def test_gate_serialises_jobs_in_order():
+    gate = ModelGate()
+    active, peak, order = [0], [0], []
+    lock = threading.Lock()
+
+    def job(name):
+        def work(report, cancel):
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+                order.append(name)
+            time.sleep(0.02)
+            with lock:
+                active[0] -= 1
+            return name
+        return work
+
+    runners = [JobRunner(Recorder(), gate=gate) for _ in range(2)]
+    for i in range(3):
+        for r, runner in enumerate(runners):
+            runner.submit(f"s{i}", None, job(f"{r}-{i}"), lambda x: None)
+            time.sleep(0.002)
+    for runner in runners:
+        runner.wait(10)
+    assert peak[0] == 1
+    assert order == ["0-0", "1-0", "0-1", "1-1", "0-2", "1-2"]
+
+
+def test_gate_cancel_while_queued():
+    gate = ModelGate()
+    hold = threading.Event()
+    rec = Recorder()
+    runner = JobRunner(rec, gate=gate)
+    runner.submit("long", None, lambda report, cancel: hold.wait(5), lambda x: None)
+    time.sleep(0.05)
+    runner.submit("queued", None, lambda report, cancel: "ran", lambda x: None)
+    time.sleep(0.05)
+    runner.cancel("queued")
+    hold.set()
+    runner.wait(10)
+    assert rec.status["queued"]["state"] == "cancelled"
+    assert ("queued", "done") not in rec.history
+
+
+def test_cancelled_exception_type_is_engine_convention():
+    # the runner recognises the engine's Cancelled, whoever raises it
+    rec = Recorder()
+    runner = JobRunner(rec)
+
+    def work(report, cancel):
+        raise Cancelled("stopped")
+
+    runner.submit("a", "k", work, lambda x: None)
+    runner.wait(10)
+    assert rec.status["a"]["state"] == "cancelled"
