@@ -7,7 +7,6 @@ from scipy.stats import pearsonr
 
 import neuro_widgets as nw
 
-sklearn = pytest.importorskip("sklearn")
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import Ridge, RidgeCV
 

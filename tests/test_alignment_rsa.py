@@ -10,7 +10,6 @@ from scipy.stats import pearsonr, spearmanr
 import neuro_widgets as nw
 from neuro_widgets.engine.alignment.compare import compare_vectors, upper
 
-rsatoolbox = pytest.importorskip("rsatoolbox")
 from rsatoolbox.data import Dataset as RsaDataset
 from rsatoolbox.rdm import RDMs, calc_rdm, compare
 

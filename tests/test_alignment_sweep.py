@@ -167,8 +167,8 @@ def test_memory_budget_projects_wide_layers(tiny):
 
 # ---- response-level data from files ------------------------------------------------------------------
 def test_netcdf_neuroid_assembly_round_trip(tmp_path, tiny):
-    xr = pytest.importorskip("xarray")
-    pytest.importorskip("h5netcdf")
+    import h5netcdf  # noqa: F401  (the netCDF engine xarray uses here)
+    import xarray as xr
     _, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim, reps=4)
     n, k, r = resp.data.shape
