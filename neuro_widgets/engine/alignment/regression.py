@@ -97,12 +97,12 @@ def ridge_fit(x: Any, y: Any, alphas: Sequence[float] = DEFAULT_ALPHAS, device: 
     hat_diag = 1.0 / n + (u * u) @ shrink             # (n, A) leverage incl. the intercept
     n_t = yt.shape[1]
     mse = torch.empty(len(a), n_t, dtype=torch.float64, device=xt.device)
-    step = max(1, int(2e7 // max(n * n_t, 1)))
+    step = max(1, int(3e6 // max(n * n_t, 1)))
     for start in range(0, len(a), step):
         w = shrink[:, start:start + step]              # (k, c)
-        fitted = (u @ (w[:, :, None] * uty[:, None, :]).reshape(len(lam), -1)).reshape(n, -1, n_t)
-        resid = (yc[:, None, :] - fitted) / (1 - hat_diag[:, start:start + step, None])
-        mse[start:start + step] = (resid ** 2).mean(0)
+        resid = (u @ (w[:, :, None] * uty[:, None, :]).reshape(len(lam), -1)).reshape(n, -1, n_t)
+        resid.sub_(yc[:, None, :]).div_(1 - hat_diag[:, start:start + step, None])  # in place: one buffer
+        mse[start:start + step] = resid.square_().mean(0)
     best = torch.argmin(mse, dim=0)                    # first minimum on ties, like scikit-learn
     chosen = a[best]
     coef = v @ (uty * (lam.sqrt()[:, None] / (lam[:, None] + chosen[None, :])))
