@@ -166,13 +166,7 @@ def test_per_image_targets(resnet20, images, x):
 
 def _unit_forward(model, layer, channel, pos=None):
     def forward(inp):
-        store = []
-        h = model.get_submodule(layer).register_forward_hook(lambda m, i, o: store.append(o))
-        try:
-            model(inp)
-        finally:
-            h.remove()
-        a = store[0][:, channel]
+        a = _unit_forward_all(model, layer, inp)[:, channel]
         return a.mean(dim=(1, 2)) if pos is None else a[:, pos[0], pos[1]]
     return forward
 
