@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import pearsonr
 
 import neuro_widgets as nw
@@ -30,6 +31,38 @@ def test_ridge_matches_sklearn_ridgecv_and_ridge(p):
     np.testing.assert_allclose(ours.predict(x_test).numpy(), ref.predict(x_test), atol=1e-4)
     chosen = Ridge(alpha=ours.alphas.numpy()).fit(x, y)
     np.testing.assert_allclose(ours.predict(x_test).numpy(), chosen.predict(x_test), atol=1e-4)
+
+
+def _brute_loo_mse(x, y, alpha):
+    """Leave each stimulus out, refit scikit-learn's Ridge, and average the squared errors on it."""
+    errs = []
+    for i in range(len(x)):
+        keep = np.arange(len(x)) != i
+        errs.append((y[i] - Ridge(alpha=alpha, solver="cholesky").fit(x[keep], y[keep]).predict(x[i:i + 1])[0]) ** 2)
+    return np.mean(errs, axis=0)
+
+
+@pytest.mark.parametrize("p", [10, 90], ids=["primal", "kernel"])
+def test_ridge_loo_error_equals_refitting_without_each_stimulus(p):
+    # Large features make the smallest alphas nearly interpolate (1 - leverage ~ 1e-11), where the efficient
+    # formula loses digits unless it avoids cancellation; brute force is the ground truth.
+    x, y, _ = _data(30, p, 3, seed=5)
+    x = x * 900
+    for alpha in (0.01, 10.0, 1e5):
+        fitted = nw.alignment.ridge_fit(x, y, [alpha])
+        np.testing.assert_allclose(fitted.loo_mse[0].numpy(), _brute_loo_mse(x, y, alpha), rtol=1e-9)
+
+
+def test_ridge_screen_that_errs_falls_back_to_every_alpha(monkeypatch):
+    # A rank-1 screen is far off; the check on the recomputed pairs must notice and search every alpha exactly.
+    from neuro_widgets.engine.alignment import regression
+
+    monkeypatch.setattr(regression, "_LOW_RANK_RTOL", 0.99)
+    x, y, x_test = _data(80, 300, 12)
+    ours = nw.alignment.ridge_fit(x, y, ALPHAS)
+    assert torch.isfinite(ours.loo_mse).all()  # every alpha was computed exactly
+    ref = RidgeCV(alphas=ALPHAS, alpha_per_target=True).fit(x, y)
+    np.testing.assert_array_equal(ours.alphas.numpy(), ref.alpha_)
 
 
 def test_pls_matches_sklearn():
