@@ -128,12 +128,14 @@ def bench_ridge(widths) -> None:
     row("10-split ridge CV over all layers", p, o)
     diff = max(np.abs(o[0][k] - p[0][k]).max() for k in layers)
     train, test = splits[0]
-    pred_diff = 0.0
+    pred_diff, same_alpha = 0.0, 0
     for x in layers.values():
-        ref = RidgeCV(alphas=alphas, alpha_per_target=True).fit(x[train], y[train]).predict(x[test])
-        pred_diff = max(pred_diff, float(np.abs(nw.alignment.ridge_fit(x[train], y[train], alphas).predict(
-            x[test]).numpy() - ref).max()))
-    print(f"\nmax |difference|: held-out r per neuroid {diff:.2e}; predictions (split 0, all layers) {pred_diff:.2e}")
+        ref = RidgeCV(alphas=alphas, alpha_per_target=True).fit(x[train], y[train])
+        fit = nw.alignment.ridge_fit(x[train], y[train], alphas)
+        pred_diff = max(pred_diff, float(np.abs(fit.predict(x[test]).numpy() - ref.predict(x[test])).max()))
+        same_alpha += int((fit.alphas.numpy() == ref.alpha_).sum())
+    print(f"\nmax |difference|: held-out r per neuroid {diff:.2e}; predictions (split 0, all layers) {pred_diff:.2e}; "
+          f"chosen alphas identical for {same_alpha} of {t * len(layers)} neuroid-layer pairs (split 0)")
 
 
 # ---- 3. memory ----------------------------------------------------------------------------------------
@@ -193,11 +195,11 @@ def bench_memory(n: int, budget: int) -> None:
     watcher.join()
     print(f"\n### 3. Memory: encoding sweep (ridge on a 256-d random projection, 2 splits, 10 alphas) over {n:,} "
           "stimuli, 7 AlexNet-sized layers\n")
-    print("| activations unreduced (GiB) | budget (GiB) | reduction chosen | peak RSS above baseline (GiB) | "
-          "within budget | wall (s) |\n|---|---|---|---|---|---|")
+    print("| activations unreduced (GiB) | budget (GiB) | reduction chosen | batch | peak RSS above baseline (GiB) | "
+          "within budget | wall (s) |\n|---|---|---|---|---|---|---|")
     over = (peak[0] - base) / 2**30
-    print(f"| {full / 2**30:.1f} | {budget / 2**30:.1f} | {res.settings['reduce']} | {over:.2f} | "
-          f"{'yes' if peak[0] - base <= budget else 'NO'} | {wall:.0f} |")
+    print(f"| {full / 2**30:.1f} | {budget / 2**30:.1f} | {res.settings['reduce']} | {res.settings['batch_size']} | "
+          f"{over:.2f} | {'yes' if peak[0] - base <= budget else 'NO'} | {wall:.0f} |")
 
 
 def main() -> None:

@@ -65,6 +65,13 @@ def test_ridge_screen_that_errs_falls_back_to_every_alpha(monkeypatch):
     np.testing.assert_array_equal(ours.alphas.numpy(), ref.alpha_)
 
 
+def test_ridge_on_constant_features_predicts_the_mean_like_ridgecv():
+    x, y = np.ones((20, 5)), np.random.default_rng(0).normal(size=(20, 3))
+    ours = nw.alignment.ridge_fit(x, y, ALPHAS)
+    np.testing.assert_array_equal(ours.alphas.numpy(), RidgeCV(alphas=ALPHAS, alpha_per_target=True).fit(x, y).alpha_)
+    np.testing.assert_allclose(ours.predict(x[:2]).numpy(), np.tile(y.mean(0), (2, 1)), atol=1e-12)
+
+
 def test_pls_matches_sklearn():
     x, y, x_test = _data(70, 40, 6, seed=1)
     ours = nw.alignment.pls_fit(x, y, n_components=25)
@@ -94,6 +101,12 @@ def test_encoding_projection_options():
     for project in (("pca", 10), ("random_projection", 32, 0)):
         res = nw.alignment.encoding_score(x, y, n_splits=2, project=project)
         assert np.isfinite(res.value)
+    # a random projection is the probe's: the same as projecting the features first
+    from neuro_widgets.engine.reduce import apply_reduce
+
+    projected = apply_reduce(torch.as_tensor(x, dtype=torch.float32), ("random_projection", 32, 0)).double()
+    np.testing.assert_allclose(res.per_neuroid, nw.alignment.encoding_score(projected, y, n_splits=2).per_neuroid,
+                               atol=1e-12)
     with pytest.raises(ValueError, match="unknown project"):
         nw.alignment.encoding_score(x, y, n_splits=2, project="fft")
 

@@ -150,19 +150,34 @@ def test_cancel_leaves_model_untouched(resnet20, k92):
     assert_untouched(resnet20.module, before)
 
 
-def test_memory_budget_projects_wide_layers(tiny):
+def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
-    wide = 2 * 4 * len(stim) * sum(int(np.prod(probe.layer(n).output_shape)) for n in GT_LAYERS)
-    res = nw.alignment.sweep(probe, resp, GT_LAYERS, stimuli=stim, n_boot=5, memory_budget=wide // 4)
-    assert res.settings["reduce"] == "avgpool"  # channel means fit, full maps do not
+    n = len(stim)
+    full = [int(np.prod(probe.layer(name).output_shape)) for name in GT_LAYERS]
+    channels = [probe.layer(name).output_shape[0] for name in GT_LAYERS]
+
+    def budget(kept_width, batch, layers=GT_LAYERS):
+        one_image = 4 * sum(int(np.prod(probe.layer(name).output_shape)) for name in layers)
+        # the preprocessed set (kept by the StimulusSet), the kept activations twice, one batch of full outputs
+        return 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept_width + batch * one_image
+
+    def plan(memory_budget, layers=GT_LAYERS, **kw):
+        s = nw.alignment.sweep(probe, resp, layers, stimuli=stim, n_boot=5, memory_budget=memory_budget, **kw).settings
+        return s["reduce"], s["batch_size"]
+
+    assert plan(budget(sum(full), 64)) == (None, 64)            # everything fits
+    assert plan(budget(sum(full), 10)) == (None, 10)            # the batch shrinks to what is left
+    assert plan(budget(sum(full), 1) - 1) == ("avgpool", 64)    # full maps no longer fit: channel means do
+    assert plan(budget(sum(channels), 3)) == ("avgpool", 3)
     # the flattened layer "6" (256 features) has no spatial axes to pool: it is projected to what fits
-    res = nw.alignment.sweep(probe, resp, ["6"], stimuli=stim, n_boot=5, memory_budget=2 * 4 * 120 * 100)
-    assert res.settings["reduce"] == ("random_projection", 100, 0)
+    assert plan(budget(100, 1, ["6"]), ["6"]) == (("random_projection", 100, 0), 1)
     with pytest.raises(ValueError, match="fewer than 16 features per layer"):
-        nw.alignment.sweep(probe, resp, ["6"], stimuli=stim, memory_budget=2 * 4 * 120 * 10)
-    assert nw.alignment.sweep(probe, resp, GT_LAYERS, stimuli=stim, n_boot=5,
-                              memory_budget=wide).settings["reduce"] is None
+        plan(budget(15, 1, ["6"]), ["6"])
+    # an explicit reduce is kept; only the batch adapts, or a clear error if even one image does not fit
+    assert plan(budget(sum(channels), 5), reduce="maxpool") == ("maxpool", 5)
+    with pytest.raises(ValueError, match="cannot hold 120 stimuli with reduce='maxpool'"):
+        plan(budget(sum(channels), 1) - 1, reduce="maxpool")
 
 
 # ---- response-level data from files ------------------------------------------------------------------

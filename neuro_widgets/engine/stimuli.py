@@ -126,6 +126,9 @@ def _resize_uint8(images: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
     return t.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+_PREPROCESS_CHUNK = 256  # images preprocessed at a time
+
+
 class StimulusSet:
     """A set of N RGB images (uint8, all of one size) with string ids and metadata columns.
 
@@ -275,11 +278,21 @@ class StimulusSet:
         return self._preprocess_rows(spec, rows)
 
     def _preprocess_rows(self, spec: InputSpec, rows: np.ndarray) -> torch.Tensor:
+        if spec.channels not in (1, 3):
+            raise ValueError(f"InputSpec.channels must be 1 or 3, got {spec.channels}")
+        if len(rows) <= _PREPROCESS_CHUNK:
+            return self._preprocess_chunk(spec, rows)
+        # in chunks written into the result, so the float intermediates of a large set never exist all at once
+        # (10,000 images at 55 px peaked at about 3x the result's size before)
+        out = torch.empty(len(rows), spec.channels, *spec.size)
+        for start in range(0, len(rows), _PREPROCESS_CHUNK):
+            out[start:start + _PREPROCESS_CHUNK] = self._preprocess_chunk(spec, rows[start:start + _PREPROCESS_CHUNK])
+        return out
+
+    def _preprocess_chunk(self, spec: InputSpec, rows: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(self._images[rows]).permute(0, 3, 1, 2).float().div_(255.0)
         if spec.channels == 1:
             x = x.mean(dim=1, keepdim=True)
-        elif spec.channels != 3:
-            raise ValueError(f"InputSpec.channels must be 1 or 3, got {spec.channels}")
         if tuple(x.shape[-2:]) != spec.size:
             x = F.interpolate(x, size=spec.size, mode="bilinear", antialias=True, align_corners=False)
         return spec.normalize(x).contiguous()

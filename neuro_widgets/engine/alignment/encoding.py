@@ -62,15 +62,14 @@ def check_project(project: Any) -> Any:
 
 
 def _project(train: torch.Tensor, test: torch.Tensor, project: Any):
-    if project is None:
+    """PCA fitted on the training stimuli; other projections were applied to all stimuli up front."""
+    if project is None or project[0] != "pca":
         return train, test
-    if project[0] == "pca":
-        k = project[1]
-        mean = train.mean(0)
-        _, _, vh = torch.linalg.svd(train - mean, full_matrices=False)
-        basis = vh[:k].T
-        return (train - mean) @ basis, (test - mean) @ basis
-    return apply_reduce(train, project).double(), apply_reduce(test, project).double()
+    k = project[1]
+    mean = train.mean(0)
+    _, _, vh = torch.linalg.svd(train - mean, full_matrices=False)
+    basis = vh[:k].T
+    return (train - mean) @ basis, (test - mean) @ basis
 
 
 def fit_map(method: str, x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float], n_components: int) -> LinearMap:
@@ -93,7 +92,12 @@ def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_sp
     """
     check_encoding_method(method)
     project = check_project(project)
-    x = features_2d(features, "encoding_score(features)", device)
+    random = project is not None and project[0] == "random_projection"
+    # a random projection does not depend on the split: apply it once, from the features' own precision, so a wide
+    # float32 layer is never copied whole into float64
+    x = features_2d(features, "encoding_score(features)", device, dtype=None if random else torch.float64)
+    if random:
+        x = apply_reduce(x, project).double()
     y = as_tensor(response_matrix(responses), "encoding_score(responses)", x.device)
     if y.dim() == 3:
         y = y.mean(2)

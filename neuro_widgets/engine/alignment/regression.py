@@ -117,7 +117,7 @@ def ridge_fit(x: Any, y: Any, alphas: Sequence[float] = DEFAULT_ALPHAS, device: 
     # does not (never seen so far) gets every alpha in float64.
     off = torch.nonzero((close & ((mse - exact).abs() > 0.1 * _SCREEN_RTOL * exact)).any(0)).flatten()
     if len(off):
-        ai, ti = torch.arange(len(a)).repeat(len(off)), off.repeat_interleave(len(a))
+        ai, ti = torch.arange(len(a), device=a.device).repeat(len(off)), off.repeat_interleave(len(a))
         exact[ai, ti] = _loo_mse(u, uty, y_rest, left_out, one_minus_h, ai, ti)
     chosen = a[torch.argmin(exact, dim=0)]             # first minimum on ties, like scikit-learn
     # Xcᵀ U = V diag(sqrt(lam)) in both forms, so this is V diag(sqrt(lam) / (lam + alpha)) Uᵀ y without forming V
@@ -151,11 +151,14 @@ def _screen_loo_mse(u: torch.Tensor, uty: torch.Tensor, y_rest: torch.Tensor, le
     1e-7 for 100 alphas, whatever the spectrum), so ``left_out ≈ right.T @ left.T`` with rank r, and r products
     with ``u`` replace one per alpha: the dominant cost drops by n_alphas / r.
     """
-    scale = left_out.max(0).values                               # per alpha, so small alphas keep relative accuracy
-    left, s, right = torch.linalg.svd((left_out / scale).T, full_matrices=False)
-    r = int((s > _LOW_RANK_RTOL * s[0]).sum())
-    left = (scale[:, None] * left[:, :r] * s[:r]).float()       # (A, r)
-    right = right[:r].float()                                    # (r, k)
+    if len(left_out) == 0:  # constant features: nothing to fit, the residual is y_rest at every alpha
+        left, right, r = u.new_zeros(left_out.shape[1], 0), u.new_zeros(0, 0), 0
+    else:
+        scale = left_out.max(0).values                           # per alpha, so small alphas keep relative accuracy
+        left, s, right = torch.linalg.svd((left_out / scale).T, full_matrices=False)
+        r = int((s > _LOW_RANK_RTOL * s[0]).sum())
+        left, right = scale[:, None] * left[:, :r] * s[:r], right[:r]   # (A, r), (r, k)
+    left, right = left.float(), right.float()
     u32, uty32, rest32, den = u.float(), uty.float(), y_rest.float(), one_minus_h.T.float()[:, :, None]
     (n, k), (n_t, n_a) = u.shape, (uty.shape[1], left_out.shape[1])
     out = torch.empty(n_a, n_t, dtype=torch.float64, device=u.device)

@@ -26,6 +26,7 @@ import torch
 from ..neural import NeuralRDMs
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
+from ..reduce import normalize_reduce
 from ..stimuli import StimulusSet
 from ._tensor import single_threaded
 from .ceiling import ceiled, ceiling_vectors, split_half_consistency
@@ -74,23 +75,49 @@ def _align(stimuli: StimulusSet, ids: Sequence[str]) -> np.ndarray:
     return stimuli.index_of(ids)
 
 
-def _budget_reduce(probe: Probe, layers: List[str], n: int, reduce: Any, memory_budget: Optional[int]) -> Any:
-    """Keep the activations of all layers within ``memory_budget`` bytes (float32): as they are if they fit,
-    else spatially averaged (one value per channel) if that fits, else randomly projected."""
-    if memory_budget is None or reduce is not None:
-        return reduce
-    shapes = [probe.layer(name).output_shape for name in layers]
-    # the probe concatenates per-batch chunks, so a layer briefly exists twice
-    cost = 2 * 4 * n
-    if cost * sum(int(np.prod(s)) for s in shapes) <= memory_budget:
-        return None
-    if cost * sum(s[0] for s in shapes) <= memory_budget:
-        return "avgpool"
-    k = int(memory_budget // (cost * len(layers)))
-    if k < 16:
-        raise ValueError(f"memory_budget={memory_budget} bytes allows fewer than 16 features per layer for {n} "
-                         f"stimuli and {len(layers)} layers; raise the budget or sweep fewer layers/stimuli")
-    return ("random_projection", k, 0)
+def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: Any, memory_budget: Optional[int],
+                 batch_size: int) -> Tuple[Any, int]:
+    """(reduce, batch_size) that keep the activation pass within ``memory_budget`` bytes.
+
+    Counted, in float32: the preprocessed stimuli the set keeps, the kept activations of all layers twice (the
+    probe concatenates per-batch chunks, so a layer briefly exists twice) and one batch of every layer's full
+    output (held while the hooks reduce it). Without ``reduce`` the activations are kept as they are if they
+    fit, else as channel means, else randomly projected; the batch then shrinks to what is left.
+    """
+    if memory_budget is None:
+        return reduce, batch_size
+    n = len(stimuli)
+    shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
+    full = [int(np.prod(s)) for s in shapes]
+    spec = probe.input_spec
+    stimuli_bytes = 4 * n * spec.channels * spec.size[0] * spec.size[1]
+    fixed = stimuli_bytes if stimuli_bytes <= stimuli.preprocess_cache_bytes else 0
+    per_image = 4 * sum(full)
+
+    def room(red: Any) -> int:  # bytes left for the batch when keeping the activations reduced by ``red``
+        canon = normalize_reduce(red)
+        width = (sum(full) if canon is None else canon[1] * len(layers) if canon[0] == "random_projection"
+                 else sum(s[0] for s in shapes))
+        return memory_budget - fixed - 2 * 4 * n * width
+
+    red = reduce
+    if reduce is None and room(None) < per_image:
+        if room("avgpool") >= per_image:
+            red = "avgpool"
+        else:
+            k = int((memory_budget - fixed - per_image) // (2 * 4 * n * len(layers)))
+            if k < 16:
+                raise ValueError(
+                    f"memory_budget={memory_budget} bytes allows fewer than 16 features per layer for {n} stimuli and "
+                    f"{len(layers)} layers (after {fixed} bytes of preprocessed stimuli and {per_image} bytes of "
+                    "one image's layer outputs); raise the budget or sweep fewer layers/stimuli")
+            red = ("random_projection", k, 0)
+    fits = room(red) // per_image
+    if fits < 1:
+        raise ValueError(f"memory_budget={memory_budget} bytes cannot hold {n} stimuli with reduce={reduce!r} "
+                         f"({memory_budget - room(red)} bytes) and one image's layer outputs ({per_image} bytes); "
+                         "raise the budget, reduce further or sweep fewer layers/stimuli")
+    return red, int(min(batch_size, fits))
 
 
 class _Scorer:
@@ -270,9 +297,10 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     stratifies the selection/evaluation half split and the encoding splits. With ``crossfit`` (default) the
     halves also swap roles and the two held-out scores are averaged, so all stimuli serve in evaluation
     (never for the layer they selected); ``crossfit=False`` selects on one half and scores on the other only.
-    ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) and no ``reduce`` the sweep
-    keeps the activations within the budget (channel means, else a random projection; recorded in
-    ``settings["reduce"]``). ``control="random"`` adds a randomly re-initialised copy.
+    ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
+    the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
+    whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
+    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy.
 
     >>> res = nw.alignment.sweep(probe, nw.datasets.kriegeskorte2008(), metric="rsa", control="random")
     >>> res.to_pandas().head(); res.best; res.differences
@@ -321,7 +349,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one per stimulus")
     sel, ev = half_split(n, labels, seed)
     dev = torch.device(device) if device is not None else probe.device
-    red = _budget_reduce(probe, layers, len(stimuli), reduce, memory_budget)
+    red, batch_size = _budget_plan(probe, layers, stimuli, reduce, memory_budget, batch_size)
 
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     if control == "random":
@@ -398,7 +426,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     settings = {"metric": metric, "method": method if metric == "rsa" else (encoding if metric == "encoding"
                                                                               else f"{kernel} CKA"),
                 "rdm_method": rdm_method, "ceiling_formula": ceiling_formula, "n_boot": n_boot, "ci": ci,
-                "reduce": red, "control": control, "control_seed": control_seed,
+                "reduce": red, "batch_size": batch_size, "control": control, "control_seed": control_seed,
                 "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects)",
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
                             "cka": "none"}[metric],
