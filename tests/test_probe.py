@@ -281,6 +281,18 @@ def test_model_that_rejects_the_input_spec():
     nw.Probe(model, nw.InputSpec(size=(32, 32)))  # the right size works
 
 
+def test_layer_without_a_stimulus_axis_is_refused():
+    class Pooled(nn.Module):  # mixes the whole batch into one vector: its rows are not stimuli
+        def forward(self, x):
+            return x.mean(0)
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), Pooled())
+    probe = nw.Probe(model, nw.InputSpec(size=(16, 16)))
+    with pytest.raises(ValueError, match=r"'1' gives an output of shape \(4, 14, 14\) for a batch of 3 stimuli"):
+        probe.activations(torch.zeros(5, 3, 16, 16), ["1"], batch_size=3)
+    assert not any(m._forward_hooks for m in model.modules())
+
+
 def test_bad_tensor_inputs(tiny_probe):
     with pytest.raises(ValueError, match=r"model-ready \(N, 3, H, W\)"):
         tiny_probe.activations(torch.zeros(2, 16, 16), ["1"])

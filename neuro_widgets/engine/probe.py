@@ -49,10 +49,19 @@ def model_fingerprint(module: nn.Module) -> str:
     for name, t in tensors:
         h.update(f"{name}|{t.data_ptr()}|{t._version}|{tuple(t.shape)}|{t.dtype}|{t.device}".encode())
     with torch.no_grad():
-        sums = [t.detach().sum(dtype=torch.float64) for _, t in tensors if t.is_floating_point()]
+        sums = [_sum64(t.detach()) for _, t in tensors if t.is_floating_point()]
         if sums:
             h.update(torch.stack(sums).cpu().numpy().tobytes())
     return h.hexdigest()
+
+
+def _sum64(t: torch.Tensor) -> torch.Tensor:
+    """Float64 sum in chunks: ``t.sum(dtype=float64)`` would first copy the whole tensor to float64 (300 MB for
+    one AlexNet-sized fully connected layer)."""
+    total = torch.zeros((), dtype=torch.float64, device=t.device)
+    for chunk in t.reshape(-1).split(1 << 20):
+        total += chunk.sum(dtype=torch.float64)
+    return total
 
 
 def _split_call(name: str) -> Tuple[str, Optional[int]]:
@@ -283,7 +292,9 @@ class Probe:
         source_of = {b: self._alias_of.get(b, b) for b in wanted}  # aliases are captured once, shared
         bases = list(dict.fromkeys(source_of.values()))
         calls = {b: self._by_name[b].calls for b in bases}
-        chunks: Dict[str, List[List[torch.Tensor]]] = {b: [[] for _ in range(calls[b])] for b in bases}
+        # each layer's result is allocated once and filled batch by batch: no list of chunks to concatenate,
+        # so the kept activations never exist twice
+        stacked: Dict[str, List[Optional[torch.Tensor]]] = {b: [None] * calls[b] for b in bases}
         report = make_reporter(progress, "activations")
         reduce_output = reducer(red)
 
@@ -307,9 +318,18 @@ class Probe:
                             "dry run; models whose control flow depends on the input need 'name@i' layers"
                         )
                     for i, out in enumerate(outs):
-                        chunks[b][i].append(out.cpu())
+                        if out.dim() == 0 or out.shape[0] != stop - start:
+                            raise ValueError(
+                                f"layer {b!r} gives an output of shape {tuple(out.shape)} for a batch of "
+                                f"{stop - start} stimuli; its first axis must be the stimulus axis: pick another layer"
+                            )
+                        if stop - start == n:
+                            stacked[b][i] = out.cpu()
+                        else:
+                            if stacked[b][i] is None:
+                                stacked[b][i] = torch.empty((n, *out.shape[1:]), dtype=out.dtype)
+                            stacked[b][i][start:stop] = out
                 report(stop, n)
-        stacked = {b: [c[0] if len(c) == 1 else torch.cat(c) for c in chunks[b]] for b in bases}
         out: Dict[str, Any] = {}
         for name in names:
             base, idx = _split_call(name)

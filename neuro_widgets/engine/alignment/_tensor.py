@@ -26,7 +26,9 @@ def as_tensor(x: Any, where: str, device: Device = None,
     if dtype is None:
         dtype = t.dtype if t.is_floating_point() else torch.float64
     t = t.to(device=device if device is not None else t.device, dtype=dtype)
-    if not torch.isfinite(t).all():
+    # a finite sum proves every value finite (NaN and inf propagate) without isfinite's full-size temporaries;
+    # only a non-finite sum (or an overflow) needs the element-wise check
+    if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
         n_nan = int(torch.isnan(t).sum())
         raise ValueError(
             f"{where}: contains {n_nan} NaN and {int((~torch.isfinite(t)).sum()) - n_nan} infinite value(s); "

@@ -80,8 +80,9 @@ def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: 
     """(reduce, batch_size) that keep the activation pass within ``memory_budget`` bytes.
 
     Counted, in float32: the preprocessed stimuli the set keeps, the kept activations of all layers twice (the
-    probe concatenates per-batch chunks, so a layer briefly exists twice) and one batch of every layer's full
-    output (held while the hooks reduce it). Without ``reduce`` the activations are kept as they are if they
+    probe's cache holds them while the scorers work on reordered or per-half copies) and one batch of every
+    layer's full output (held while the hooks reduce it). Not counted: N x N matrices (RDMs, CKA kernels) and
+    the regressions' working memory. Without ``reduce`` the activations are kept as they are if they
     fit, else as channel means, else randomly projected; the batch then shrinks to what is left.
     """
     if memory_budget is None:
