@@ -15,7 +15,7 @@ Activations are extracted once and shared by both contenders in (1) and (2); bot
 Wall and process CPU times are reported (the machines are shared and noisy).
 
     .venv/bin/python benchmarks/bench_alignment.py [--n-boot 100] [--stimuli 10000] [--budget-gib 2]
-        [--skip-ridge] [--skip-memory]
+        [--skip-rsa] [--skip-ridge] [--skip-memory]
 """
 from __future__ import annotations
 
@@ -198,7 +198,7 @@ def bench_memory(n: int, budget: int) -> None:
     print("| activations unreduced (GiB) | budget (GiB) | reduction chosen | batch | peak RSS above baseline (GiB) | "
           "within budget | wall (s) |\n|---|---|---|---|---|---|---|")
     over = (peak[0] - base) / 2**30
-    print(f"| {full / 2**30:.1f} | {budget / 2**30:.1f} | {res.settings['reduce']} | {res.settings['batch_size']} | "
+    print(f"| {full / 2**30:.1f} | {budget / 2**30:.2f} | {res.settings['reduce']} | {res.settings['batch_size']} | "
           f"{over:.2f} | {'yes' if peak[0] - base <= budget else 'NO'} | {wall:.0f} |")
 
 
@@ -208,10 +208,12 @@ def main() -> None:
     ap.add_argument("--stimuli", type=int, default=10_000)
     ap.add_argument("--budget-gib", type=float, default=2.0)
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--skip-rsa", action="store_true")
     ap.add_argument("--skip-ridge", action="store_true")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
-    bench_rsa(args.n_boot)
+    if not args.skip_rsa:
+        bench_rsa(args.n_boot)
     if not args.skip_ridge:
         bench_ridge((64, 256, 1024, 4096))
     if not args.skip_memory:
