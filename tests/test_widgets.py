@@ -178,7 +178,7 @@ def test_state_round_trip(explored, resnet20, small):
     w, _, _ = explored
     state = w.get_state()
     w2 = nw.LayerExplorer(resnet20, small, featurevis=FV, attribution=ATTR, alignment=ALIGN)
-    w2.set_state({k: v for k, v in state.items() if k not in ("selected_layer", "layout", "_model_id")})
+    w2.set_state({k: v for k, v in state.items() if k not in ("selected_layer", "arrangement", "_model_id")})
     for k in ("fv_sheet", "attr_result", "attr_contrib", "align_result", "rdm_data", "code"):
         assert getattr(w2, k) == getattr(w, k), k
     data = embed.embed_data(views=[w], drop_defaults=False)
@@ -254,8 +254,8 @@ def test_bad_inputs(resnet20, small):
         nw.FeatureVisWidget(resnet20, small.stimuli, stepz=3)
     with pytest.raises(ValueError, match="metric must be one of"):
         nw.AlignmentWidget(resnet20, small, metric="cosine")
-    with pytest.raises(ValueError, match="layout"):
-        nw.LayerExplorer(resnet20, small, layout="grid")
+    with pytest.raises(ValueError, match="arrangement"):
+        nw.LayerExplorer(resnet20, small, arrangement="grid")
     with pytest.raises(Exception, match="layer9"):
         nw.LayerExplorer(resnet20, small, layer="layer9")
 

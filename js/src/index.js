@@ -11,7 +11,7 @@ const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", ali
 // in tabs, the RDM viewer sits under the alignment panel
 const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment" };
 
-export function render({ model, el }) {
+function render({ model, el }) {
   const names = model.get("_panels") || [];
   const root = h("div", { class: "nw-root" });
   const cleanups = [];
@@ -29,25 +29,25 @@ export function render({ model, el }) {
 
   const title = h("div", { class: "nw-title" });
   const selected = h("span", { class: "nw-selected-layer" });
-  const layoutBtn = h("button", { class: "nw-button", onclick: () => { model.set("layout", model.get("layout") === "tabs" ? "stacked" : "tabs"); model.save_changes(); } });
+  const arrangeBtn = h("button", { class: "nw-button", onclick: () => { model.set("arrangement", model.get("arrangement") === "tabs" ? "stacked" : "tabs"); model.save_changes(); } });
   const tabBar = h("div", { class: "nw-tabs", role: "tablist" });
   const body = h("div", { class: "nw-body" });
   const main = h("div", { class: "nw-main" }, [tabBar, body]);
   const multi = Object.keys(panels).length > 1;
-  root.append(h("div", { class: "nw-header" }, [title, selected, multi ? layoutBtn : null]),
+  root.append(h("div", { class: "nw-header" }, [title, selected, multi ? arrangeBtn : null]),
     h("div", { class: `nw-columns${tree ? "" : " nw-no-tree"}` }, [tree ? tree.el : null, Object.keys(panels).length ? main : null]));
 
   function arrange() {
-    const layout = model.get("layout");
+    const arrangement = model.get("arrangement");
     const tabs = [...new Set(Object.keys(panels).map((p) => TAB_OF[p]))];
     let active = model.get("active_tab");
     if (!tabs.includes(active)) active = tabs[0];
-    layoutBtn.textContent = layout === "tabs" ? "Stack panels" : "Use tabs";
-    tabBar.hidden = layout !== "tabs" || tabs.length < 2;
+    arrangeBtn.textContent = arrangement === "tabs" ? "Stack panels" : "Use tabs";
+    tabBar.hidden = arrangement !== "tabs" || tabs.length < 2;
     tabBar.replaceChildren(...tabs.map((t) => h("button", { class: `nw-tab${t === active ? " nw-active" : ""}`, role: "tab", "data-tab": t,
       "aria-selected": t === active ? "true" : "false", text: TITLES[t], onclick: () => { model.set("active_tab", t); model.save_changes(); } })));
-    body.replaceChildren(...Object.entries(panels).filter(([p]) => layout !== "tabs" || TAB_OF[p] === active).map(([p, panel]) =>
-      layout === "tabs" ? panel.el : h("div", { class: "nw-stack-item" }, [h("h3", { class: "nw-stack-title", text: TITLES[p] }), panel.el])));
+    body.replaceChildren(...Object.entries(panels).filter(([p]) => arrangement !== "tabs" || TAB_OF[p] === active).map(([p, panel]) =>
+      arrangement === "tabs" ? panel.el : h("div", { class: "nw-stack-item" }, [h("h3", { class: "nw-stack-title", text: TITLES[p] }), panel.el])));
   }
   function header() {
     title.textContent = model.get("title");
@@ -60,7 +60,7 @@ export function render({ model, el }) {
   model.on("msg:custom", onMsg);
   root.nwPing = (token) => model.send({ action: "ping", token });
   cleanups.push(() => model.off("msg:custom", onMsg));
-  cleanups.push(listen(model, ["layout", "active_tab"], arrange), listen(model, ["selected_layer", "title"], header));
+  cleanups.push(listen(model, ["arrangement", "active_tab"], arrange), listen(model, ["selected_layer", "title"], header));
   el.classList.add("nw-widget");
   el.replaceChildren(root);
   return () => cleanups.forEach((c) => c());

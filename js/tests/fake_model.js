@@ -44,7 +44,7 @@ export const LAYERS = [
 
 export function baseState(panels) {
   return {
-    _panels: panels, title: "cifar_resnet20 · test", layers: LAYERS, selected_layer: "", layout: "tabs",
+    _panels: panels, title: "cifar_resnet20 · test", layers: LAYERS, selected_layer: "", arrangement: "tabs",
     active_tab: panels.find((p) => p !== "tree") || "", jobs: {}, code: {}, thumbs: { n: 0, start: 0, ids: [], images: [] },
     thumb_page: 0, fv_settings: { steps: 128, image_size: null, param: "fft", transforms: true, seed: 0, page_size: 32, k: 6 },
     fv_page: 0, fv_sheet: {}, fv_channel: -1, fv_detail: {},

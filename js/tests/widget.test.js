@@ -212,7 +212,7 @@ describe("alignment and layout", () => {
     expect(model.get("selected_layer")).toBe("layer1");
     // stacked layout shows every panel at once
     el.querySelector(".nw-header .nw-button").click();
-    expect(model.get("layout")).toBe("stacked");
+    expect(model.get("arrangement")).toBe("stacked");
     expect(el.querySelectorAll(".nw-panel").length).toBe(4);
   });
 

@@ -120,7 +120,8 @@ class BaseWidget(anywidget.AnyWidget):
     title = t.Unicode("").tag(sync=True)
     layers = t.List(t.Dict()).tag(sync=True)
     selected_layer = t.Unicode("").tag(sync=True)
-    layout = t.Unicode("tabs").tag(sync=True)  # "tabs" | "stacked"
+    # "tabs" | "stacked"; not named ``layout``, which ipywidgets front ends read as a Layout model reference
+    arrangement = t.Unicode("tabs").tag(sync=True)
     active_tab = t.Unicode("").tag(sync=True)
     #: slot -> {"state": idle|running|done|error|cancelled, "fraction", "message", "error", "traceback", ...}
     jobs = t.Dict().tag(sync=True)
@@ -133,18 +134,18 @@ class BaseWidget(anywidget.AnyWidget):
     PANELS: Tuple[str, ...] = ()
 
     def __init__(self, model: Any, data: Any = None, *, neural: Any = None, layer: Optional[str] = None,
-                 layout: str = "tabs", **kwargs: Any) -> None:
+                 arrangement: str = "tabs", **kwargs: Any) -> None:
         if not BUNDLE.is_file():
             raise _bundle_missing_error()
-        if layout not in ("tabs", "stacked"):
-            raise ValueError(f"layout must be 'tabs' or 'stacked', got {layout!r}")
+        if arrangement not in ("tabs", "stacked"):
+            raise ValueError(f"arrangement must be 'tabs' or 'stacked', got {arrangement!r}")
         self.probe = as_probe(model)
         self.stimuli, self.neural, self.data_name = split_data(data, neural)
         self._status_lock = threading.Lock()
         self.runner = JobRunner(self._set_status, gate=model_gate(self.probe.module))
         super().__init__(**kwargs)
         self._panels = list(self.PANELS)
-        self.layout = layout
+        self.arrangement = arrangement
         self.active_tab = next((p for p in self.PANELS if p != "tree"), "")
         self.title = self.probe.name + (f" · {self.data_name}" if self.data_name else "")
         self.layers = layer_rows(self.probe)

@@ -27,9 +27,9 @@ class LayerExplorer(FeatureVisPanel, AttributionPanel, AlignmentPanel, RDMPanel,
     PANELS = ("tree", "featurevis", "attribution", "alignment", "rdm")
 
     def __init__(self, model: Any, data: Any = None, *, neural: Any = None, layer: Optional[str] = None,
-                 layout: str = "tabs", featurevis: Optional[dict] = None, attribution: Optional[dict] = None,
+                 arrangement: str = "tabs", featurevis: Optional[dict] = None, attribution: Optional[dict] = None,
                  alignment: Optional[dict] = None) -> None:
-        BaseWidget.__init__(self, model, data, neural=neural, layout=layout,
+        BaseWidget.__init__(self, model, data, neural=neural, arrangement=arrangement,
                             fv_settings=check_featurevis(featurevis or {}),
                             attr_settings={**ATTR_DEFAULTS, **(attribution or {})},
                             align_settings=check_alignment(alignment or {}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -115,6 +116,40 @@ def browser_page(width: int = 1400, height: int = 1700) -> Iterator[Any]:
             yield page
         finally:
             browser.close()
+
+
+#: what a static HTML export of a notebook (nbconvert) fetches from CDNs to draw saved widgets, and the copy of each
+#: in js/node_modules (devDependencies pinned in js/package.json): the page sees exactly those files, offline
+WIDGET_CDN = [
+    (re.compile(r"/require(\.min)?\.js$"), "requirejs/require.js"),
+    (re.compile(r"/@jupyter-widgets/html-manager@[^/]*/dist/(?P<file>.+)$"), "@jupyter-widgets/html-manager/dist/{file}"),
+    (re.compile(r"/anywidget@[^/]*/(?P<file>.+)$"), "anywidget/{file}"),
+]
+
+
+def serve_widget_cdn(page: Any) -> List[str]:
+    """Answer the widget CDN requests of an nbconvert HTML page from js/node_modules; abort every other
+    network request. Returns the list of URLs the page asked for."""
+    modules = REPO / "js" / "node_modules"
+    asked: List[str] = []
+
+    def handle(route: Any) -> None:
+        url = route.request.url
+        asked.append(url)
+        if url.startswith(("file:", "data:", "blob:")):
+            return route.continue_()
+        for pattern, local in WIDGET_CDN:
+            m = pattern.search(url.split("?")[0])
+            if m:
+                path = modules / local.format(**m.groupdict())
+                if not path.is_file():
+                    raise FileNotFoundError(f"{path} is missing; `make test` installs js/node_modules (npm ci)")
+                return route.fulfill(path=str(path), content_type="application/javascript"
+                                     if path.suffix == ".js" else None)
+        return route.abort()
+
+    page.route("**/*", handle)
+    return asked
 
 
 def open_notebook(page: Any, url: str, name: str) -> None:

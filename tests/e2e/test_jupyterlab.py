@@ -26,6 +26,7 @@ from .lab import (
     open_notebook,
     ping_ms,
     run_all,
+    serve_widget_cdn,
     watchdog,
 )
 
@@ -135,6 +136,12 @@ def test_layer_explorer_in_jupyterlab(tmp_path):
         page.click(".nw-tree-row[data-layer='layer3']")
         page.wait_for_selector(".nw-sheet[data-layer='layer3'][data-final='true']")
         wait_images(page, ".nw-sheet .nw-tile img", 16)
+        # all three panels of layer3 are in the state that is saved next
+        page.click(".nw-tab[data-tab='attribution']")
+        page.wait_for_selector(".nw-maps[data-layer='layer3'] .nw-map[data-method='gradcam'] img")
+        page.click(".nw-tab[data-tab='alignment']")
+        page.wait_for_selector(".nw-scores[data-layer='layer3'] tr[data-region='hIT'] .nw-align-score")
+        page.click(".nw-tab[data-tab='featurevis']")
 
         # save (widget state included) and reload: the results are still shown
         command(page, "docmanager:save")
@@ -164,6 +171,31 @@ def test_layer_explorer_in_jupyterlab(tmp_path):
     html = tmp_path / "explore.html"
     subprocess.run([str(Path(sys.executable).parent / "jupyter"), "nbconvert", "--to", "html", str(nb_path),
                     "--output", str(html)], check=True, capture_output=True, timeout=120)
+    shutil.copyfile(html, ARTIFACTS / "explore.html")
     text = html.read_text()
     assert "application/vnd.jupyter.widget-state+json" in text
     assert '"fv_sheet"' in text and '"layer3"' in text
+    # ... and the HTML widget manager draws them from that state, no kernel: the CDN files it fetches are served
+    # from js/node_modules, every other request is refused
+    with watchdog(180), browser_page(1200, 1400) as page:
+        asked = serve_widget_cdn(page)
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(html.as_uri())
+        page.wait_for_selector(".nw-root .nw-sheet[data-layer='layer3'][data-final='true'] .nw-tile img")
+        # mark the clicked explorer's root (the panels inside it are swapped as tabs change)
+        page.evaluate("""() => { document.querySelector(".nw-sheet[data-layer='layer3']").closest(".nw-root")
+                                 .dataset.test = "clicked"; }""")
+        clicked = ".nw-root[data-test='clicked']"
+        wait_images(page, f"{clicked} .nw-sheet .nw-tile img", 16)
+        assert page.text_content(f"{clicked} .nw-selected-layer") == "layer: layer3"
+        page.locator(clicked).screenshot(path=str(ARTIFACTS / "08_nbconvert_html_export.png"))
+        page.click(f"{clicked} .nw-tab[data-tab='attribution']")
+        page.wait_for_selector(f"{clicked} .nw-maps[data-layer='layer3'] .nw-map[data-method='gradcam'] img")
+        wait_images(page, f"{clicked} .nw-maps .nw-map img", 4)
+        page.click(f"{clicked} .nw-tab[data-tab='alignment']")
+        regions = page.eval_on_selector_all(f"{clicked} .nw-scores tr[data-region]",
+                                            "rows => rows.map(r => r.dataset.region)")
+        assert regions == ["mIT", "hIT"]
+        assert errors == [], errors
+    assert any("html-manager" in u for u in asked) and any("anywidget" in u for u in asked), asked
