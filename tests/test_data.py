@@ -19,7 +19,23 @@ import neuro_widgets as nw
 from neuro_widgets.data import fetch
 from neuro_widgets.data.fetch import DataFileError, RemoteFile
 
-SHARED = Path(os.environ["NEURO_WIDGETS_HOME"])
+
+
+@pytest.fixture(scope="session")
+def real_files():
+    """Paths of the real files these tests read directly: found under $NEURO_WIDGETS_HOME or the user cache,
+    else downloaded (a fresh clone without ../shared works). Session-scoped, so it is resolved before any test
+    isolates the environment."""
+    from neuro_widgets.data import datasets
+    from neuro_widgets.zoo import registry
+
+    fname, sha = registry._CIFAR_CHECKPOINTS[20]
+    specs = {
+        "k_supp": datasets._K_SUPP, "k_brain": datasets._K_BRAIN, "a78_it": datasets._A_RDM["IT"],
+        "a78_image_01": next(f for f in datasets._algonauts_images() if f.relpath == "stimuli/image_01.jpg"),
+        "resnet20": RemoteFile("models", "cifar_resnet", fname, registry._AKAMASTER + fname, sha),
+    }
+    return {key: fetch.locate(spec, progress=False) for key, spec in specs.items()}
 
 
 def assert_valid_rdms(stack, n_rdms, n):
@@ -64,23 +80,23 @@ def test_kriegeskorte_stimulus_order_matches_rdm_order(k92):
         assert abs(w_shuf - b_shuf) < abs(within - between) / 2
 
 
-def test_algonauts2019_78(a78):
+def test_algonauts2019_78(a78, real_files):
     s = a78.stimuli
     assert len(s) == 78 and s.images.shape == (78, 400, 400, 3)
     assert s.ids == [f"image_{i:02d}" for i in range(1, 79)] and a78.neural.stimulus_ids == s.ids
     assert a78.neural.regions == ["EVC", "IT"]
     for region in ("EVC", "IT"):
         assert_valid_rdms(a78.neural.rdms(region), 15, 78)
-    raw = np.load(SHARED / "data/algonauts2019_78/fmri_IT_RDMs.npz")["arr_0"]
+    raw = np.load(real_files["a78_it"])["arr_0"]
     np.testing.assert_allclose(a78.neural.rdms("IT"), raw, atol=1e-15)
 
 
-def test_algonauts_stimulus_order_matches_rdm_order(a78):
+def test_algonauts_stimulus_order_matches_rdm_order(a78, real_files):
     """Row i of the RDMs is image_{i+1:02d}.jpg: the loader keeps the file order, and early visual cortex
     tracks coarse colour layout (4x4 RGB) in that order better than in 95% of shuffled orders."""
     from PIL import Image
 
-    first = np.asarray(Image.open(SHARED / "data/algonauts2019_78/stimuli/image_01.jpg").convert("RGB"))
+    first = np.asarray(Image.open(real_files["a78_image_01"]).convert("RGB"))
     expected = nw.StimulusSet.from_images([first], size=(400, 400)).images[0]
     np.testing.assert_array_equal(a78.stimuli.images[0], expected)
     x = torch.tensor(a78.stimuli.images).permute(0, 3, 1, 2).float()
@@ -112,11 +128,11 @@ def test_cifar_resnet_pretrained_and_random(k92):
     assert agree > 0.6
 
 
-def test_checkpoint_strict_match_and_weights_only(tmp_path):
+def test_checkpoint_strict_match_and_weights_only(tmp_path, real_files):
     from neuro_widgets.zoo.registry import load_checkpoint
     from neuro_widgets.zoo.cifar_resnet import CifarResNet
 
-    state = load_checkpoint(SHARED / "models/cifar_resnet/resnet20-12fca82f.th")
+    state = load_checkpoint(real_files["resnet20"])
     assert not any(k.startswith("module.") for k in state)
     CifarResNet(20).load_state_dict(state, strict=True)
     with pytest.raises(RuntimeError, match="Missing key"):
@@ -217,11 +233,11 @@ def test_offline_and_missing_names_file_url_and_variable(isolated):
     assert list((isolated / "cache/neuro_widgets/data/testset").iterdir()) == []
 
 
-def test_read_only_home_folder_works(isolated, monkeypatch):
+def test_read_only_home_folder_works(isolated, monkeypatch, real_files):
     home = isolated / "home"
     target = home / "data/kriegeskorte2008"
     target.mkdir(parents=True)
-    for f in (SHARED / "data/kriegeskorte2008").glob("*.mat"):
+    for f in (real_files["k_supp"], real_files["k_brain"]):
         (target / f.name).write_bytes(f.read_bytes())
         os.chmod(target / f.name, stat.S_IRUSR)
     os.chmod(target, stat.S_IRUSR | stat.S_IXUSR)
@@ -234,36 +250,42 @@ def test_read_only_home_folder_works(isolated, monkeypatch):
         os.chmod(target, stat.S_IRWXU)
 
 
-def test_bad_file_in_home_is_reported_not_deleted(isolated, monkeypatch):
+def test_bad_file_in_home_is_reported_not_deleted(isolated, monkeypatch, real_files):
     home = isolated / "home"
     target = home / "models/cifar_resnet"
     target.mkdir(parents=True)
     bad = target / "resnet20-12fca82f.th"
-    bad.write_bytes((SHARED / "models/cifar_resnet/resnet20-12fca82f.th").read_bytes()[:10_000])
+    bad.write_bytes(real_files["resnet20"].read_bytes()[:10_000])
     monkeypatch.setenv("NEURO_WIDGETS_HOME", str(home))
     with pytest.raises(DataFileError, match="wrong checksum.*corrupt or truncated"):
         nw.load_model("cifar_resnet20")
     assert bad.exists(), "a user's own file is reported, never deleted"
 
 
-def test_root_argument_takes_precedence(isolated):
-    ds = nw.datasets.kriegeskorte2008(root=SHARED / "data/kriegeskorte2008")
+def test_root_argument_takes_precedence(isolated, real_files):
+    root = isolated / "mine"
+    root.mkdir()
+    for key in ("k_supp", "k_brain"):
+        (root / real_files[key].name).symlink_to(real_files[key])
+    ds = nw.datasets.kriegeskorte2008(root=root)
     assert len(ds.stimuli) == 92
     with pytest.raises(DataFileError, match="not in the folder root="):
         nw.datasets.kriegeskorte2008(root=isolated)
 
 
-def test_zoo_round_trip_through_download(isolated, monkeypatch):
+def test_zoo_round_trip_through_download(isolated, monkeypatch, real_files):
     """The real checkpoint, served over HTTP, lands in the cache and loads to the same weights."""
     from neuro_widgets.zoo import registry
 
     monkeypatch.setattr(registry, "_AKAMASTER", "")  # patched below to the local server
-    with serve(SHARED / "models/cifar_resnet") as url:
+    site = isolated / "site"
+    site.mkdir()
+    (site / real_files["resnet20"].name).symlink_to(real_files["resnet20"])
+    with serve(site) as url:
         monkeypatch.setattr(registry, "_AKAMASTER", url)
         probe = nw.load_model("cifar_resnet20")
     cached = isolated / "cache/neuro_widgets/models/cifar_resnet/resnet20-12fca82f.th"
     assert cached.is_file()
-    monkeypatch.setenv("NEURO_WIDGETS_HOME", str(SHARED))
-    reference = nw.load_model("cifar_resnet20")
+    reference = nw.load_model("cifar_resnet20", root=real_files["resnet20"].parent)
     for (k, a), (_, b) in zip(probe.module.state_dict().items(), reference.module.state_dict().items()):
         assert torch.equal(a, b), k
