@@ -1,30 +1,41 @@
-"""The real neural data sets: stimuli plus neural data, found locally or downloaded (see :mod:`.fetch`)."""
+"""The real neural data sets: stimuli plus neural data, found locally or downloaded (see :mod:`.fetch`).
+
+RDM-level: :func:`kriegeskorte2008`, :func:`algonauts2019_78`. Response-level (every alignment metric applies):
+:func:`cowley2023_v4`. Stimuli only: :func:`floc`.
+"""
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Union
 
 import numpy as np
 
+from ..engine.alignment.neural_data import NeuralResponses
 from ..engine.neural import NeuralRDMs
 from ..engine.stimuli import StimulusSet
-from .fetch import RemoteFile, locate
+from .fetch import DataFileError, RemoteFile, locate
 
 _RSATOOLBOX = "https://raw.githubusercontent.com/rsagroup/rsatoolbox/main/demos/92imageData/"
 _NET2BRAIN = "https://raw.githubusercontent.com/cvai-roig-lab/Net2Brain/main/net2brain/tests/data/"
+_COWLEY = "https://raw.githubusercontent.com/cowleygroup/V4_compact_models/main/data_V4_responses/"
+_FLOC = "https://raw.githubusercontent.com/VPNL/fLoc/master/stimuli/"
 
 
 @dataclass
 class Dataset:
-    """A stimulus set with the neural data recorded for it (stimulus order = neural data order)."""
+    """A stimulus set with the neural data recorded for it (stimulus order = neural data order): RDM-level
+    (:class:`~neuro_widgets.engine.neural.NeuralRDMs`) or response-level
+    (:class:`~neuro_widgets.engine.alignment.neural_data.NeuralResponses`)."""
 
     name: str
     stimuli: StimulusSet
-    neural: NeuralRDMs
+    neural: Union[NeuralRDMs, NeuralResponses]
     citation: str = ""
 
     def __repr__(self) -> str:
@@ -33,6 +44,11 @@ class Dataset:
 
 def _mat_str(x: Any) -> str:
     return str(np.asarray(x).ravel()[0])
+
+
+def _sha_table(name: str) -> Dict[str, str]:
+    """A sha256 table shipped with the package: file path -> digest."""
+    return json.loads(Path(__file__).with_name(name).read_text())
 
 
 # ---- Kriegeskorte et al. 2008 -------------------------------------------------------------------------
@@ -103,7 +119,7 @@ _A_RDM = {
 
 
 def _algonauts_images() -> list:
-    table = json.loads((Path(__file__).with_name("algonauts2019_78_stimuli.sha256.json")).read_text())
+    table = _sha_table("algonauts2019_78_stimuli.sha256.json")
     return [RemoteFile("data", "algonauts2019_78", f"stimuli/{name}", _NET2BRAIN + f"stimuli_data/{name}", sha)
             for name, sha in sorted(table.items())]
 
@@ -126,3 +142,77 @@ def algonauts2019_78(root: Optional[os.PathLike] = None) -> Dataset:
     return Dataset("algonauts2019_78", stimuli, neural,
                    citation="Cichy, Roig, Andonian, Dwivedi, Lahner, Lascelles, Mohsenzadeh, Ramakrishnan & "
                             "Oliva (2019). The Algonauts Project. arXiv:1905.05675.")
+
+
+# ---- Cowley, Stan, Pillow & Smith 2023: macaque V4, response level ----------------------------------------
+_C_RESPONSES = RemoteFile("data", "cowley2023_v4", "responses_210325.npy",
+                          _COWLEY + "responses_raw/responses_210325.npy",
+                          "4008dbbf31a47d9b1b8d8da609f4a7a3433c7071f0e45c611c220b217dd75b76")
+_C_IMAGES = RemoteFile("data", "cowley2023_v4", "images_210325.zip", _COWLEY + "images/images_210325.zip",
+                       "992774eca3508a2ad01accb1a31f5f3e3d90248c49f4eec314f2a915a263e454")
+
+
+def cowley2023_v4(root: Optional[os.PathLike] = None) -> Dataset:
+    """50 macaque V4 neurons x 640 natural images (112x112) x 6-10 repetitions: real spike counts (100 ms bins).
+
+    Response-level data (:class:`~neuro_widgets.engine.alignment.neural_data.NeuralResponses`, region ``"V4"``,
+    one recording session), so every alignment metric applies: encoding models, CKA, RSA on response RDMs
+    and the split-half ceiling. Images had different numbers of repetitions: the repetition axis holds up to 10,
+    NaN-padded (``neural.present`` marks the real ones; ``neural.mean()`` averages those). From
+    cowleygroup/V4_compact_models (session 210325); the data are GPL-3.0, downloaded from there, never bundled.
+
+    >>> ds = nw.datasets.cowley2023_v4()
+    >>> ds.neural.data.shape     # (640, 50, 10)
+    >>> res = nw.alignment.sweep(probe, ds, metric="encoding")
+    """
+    raw = np.load(locate(_C_RESPONSES, root), allow_pickle=False)  # (neurons, images, repetitions)
+    with zipfile.ZipFile(locate(_C_IMAGES, root)) as archive:
+        names = sorted(n for n in archive.namelist() if n.lower().endswith(".jpg"))
+        if raw.ndim != 3 or len(names) != raw.shape[1]:
+            raise DataFileError(f"{_C_IMAGES.relpath} holds {len(names)} images but {_C_RESPONSES.relpath} has shape "
+                                f"{raw.shape} (expected neurons x {len(names)} images x repetitions)")
+        from PIL import Image
+
+        images = [Image.open(io.BytesIO(archive.read(n))) for n in names]
+        ids = [Path(n).stem for n in names]
+        stimuli = StimulusSet.from_images(images, ids=ids, name="cowley2023_v4")
+    n_neurons = raw.shape[0]
+    neural = NeuralResponses(
+        raw.transpose(1, 0, 2), ids,
+        {"region": np.array(["V4"] * n_neurons), "neuroid_id": np.array([f"210325_{i:02d}" for i in range(n_neurons)]),
+         "session": np.array(["210325"] * n_neurons)},
+        name="cowley2023_v4 spike counts")
+    return Dataset("cowley2023_v4", stimuli, neural,
+                   citation="Cowley, Stan, Pillow & Smith (2023). Compact deep neural network models of visual "
+                            "cortex. bioRxiv 2023.11.")
+
+
+# ---- fLoc category localizer, a subset ---------------------------------------------------------------------
+def floc(root: Optional[os.PathLike] = None) -> StimulusSet:
+    """The fLoc category-localizer subset: 220 greyscale images (256x256, as RGB), 20 per category.
+
+    Stigliani, Weiner & Grill-Spector (2015), J. Neurosci. 35(36); stimuli of VPNL/fLoc. Metadata ``category``:
+    adult, body, car, child, corridor, house, instrument, limb, number, scrambled, word (images in that order,
+    file names sorted within a category; ids are the file names without suffix, e.g. ``adult-1``). For in-silico
+    category selectivity of model units. Stimuli only (no neural data).
+
+    The files are 256x256 Lanczos-resized copies of the first 20 sorted file names per category; only the
+    1024x1024 originals are published, so they are read from ``root=`` or ``$NEURO_WIDGETS_HOME/data/floc_subset/``
+    (sha256-checked), never downloaded.
+
+    >>> floc = nw.datasets.floc()
+    >>> floc.metadata["category"][:3]
+    """
+    table = _sha_table("floc_subset.sha256.json")
+    files = [RemoteFile("data", "floc_subset", rel, _FLOC + rel, sha) for rel, sha in table.items()]
+    try:
+        paths = [locate(f, root, download=False) for f in files]
+    except DataFileError as err:
+        raise DataFileError(
+            f"{err}. The fLoc subset is not downloaded: its files are 256x256 copies of images published only at "
+            f"1024x1024 ({_FLOC}<category>/<file>). Put the subset folder (<category>/<file>.jpg) at "
+            "$NEURO_WIDGETS_HOME/data/floc_subset/ or pass root= that folder."
+        ) from err
+    categories = [rel.split("/", 1)[0] for rel in table]
+    return StimulusSet.from_images(paths, ids=[Path(rel).stem for rel in table], metadata={"category": categories},
+                                   name="floc")

@@ -4,9 +4,9 @@
   mean over subjects of each subject's similarity with the mean RDM of *all* subjects, the lower bound the
   mean of each subject's similarity with the mean of the *other* subjects. ``squared=True`` gives both as
   means of squared per-subject similarities (Net2Brain's convention), labelled in the result.
-* :func:`split_half_consistency` — internal consistency of response-level data with repetitions: split the
-  repetitions in two random halves, average each, Pearson r per neuroid between the halves, Spearman-Brown
-  ``2r / (1 + r)``, median over neuroids, mean over splits.
+* :func:`split_half_consistency` — internal consistency of response-level data with repetitions: split each
+  stimulus's repetitions in two random halves, average each, Pearson r per neuroid between the halves,
+  Spearman-Brown ``2r / (1 + r)``, median over neuroids, mean over splits (NaN-padded repetitions: see there).
 * :func:`ceiled` — a score divided by its ceiling, by a named formula.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import torch
 
 from ._tensor import Device, as_tensor
 from .compare import check_compare_method, compare_vectors, rdm_stack, upper
+from .neural_data import present_repetitions
 
 CEILING_FORMULAS = ("r/c", "(r/c)^2", "r^2/c")
 
@@ -94,29 +95,68 @@ def _pearson_columns(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.where(den > 0, (a * b).sum(0) / den, torch.full_like(den, float("nan")))
 
 
+def _weights(half: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(stimuli, slots) averaging weights of a boolean half."""
+    w = half.to(dtype)
+    return w / w.sum(1, keepdim=True)
+
+
 def split_half_consistency(responses: Any, n_splits: int = 10, seed: int = 0,
                            device: Device = None) -> Consistency:
     """Internal consistency of (stimuli, neuroids, repetitions) responses.
 
+    Each split draws one random order of the repetition slots (shared by all stimuli and neuroids). A stimulus
+    with ``k`` present repetitions puts the first ``k // 2`` of them in that order into one half and the other
+    ``k - k // 2`` into the other, so with NaN-padded (missing) repetitions each stimulus splits its own present
+    repetitions; missing ones are ignored wherever they sit on the axis, and extra all-NaN repetitions change
+    nothing. Stimuli with fewer than 2 present repetitions cannot be split and are left out. With complete data
+    this is the plain split of the repetition axis. Spearman-Brown assumes equal halves; with odd ``k`` the
+    halves differ by one repetition (a slight approximation).
+
     >>> c = nw.alignment.split_half_consistency(resp)     # resp: (N, neuroids, reps), reps >= 2
     """
-    x = as_tensor(getattr(responses, "data", responses), "split_half_consistency(responses)", device)
-    if x.dim() != 3:
+    raw = getattr(responses, "data", responses)
+    if isinstance(raw, torch.Tensor):
+        device = raw.device if device is None else device
+        raw = raw.detach().cpu().double().numpy()
+    try:
+        arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError("split_half_consistency(responses): expected a numeric array, tensor or NeuralResponses, "
+                        f"got {type(raw).__name__}") from err
+    if arr.ndim != 3:
         raise ValueError("split_half_consistency needs responses shaped (stimuli, neuroids, repetitions); "
-                         f"got shape {tuple(x.shape)}")
-    if x.shape[2] < 2:
-        raise ValueError(f"split_half_consistency needs at least 2 repetitions, got {x.shape[2]}")
-    if x.shape[0] < 4:
-        raise ValueError(f"split_half_consistency needs at least 4 stimuli, got {x.shape[0]}")
+                         f"got shape {arr.shape}")
+    if arr.shape[2] < 2:
+        raise ValueError(f"split_half_consistency needs at least 2 repetitions, got {arr.shape[2]}")
     if not isinstance(n_splits, int) or n_splits < 1:
         raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
+    present = present_repetitions(arr, "split_half_consistency(responses)")
+    splittable = present.sum(1) >= 2
+    if splittable.sum() < 4:
+        raise ValueError("split_half_consistency needs at least 4 stimuli with 2 or more (present) repetitions, "
+                         f"got {int(splittable.sum())}")
+    arr, present = arr[splittable], present[splittable]
+    # present repetitions first (stable), so that all-NaN padding anywhere on the axis is dropped
+    order = np.argsort(~present, axis=1, kind="stable")
+    slots = int(present.sum(1).max())
+    arr = np.take_along_axis(arr, order[:, None, :], axis=2)[:, :, :slots]
+    present = np.take_along_axis(present, order, axis=1)[:, :slots]
+    x = as_tensor(np.where(present[:, None, :], arr, 0.0), "split_half_consistency(responses)", device)
+    mask = torch.as_tensor(present, device=x.device)
+    count = mask.sum(1, keepdim=True)
     g = torch.Generator().manual_seed(seed)
-    reps = x.shape[2]
     per = []
     for _ in range(n_splits):
-        perm = torch.randperm(reps, generator=g).to(x.device)
-        half1 = x[:, :, perm[: reps // 2]].mean(2)
-        half2 = x[:, :, perm[reps // 2:]].mean(2)
+        perm = torch.randperm(slots, generator=g)
+        key = torch.empty(slots, dtype=torch.long)
+        key[perm] = torch.arange(slots)
+        key = key.to(x.device)
+        # rank of each present repetition among its stimulus's present repetitions, in the order of ``key``
+        rank = ((key[None, None, :] < key[None, :, None]) & mask[:, None, :]).sum(2)
+        first = mask & (rank < count // 2)
+        half1 = torch.einsum("skr,sr->sk", x, _weights(first, x.dtype))
+        half2 = torch.einsum("skr,sr->sk", x, _weights(mask & ~first, x.dtype))
         r = _pearson_columns(half1, half2)
         per.append(2 * r / (1 + r))
     per_neuroid = torch.stack(per).cpu().numpy()

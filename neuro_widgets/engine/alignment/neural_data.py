@@ -7,6 +7,9 @@ xarray ``DataArray`` or from a Brain-Score ``NeuroidAssembly`` netCDF file (dims
 repetitions are repeated ``stimulus_id`` rows). :meth:`NeuralResponses.to_rdms` turns it into RDM-level
 :class:`~neuro_widgets.engine.neural.NeuralRDMs`; :func:`to_rsatoolbox` / :func:`from_rsatoolbox` convert
 RDM-level data to and from rsatoolbox's ``RDMs`` objects (rsatoolbox and xarray are imported only there).
+
+Stimuli may have different numbers of repetitions: the third axis is then NaN-padded. A missing repetition is
+NaN for every neuroid of that stimulus (a presentation that did not happen); any other NaN is refused.
 """
 from __future__ import annotations
 
@@ -19,8 +22,45 @@ from ..neural import NeuralRDMs
 from .rdm import check_rdm_method, rdm
 
 
+def present_repetitions(data: np.ndarray, where: str = "responses") -> np.ndarray:
+    """(stimuli, repetitions) bool, True where a repetition of a (stimuli, neuroids, repetitions) array is present.
+
+    A missing repetition must be NaN for every neuroid (NaN padding) and every stimulus needs at least one
+    present repetition; a NaN anywhere else, or an infinite value, is a clear error.
+    """
+    nan = np.isnan(data)
+    missing = nan.all(1)
+    partial = nan.any(1) & ~missing
+    if partial.any():
+        s, r = np.argwhere(partial)[0]
+        k = np.flatnonzero(nan[s, :, r])
+        raise ValueError(
+            f"{where} contain NaN for some neuroids of a presentation but not others, e.g. stimulus {s}, "
+            f"repetition {r}: NaN for {len(k)} of {data.shape[1]} neuroids (first {k[:5].tolist()}). NaN may only "
+            "pad missing repetitions (NaN for every neuroid); drop those neuroids or fill their values first")
+    present = ~missing
+    empty = np.flatnonzero(~present.any(1))
+    if len(empty):
+        raise ValueError(f"{where}: {len(empty)} stimulus/stimuli have no repetition at all (all NaN), e.g. rows "
+                         f"{empty[:5].tolist()}; drop those stimuli")
+    if np.isinf(data).any():
+        raise ValueError(f"{where} contain infinite values")
+    return present
+
+
+def repetition_mean(data: Any, present: Optional[np.ndarray] = None) -> np.ndarray:
+    """(stimuli, neuroids) mean of (stimuli, neuroids, repetitions) over each stimulus's present repetitions."""
+    arr = np.asarray(data, dtype=np.float64)
+    if present is None:
+        present = present_repetitions(arr)
+    total = np.where(present[:, None, :], arr, 0.0).sum(2)
+    return total / present.sum(1)[:, None]
+
+
 class NeuralResponses:
-    """Responses ``data`` (stimuli, neuroids, repetitions) float64, read-only, no NaN.
+    """Responses ``data`` (stimuli, neuroids, repetitions) float64, read-only; missing repetitions NaN-padded.
+
+    ``present`` (stimuli, repetitions) marks the repetitions that exist; :meth:`mean` averages those only.
 
     >>> resp = NeuralResponses(arr, stimulus_ids=ids, neuroids={"region": regions, "subject": subjects})
     >>> resp.regions, resp.region("IT").data.shape, resp.mean().shape
@@ -34,12 +74,7 @@ class NeuralResponses:
         if arr.ndim != 3:
             raise ValueError("responses must be (stimuli, neuroids) or (stimuli, neuroids, repetitions); got "
                              f"shape {np.shape(data)}")
-        if np.isnan(arr).any():
-            where = np.argwhere(np.isnan(arr))[:5].tolist()
-            raise ValueError(f"responses contain {int(np.isnan(arr).sum())} NaN value(s), e.g. at (stimulus, "
-                             f"neuroid, repetition) {where}; drop those neuroids/repetitions or fill them first")
-        if not np.isfinite(arr).all():
-            raise ValueError("responses contain infinite values")
+        present = present_repetitions(arr)
         if arr.shape[0] < 4:
             raise ValueError(f"responses need at least 4 stimuli, got {arr.shape[0]}")
         ids = [str(s) for s in stimulus_ids]
@@ -57,22 +92,30 @@ class NeuralResponses:
         meta.setdefault("region", np.array(["all"] * arr.shape[1]))
         meta.setdefault("neuroid_id", np.array([str(i) for i in range(arr.shape[1])]))
         arr.setflags(write=False)
+        present.setflags(write=False)
         self.data = arr
+        self.present = present
         self.stimulus_ids: List[str] = ids
         self.neuroids = meta
         self.name = name
 
     @property
     def n_repetitions(self) -> int:
+        """The length of the repetition axis (the most repetitions any stimulus has)."""
         return self.data.shape[2]
+
+    @property
+    def repetition_counts(self) -> np.ndarray:
+        """(stimuli,) number of present repetitions of each stimulus."""
+        return self.present.sum(1)
 
     @property
     def regions(self) -> List[str]:
         return list(dict.fromkeys(self.neuroids["region"].astype(str).tolist()))
 
     def mean(self) -> np.ndarray:
-        """(stimuli, neuroids) mean over repetitions."""
-        return self.data.mean(2)
+        """(stimuli, neuroids) mean over each stimulus's present repetitions."""
+        return repetition_mean(self.data, self.present)
 
     def select(self, mask: Any) -> "NeuralResponses":
         mask = np.asarray(mask)
@@ -159,7 +202,9 @@ class NeuralResponses:
 
     def __repr__(self) -> str:
         s, n, r = self.data.shape
-        return f"NeuralResponses({self.name}: {s} stimuli x {n} neuroids x {r} repetitions; regions {self.regions})"
+        counts = self.repetition_counts
+        reps = f"{r}" if counts.min() == r else f"up to {r} ({counts.min()}-{counts.max()} present)"
+        return f"NeuralResponses({self.name}: {s} stimuli x {n} neuroids x {reps} repetitions; regions {self.regions})"
 
 
 def response_matrix(responses: Any) -> Any:

@@ -35,7 +35,7 @@ from .compare import check_compare_method, compare_vectors, upper
 from .control import random_copy
 from .cross_validation import half_split, shuffle_splits
 from .encoding import check_encoding_method, encoding_score
-from .neural_data import NeuralResponses
+from .neural_data import NeuralResponses, repetition_mean
 from .rdm import _gram, _rdm_one, check_rdm_method
 from .regression import DEFAULT_ALPHAS
 from .results import BestLayer, Difference, LayerScore, SweepResult
@@ -217,6 +217,7 @@ class _Encoding(_Scorer):
     def __init__(self, features: List[torch.Tensor], responses: np.ndarray, method: str, labels: Optional[np.ndarray],
                  seed: int, options: Dict[str, Any], device: torch.device, cancel: Optional[CancelToken]) -> None:
         self.features, self.responses, self.method = features, responses, method
+        self.mean = repetition_mean(responses)  # over present repetitions (NaN-padded ones are missing)
         self.labels, self.seed, self.options, self.device, self.cancel = labels, seed, options, device, cancel
         if responses.shape[2] < 2:
             self.ceiling_note = "no repetitions: no internal-consistency ceiling"
@@ -228,7 +229,7 @@ class _Encoding(_Scorer):
             splits = shuffle_splits(len(idx), self.options["n_splits"], self.options["test_size"],
                                     None if self.labels is None else self.labels[idx], self.seed)
             feats = self.features[layer][torch.as_tensor(idx)]
-            self._cache[key] = encoding_score(feats, self.responses[idx], self.method, splits=splits,
+            self._cache[key] = encoding_score(feats, self.mean[idx], self.method, splits=splits,
                                               alphas=self.options["alphas"], n_components=self.options["n_components"],
                                               project=self.options["project"], device=self.device, cancel=self.cancel)
         return self._cache[key]
