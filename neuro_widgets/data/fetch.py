@@ -107,20 +107,23 @@ def candidate_paths(spec: RemoteFile, root: Optional[os.PathLike] = None) -> lis
 def locate(spec: RemoteFile, root: Optional[os.PathLike] = None, download: bool = True,
            progress: bool = True) -> Path:
     """The local path of ``spec``, downloading it into the user cache if it is nowhere local."""
-    if root is not None and not isinstance(root, (str, os.PathLike)):
-        raise TypeError(f"root must be the path of a folder holding the data files, or None; got "
-                        f"{type(root).__name__}")
+    if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be the path of a folder holding the data files, or None; got "
+                            f"{type(root).__name__}")
+        if not Path(root).is_dir():
+            problem = "is a file" if Path(root).exists() else "does not exist"
+            raise DataFileError(f"root={root} {problem}; pass the folder that holds {spec.relpath}, or leave "
+                                f"root=None to use ${HOME_ENV} or the download cache.")
     candidates = candidate_paths(spec, root)
     cached = candidates[-1]
     for path in candidates:
         if path.is_file():
             return _check(path, spec, delete_if_bad=(path == cached))
     if root is not None:
-        problem = ("does not exist" if not Path(root).exists() else
-                   "is a file, not a folder" if not Path(root).is_dir() else f"does not hold {spec.relpath}")
         raise DataFileError(
-            f"{spec.relpath} is not in the folder root={root} (the folder {problem}). Put the file there, or leave "
-            f"root=None to use ${HOME_ENV} or the download cache."
+            f"{spec.relpath} is not in the folder root={root}. Put the file there, or leave root=None to use "
+            f"${HOME_ENV} or the download cache."
         )
     if not download:
         raise DataFileError(f"{spec.name} is not available locally and download=False")

@@ -14,6 +14,9 @@ def brief(value: Any) -> str:
     if shape is not None and dtype is not None and len(tuple(shape)) > 0 and not isinstance(value, (str, bytes)):
         kind = "tensor" if type(value).__module__.startswith("torch") else type(value).__name__
         return f"a {kind} of shape {tuple(shape)}, dtype {dtype}"
+    if isinstance(value, (list, tuple)) and any(hasattr(v, "shape") or isinstance(v, (list, tuple)) for v in value):
+        kinds = sorted({type(v).__name__ for v in value})
+        return f"a {type(value).__name__} of {len(value)} ({', '.join(kinds)})"
     text = repr(value)
     if len(text) > _MAX_REPR:
         text = text[:_MAX_REPR - 1] + "…"

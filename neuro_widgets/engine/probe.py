@@ -344,7 +344,8 @@ class Probe:
             base, idx = _split_call(name)
             info = self.layer(base)
             if idx is not None and idx >= info.calls:
-                raise ValueError(f"layer {base!r} runs {info.calls} time(s) per forward; call index {idx} is out of range")
+                raise ValueError(f"layer {base!r} runs {info.calls} time(s) per forward, so {name!r} does not exist; "
+                                 f"use {base}@0 to {base}@{info.calls - 1}, or {base!r} for every call")
         n, source = self.prepare(stimuli)
         result: Dict[str, Any] = {}
         if use_cache:

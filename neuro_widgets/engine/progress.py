@@ -45,7 +45,7 @@ def validate_cancel(cancel: Any) -> Optional[CancelToken]:
     """``cancel`` if it is None or a :class:`CancelToken`; a TypeError that says how to make one otherwise."""
     if cancel is None or isinstance(cancel, CancelToken):
         return cancel
-    what = "the class CancelToken itself" if cancel is CancelToken else f"a {type(cancel).__name__}"
+    what = "the class CancelToken itself" if cancel is CancelToken else type(cancel).__name__
     raise TypeError(f"cancel must be None or a CancelToken instance, not {what}: create one with "
                     "token = nw.CancelToken(), pass cancel=token, and call token.cancel() to stop.")
 
@@ -105,7 +105,7 @@ def make_reporter(progress: ProgressArg, description: str = "working") -> Callab
     if progress is True:
         return _Bar(description)
     if isinstance(progress, type) or not callable(progress):
-        what = f"the class {progress.__name__}" if isinstance(progress, type) else f"a {type(progress).__name__}"
+        what = f"the class {progress.__name__}" if isinstance(progress, type) else type(progress).__name__
         raise TypeError(f"progress must be None, True (a built-in bar) or a function progress(done, total), "
                         f"not {what}")
     try:

@@ -118,9 +118,11 @@ class InputSpec:
         return x * std + mean
 
 
-def stimulus_ids(ids: Any, n: Optional[int], where: str, items: Tuple[str, str] = ("image", "images")) -> List[str]:
+def stimulus_ids(ids: Any, n: Optional[int], where: str, items: Tuple[str, str] = ("image", "images"),
+                 repeated_hint: str = "") -> List[str]:
     """Ids as a list of unique strings (integers are accepted and written as strings), one per item when ``n``
-    is given; ``items`` names the items (singular, plural) in error messages."""
+    is given; ``items`` names the items (singular, plural) in error messages, ``repeated_hint`` is added to the
+    error for repeated ids."""
     one, many = items
     if isinstance(ids, (np.ndarray, torch.Tensor)):
         ids = ids.tolist()
@@ -136,7 +138,7 @@ def stimulus_ids(ids: Any, n: Optional[int], where: str, items: Tuple[str, str] 
     if len(set(out)) != len(out):
         dup = [s for s, count in Counter(out).items() if count > 1]
         raise ValueError(f"{where}: ids must be unique; repeated: {dup[:5]}{' …' if len(dup) > 5 else ''}. "
-                         f"Give each {one} its own id.")
+                         f"Give each {one} its own id{repeated_hint}.")
     return out
 
 
@@ -239,6 +241,8 @@ def _as_array(images: Any, where: str) -> np.ndarray:
     """A numpy array from an array, a tensor or a (nested) list of equally shaped images."""
     if isinstance(images, torch.Tensor):
         return images.detach().cpu().numpy()
+    if images is None:
+        raise TypeError(f"{where}: images is None; give an array (N, H, W, C) of uint8 or floats in [0, 1]")
     if isinstance(images, (str, os.PathLike)):
         raise TypeError(f"{where}: got a path ({images}); for image files use StimulusSet.from_folder(folder) or "
                         "StimulusSet.from_images([paths])")
@@ -280,7 +284,9 @@ class StimulusSet:
     ) -> None:
         raw = _as_array(images, "StimulusSet")
         if raw.size == 0:
-            raise ValueError(f"StimulusSet: the stimulus set is empty (shape {raw.shape}); give at least one image.")
+            empty = raw.ndim < 3 or raw.shape[0] == 0
+            raise ValueError(f"StimulusSet: {'the stimulus set is empty' if empty else 'the images have no pixels'} "
+                             f"(shape {raw.shape}); give at least one image of at least 1x1 pixels.")
         images = _to_uint8_hwc(_image_batch(raw, "StimulusSet"), "StimulusSet")
         if np.may_share_memory(images, raw):
             images = images.copy()  # the set's pixels are read-only; the caller's array stays as it was
@@ -410,6 +416,8 @@ class StimulusSet:
         """Positions of the given ids (a list, or one id); names the ids that are missing."""
         if isinstance(ids, (str, numbers.Integral)):
             ids = [ids]
+        if not isinstance(ids, Iterable):
+            raise TypeError(f"index_of takes a list of stimulus ids (or one id), got {brief(ids)}")
         pos = {s: i for i, s in enumerate(self.ids)}
         missing = [s for s in ids if str(s) not in pos]
         if missing:

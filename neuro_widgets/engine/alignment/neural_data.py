@@ -30,6 +30,8 @@ class NeuralResponses:
 
     def __init__(self, data: Any, stimulus_ids: Sequence[str], neuroids: Optional[Mapping[str, Sequence]] = None,
                  name: str = "responses") -> None:
+        if data is None:
+            raise TypeError("responses is None; give an array (stimuli, neuroids) or (stimuli, neuroids, repetitions)")
         try:
             arr = np.array(data, dtype=np.float64)
         except (TypeError, ValueError) as err:
@@ -39,7 +41,7 @@ class NeuralResponses:
             arr = arr[:, :, None]
         if arr.ndim != 3:
             raise ValueError("responses must be (stimuli, neuroids) or (stimuli, neuroids, repetitions); got "
-                             f"shape {np.shape(data)}")
+                             f"shape {arr.shape}")
         if np.isnan(arr).any():
             where = np.argwhere(np.isnan(arr))[:5].tolist()
             raise ValueError(f"responses contain {int(np.isnan(arr).sum())} NaN value(s), e.g. at (stimulus, "
@@ -50,8 +52,8 @@ class NeuralResponses:
                              f"neuroid, repetition) {where}; drop or fix those entries first")
         if arr.shape[0] < 4:
             raise ValueError(f"responses need at least 4 stimuli, got {arr.shape[0]}")
-        ids = stimulus_ids_of(stimulus_ids, arr.shape[0], "NeuralResponses (repetitions go on the third axis)",
-                              ("stimulus row", "stimulus rows"))
+        ids = stimulus_ids_of(stimulus_ids, arr.shape[0], "NeuralResponses", ("stimulus row", "stimulus rows"),
+                              repeated_hint=" (repetitions go on the third axis, not in repeated rows)")
         if neuroids is not None and not isinstance(neuroids, Mapping):
             raise TypeError(f"neuroids must be a dict of columns {{'region': [...], ...}}, one value per neuroid; "
                             f"got {brief(neuroids)}")
