@@ -278,8 +278,9 @@ class Probe:
                 f"{x.dtype}. Pass uint8 or 0-1 images through nw.StimulusSet.from_arrays(images) (channels-last, "
                 "e.g. x.permute(0, 2, 3, 1).numpy()), which resizes and normalises them."
             )
-        with torch.no_grad():
-            lo, hi = (v.double().cpu() for v in torch.aminmax(x.transpose(0, 1).reshape(spec.channels, -1), dim=1))
+        with torch.no_grad():  # per-channel extremes, reduced in place (no full-size temporary)
+            lo = x.detach().amin(dim=(0, 2, 3)).double().cpu()
+            hi = x.detach().amax(dim=(0, 2, 3)).double().cpu()
         if not (torch.isfinite(lo).all() and torch.isfinite(hi).all()):
             counts = ((int(torch.isnan(x).sum()), "NaN"), (int(torch.isinf(x).sum()), "infinite"))
             what = " and ".join(f"{count} {kind}" for count, kind in counts if count)

@@ -238,6 +238,9 @@ def to_rsatoolbox(neural: NeuralRDMs, region: str) -> Any:
 
 def from_rsatoolbox(rdms: Any, region: str = "region", stimulus_ids: Optional[Sequence[str]] = None) -> NeuralRDMs:
     """An rsatoolbox ``RDMs`` object as one region of RDM-level data."""
+    if not hasattr(rdms, "get_matrices") or not hasattr(rdms, "pattern_descriptors"):
+        raise TypeError(f"from_rsatoolbox takes an rsatoolbox.rdm.RDMs object, got {brief(rdms)}; for RDMs in an "
+                        "array use nw.NeuralRDMs({region: rdms}, stimulus_ids)")
     mats = np.asarray(rdms.get_matrices(), dtype=np.float64)
     ids = stimulus_ids
     if ids is None:
