@@ -122,6 +122,10 @@ def test_one_rgb_image_is_one_image_and_grayscale_stacks_still_work():
     assert nw.StimulusSet.from_arrays(gray).images.shape == (4, 8, 5, 3)
     narrow = rgb(4, 8, 3)[..., :1]  # grayscale images 3 pixels wide go as (N, H, W, 1)
     assert nw.StimulusSet.from_arrays(narrow).images.shape == (4, 8, 3, 3)
+    chw = torch.from_numpy(one).permute(2, 0, 1)  # a tensor's own layout for one image: refused, not 3 images
+    with pytest.raises(ValueError, match=r"one channels-first image.*permute\(1, 2, 0\)"):
+        nw.StimulusSet.from_arrays(chw)
+    np.testing.assert_array_equal(nw.StimulusSet.from_arrays(chw.permute(1, 2, 0)).images[0], one)
 
 
 def test_the_callers_array_is_left_as_it_was():

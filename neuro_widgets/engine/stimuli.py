@@ -240,7 +240,12 @@ def _to_uint8_hwc(arr: np.ndarray, where: str) -> np.ndarray:
 def _as_array(images: Any, where: str) -> np.ndarray:
     """A numpy array from an array, a tensor or a (nested) list of equally shaped images."""
     if isinstance(images, torch.Tensor):
-        return images.detach().cpu().numpy()
+        if images.dim() == 3 and images.shape[0] in (3, 4) and images.shape[-1] not in (3, 4):
+            raise ValueError(f"{where}: a tensor of shape {tuple(images.shape)} looks like one channels-first image; "
+                             "pass x.permute(1, 2, 0) for one RGB image, or x.unsqueeze(-1) for a stack of "
+                             "grayscale images.")
+        images = images.detach().cpu()
+        return (images.float() if images.dtype == torch.bfloat16 else images).numpy()
     if images is None:
         raise TypeError(f"{where}: images is None; give an array (N, H, W, C) of uint8 or floats in [0, 1]")
     if isinstance(images, (str, os.PathLike)):
@@ -322,8 +327,9 @@ class StimulusSet:
     def from_arrays(cls, images: Any, ids: Optional[Sequence[str]] = None,
                     metadata: Optional[Mapping[str, Sequence[Any]]] = None, name: str = "stimuli") -> "StimulusSet":
         """From an array (N, H, W, 3|4|1), grayscale (N, H, W), or one image (H, W, 3|4); uint8, bool or float
-        in [0, 1]. A 3-D array whose last axis is 3 or 4 is read as one RGB(A) image: pass a stack of
-        grayscale images that are 3 or 4 pixels wide as (N, H, W, 1)."""
+        in [0, 1]; numpy arrays or CPU/GPU tensors. A 3-D array whose last axis is 3 or 4 is read as one RGB(A)
+        image: pass a stack of grayscale images that are 3 or 4 pixels wide as (N, H, W, 1). A 3-D *tensor*
+        (3|4, H, W) is refused: in torch's layout it is one channels-first image, not 3 grayscale images."""
         return cls(images, ids=ids, metadata=metadata, name=name)
 
     @classmethod
