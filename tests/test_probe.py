@@ -368,3 +368,34 @@ def test_engine_calls_on_one_model_from_two_threads_do_not_collide(images):
     for t in threads:
         t.join()
     assert not errors, errors
+
+
+def test_grayscale_model_with_the_default_normalisation(images):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    probe = nw.Probe(model, nw.InputSpec(size=(16, 16), channels=1), cache=ActivationCache())
+    acts = probe.activations(images, "0")["0"]
+    x = images.preprocess(probe.input_spec)
+    assert x.shape == (10, 1, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(acts, model[0](x))
+
+
+def test_model_ready_tensors_pass_within_the_documented_margin(tiny_probe):
+    """Default spec (mean 0, std 1): values in pixel units must lie in [-10, 11] (MODEL_READY_MARGIN = 10)."""
+    from neuro_widgets.engine.probe import MODEL_READY_MARGIN
+
+    assert MODEL_READY_MARGIN == 10.0
+    g = torch.Generator().manual_seed(0)
+    noisy = torch.rand(4, 3, 16, 16, generator=g) + 0.5 * torch.randn(4, 3, 16, 16, generator=g)
+    for ok in (noisy, torch.randn(4, 3, 16, 16, generator=g) * 2, torch.full((1, 3, 16, 16), 10.9),
+               torch.full((1, 3, 16, 16), -9.9)):
+        tiny_probe.predict(ok)
+    for bad in (torch.full((1, 3, 16, 16), 11.5), torch.full((1, 3, 16, 16), -10.5)):
+        with pytest.raises(ValueError, match="not normalised for this probe"):
+            tiny_probe.predict(bad)
+    # bfloat16 inputs are checked and hashed for the cache like any other float tensor
+    x = torch.rand(2, 3, 16, 16, generator=g)
+    a = tiny_probe.activations(x.bfloat16(), "0")["0"]
+    b = tiny_probe.activations(x.bfloat16().float(), "0")["0"]
+    torch.testing.assert_close(a, b, rtol=0, atol=0)

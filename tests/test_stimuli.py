@@ -108,3 +108,50 @@ def test_thumbnails_are_small_pngs():
     thumbs = s.thumbnails(32)
     assert len(thumbs) == 2 and thumbs[0][:8] == b"\x89PNG\r\n\x1a\n"
     assert Image.open(io.BytesIO(thumbs[0])).size == (16, 32)
+
+
+def test_one_rgb_image_is_one_image_and_grayscale_stacks_still_work():
+    one = rgb(1, 32, 32)[0]  # (32, 32, 3): one image, not 32 grayscale images of 32x3
+    s = nw.StimulusSet.from_arrays(one)
+    assert len(s) == 1 and s.images.shape == (1, 32, 32, 3)
+    np.testing.assert_array_equal(s.images[0], one)
+    rgba = np.concatenate([one, np.full((32, 32, 1), 255, np.uint8)], axis=-1)
+    np.testing.assert_array_equal(nw.StimulusSet.from_arrays(rgba).images[0], one)
+    np.testing.assert_array_equal(nw.StimulusSet.from_arrays(torch.from_numpy(one / 255.0)).images[0], one)
+    gray = rgb(4, 8, 5)[..., 0]  # (N, H, W) with W not 3 or 4: N grayscale images
+    assert nw.StimulusSet.from_arrays(gray).images.shape == (4, 8, 5, 3)
+    narrow = rgb(4, 8, 3)[..., :1]  # grayscale images 3 pixels wide go as (N, H, W, 1)
+    assert nw.StimulusSet.from_arrays(narrow).images.shape == (4, 8, 3, 3)
+    chw = torch.from_numpy(one).permute(2, 0, 1)  # a tensor's own layout for one image: refused, not 3 images
+    with pytest.raises(ValueError, match=r"one channels-first image.*permute\(1, 2, 0\)"):
+        nw.StimulusSet.from_arrays(chw)
+    np.testing.assert_array_equal(nw.StimulusSet.from_arrays(chw.permute(1, 2, 0)).images[0], one)
+
+
+def test_the_callers_array_is_left_as_it_was():
+    imgs = rgb()
+    s = nw.StimulusSet.from_arrays(imgs)
+    assert imgs.flags.writeable, "the caller's array must stay writable"
+    assert not s.images.flags.writeable
+    imgs[0] = 0
+    assert s.images[0].any(), "the set keeps its own pixels"
+
+
+def test_binary_images_are_black_and_white():
+    mask = np.zeros((2, 5, 6), bool)
+    mask[:, :2] = True
+    s = nw.StimulusSet.from_arrays(mask)
+    assert s.images[0, 0, 0].tolist() == [255, 255, 255] and s.images[0, 4, 0].tolist() == [0, 0, 0]
+
+
+def test_input_spec_normalisation_follows_channels():
+    gray = nw.InputSpec(size=8, channels=1)
+    assert gray.mean == (0.0,) and gray.std == (1.0,)
+    assert nw.InputSpec(size=8).mean == (0.0, 0.0, 0.0)
+    assert nw.InputSpec(size=8, channels=1, mean=0.5, std=[0.25]).std == (0.25,)
+    assert nw.InputSpec(size=8, mean=0.5).mean == (0.5, 0.5, 0.5)
+    imgs = np.zeros((1, 8, 8, 3), np.uint8)
+    imgs[..., 0] = 255  # pure red: gray is the mean of RGB, 1/3
+    x = nw.StimulusSet.from_arrays(imgs).preprocess(nw.InputSpec(size=8, channels=1, mean=0.5, std=0.25))
+    assert x.shape == (1, 1, 8, 8)
+    torch.testing.assert_close(x, torch.full((1, 1, 8, 8), (1 / 3 - 0.5) / 0.25))

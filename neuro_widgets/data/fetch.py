@@ -61,13 +61,31 @@ def _matches(digest: str, expected: str) -> bool:
     return digest.startswith(expected.lower())
 
 
+def _unwritable(folder: Path, spec: RemoteFile, err: OSError) -> DataFileError:
+    """The error for a cache folder we cannot write to: which folder, and the three ways around it."""
+    reason = err.strerror or type(err).__name__
+    return DataFileError(
+        f"cannot write to the download cache folder {folder} ({reason}), so {spec.relpath} cannot be downloaded "
+        f"there. Make that folder writable, or point the cache at a writable folder with the environment variable "
+        f"XDG_CACHE_HOME, or put the file yourself under ${HOME_ENV}/{spec.kind}/{spec.family}/ (set {HOME_ENV}) "
+        "or in a folder passed as root=. Nothing was written."
+    )
+
+
 def _check(path: Path, spec: RemoteFile, delete_if_bad: bool) -> Path:
-    digest = file_sha256(path)
+    try:
+        digest = file_sha256(path)
+    except OSError as err:
+        raise DataFileError(f"cannot read {path} ({err.strerror or err}); make it readable or replace it with a "
+                            f"good copy of {spec.url}") from err
     if _matches(digest, spec.sha256):
         return path
     size = path.stat().st_size
     if delete_if_bad:
-        path.unlink(missing_ok=True)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError:
+            delete_if_bad = False  # a read-only cache: reported below as kept
     raise DataFileError(
         f"{path} has the wrong checksum (sha256 {digest[:16]}…, expected {spec.sha256[:16]}…, {size} bytes): "
         f"the file is corrupt or truncated{' and was deleted' if delete_if_bad else ''}. "
@@ -89,6 +107,14 @@ def candidate_paths(spec: RemoteFile, root: Optional[os.PathLike] = None) -> lis
 def locate(spec: RemoteFile, root: Optional[os.PathLike] = None, download: bool = True,
            progress: bool = True) -> Path:
     """The local path of ``spec``, downloading it into the user cache if it is nowhere local."""
+    if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be the path of a folder holding the data files, or None; got "
+                            f"{type(root).__name__}")
+        if not Path(root).is_dir():
+            problem = "is a file" if Path(root).exists() else "does not exist"
+            raise DataFileError(f"root={root} {problem}; pass the folder that holds {spec.relpath}, or leave "
+                                f"root=None to use ${HOME_ENV} or the download cache.")
     candidates = candidate_paths(spec, root)
     cached = candidates[-1]
     for path in candidates:
@@ -107,10 +133,9 @@ def locate(spec: RemoteFile, root: Optional[os.PathLike] = None, download: bool 
 def _download(spec: RemoteFile, dest: Path, progress: bool) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     except OSError as err:
-        raise DataFileError(f"cannot create the cache folder {dest.parent}: {err}. Set ${HOME_ENV} to a folder "
-                            f"holding {spec.kind}/{spec.family}/{spec.relpath}.") from err
-    fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
+        raise _unwritable(dest.parent, spec, err) from err
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -126,7 +151,11 @@ def _download(spec: RemoteFile, dest: Path, progress: bool) -> Path:
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
                 while True:
-                    block = response.read(1 << 16)
+                    try:
+                        block = response.read(1 << 16)
+                    except OSError as err:
+                        raise DataFileError(f"the download of {spec.url} was interrupted ({err}); nothing was kept. "
+                                            "Try again.") from err
                     if not block:
                         break
                     out.write(block)
@@ -149,5 +178,9 @@ def _download(spec: RemoteFile, dest: Path, progress: bool) -> Path:
             )
         os.replace(tmp, dest)
         return dest
+    except OSError as err:  # a full disk or a folder that turned read-only mid-download
+        raise DataFileError(f"could not write {dest} ({err.strerror or err}); nothing was kept. Free some space or "
+                            f"use a writable cache folder (XDG_CACHE_HOME), or put the file under "
+                            f"${HOME_ENV}/{spec.kind}/{spec.family}/.") from err
     finally:
         tmp.unlink(missing_ok=True)

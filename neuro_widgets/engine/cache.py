@@ -1,11 +1,14 @@
 """An in-memory LRU cache of activations with a byte budget."""
 from __future__ import annotations
 
+import numbers
 import threading
 from collections import OrderedDict
 from typing import Hashable, Optional
 
 import torch
+
+from .describe import brief
 
 DEFAULT_BUDGET_BYTES = 2 * 2**30
 
@@ -40,9 +43,11 @@ class ActivationCache:
 
     @budget_bytes.setter
     def budget_bytes(self, value: int) -> None:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0 \
+                or value == float("inf"):
+            raise ValueError(f"cache budget must be a number of bytes >= 0 (e.g. 2 * 2**30 for 2 GiB; 0 turns "
+                             f"caching off), got {brief(value)}")
         value = int(value)
-        if value < 0:
-            raise ValueError("cache budget must be >= 0 bytes")
         with self._lock:
             self._budget = value
             self._evict()

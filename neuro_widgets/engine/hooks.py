@@ -9,24 +9,43 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+import numbers
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence
 
 from torch import nn
+
+from .describe import brief
 
 
 class _StopForward(Exception):
     """Raised from a hook to end a forward pass once everything needed has been captured."""
 
 
-def resolve_layers(module: nn.Module, names: Sequence[str]) -> Dict[str, nn.Module]:
+def layer_name(name: Any, where: str = "layer") -> str:
+    """``name`` if it is a layer name (a string); a TypeError that says what to pass otherwise."""
+    if isinstance(name, str):
+        return name
+    hint = (f" (for the layer at position {name} use probe.layer_names()[{name}])"
+            if isinstance(name, numbers.Integral) and not isinstance(name, bool) else "")
+    raise TypeError(f"{where} must be a layer name (a string, one of probe.layer_names()), got {brief(name)}{hint}")
+
+
+def layer_list(layers: Any, where: str = "layers") -> List[str]:
+    """A ``layers=`` argument (one name, or a list/tuple of names) as a list of names, in order, each checked."""
+    if isinstance(layers, str):
+        return [layers]
+    if layers is None or isinstance(layers, (Mapping, bytes)) or not isinstance(layers, Iterable):
+        raise TypeError(f"{where} must be a layer name or a list of layer names (see probe.layer_names()), "
+                        f"got {brief(layers)}")
+    return [layer_name(n, f"{where}[{i}]") for i, n in enumerate(layers)]
+
+
+def resolve_layers(module: nn.Module, names: Any) -> Dict[str, nn.Module]:
     """Map layer names (paths as in ``named_modules``) to submodules; unknown names get close suggestions."""
-    if isinstance(names, str):
-        names = [names]
+    names = layer_list(names)
     table = dict(module.named_modules())
     out: Dict[str, nn.Module] = {}
     for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"layer names must be strings, got {name!r}")
         if name not in table or name == "":
             close = difflib.get_close_matches(name, [n for n in table if n], n=5, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""

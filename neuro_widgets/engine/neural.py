@@ -5,26 +5,40 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from .describe import brief
+from .stimuli import stimulus_ids as stimulus_ids_of
+
 
 def validate_rdms(rdms: np.ndarray, where: str, atol: float = 1e-8) -> np.ndarray:
     """float64 (S, N, N) stack, exactly symmetric with a zero diagonal; clear errors otherwise."""
-    arr = np.asarray(rdms, dtype=np.float64)
+    try:
+        arr = np.asarray(rdms, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{where}: RDMs must be a numeric array (N, N) or (subjects, N, N), got {brief(rdms)}") from err
     if arr.ndim == 2:
         arr = arr[None]
     if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
         raise ValueError(f"{where}: RDMs must be square, (N, N) or (subjects, N, N); got shape {np.shape(rdms)}")
+    if arr.shape[0] == 0:
+        raise ValueError(f"{where}: the stack of RDMs is empty (shape {arr.shape}); give at least one RDM")
     if arr.shape[1] < 4:
         raise ValueError(f"{where}: RDMs need at least 4 stimuli, got {arr.shape[1]}")
     if np.isnan(arr).any():
         bad = sorted(set(np.nonzero(np.isnan(arr))[0].tolist()))
         raise ValueError(f"{where}: RDMs contain NaN (in RDM(s) {bad[:10]}); fill or drop those entries first")
+    if np.isinf(arr).any():
+        bad = sorted(set(np.nonzero(np.isinf(arr))[0].tolist()))
+        raise ValueError(f"{where}: RDMs contain infinite values (in RDM(s) {bad[:10]}); fix or drop those RDMs")
     asym = np.abs(arr - arr.transpose(0, 2, 1)).max()
     scale = max(np.abs(arr).max(), 1e-12)
     if asym > atol * scale:
         raise ValueError(f"{where}: RDMs must be symmetric; largest |d[i,j] - d[j,i]| is {asym:.3g}")
-    diag = np.abs(np.diagonal(arr, axis1=1, axis2=2)).max()
+    diagonal = np.diagonal(arr, axis1=1, axis2=2)
+    diag = np.abs(diagonal).max()
     if diag > atol * scale:
-        raise ValueError(f"{where}: RDMs must have a zero diagonal; largest |d[i,i]| is {diag:.3g}")
+        hint = (" This looks like a similarity (correlation) matrix: pass 1 - r as dissimilarities."
+                if np.allclose(diagonal, 1.0) else "")
+        raise ValueError(f"{where}: RDMs must have a zero diagonal; largest |d[i,i]| is {diag:.3g}.{hint}")
     arr = (arr + arr.transpose(0, 2, 1)) / 2.0
     idx = np.arange(arr.shape[1])
     arr[:, idx, idx] = 0.0
@@ -42,24 +56,40 @@ class NeuralRDMs:
     def __init__(self, rdms: Mapping[str, np.ndarray], stimulus_ids: Sequence[str],
                  labels: Optional[Mapping[str, Sequence[Mapping[str, object]]]] = None,
                  description: str = "") -> None:
+        if not isinstance(rdms, Mapping):
+            raise TypeError(f"NeuralRDMs takes a dict {{region: RDMs (subjects, N, N)}}, e.g. "
+                            f"NeuralRDMs({{'IT': rdms}}, stimulus_ids); got {brief(rdms)}")
         if not rdms:
             raise ValueError("NeuralRDMs needs at least one region")
-        self.stimulus_ids: List[str] = [str(s) for s in stimulus_ids]
+        if labels is not None and not isinstance(labels, Mapping):
+            raise TypeError(f"NeuralRDMs: labels must be a dict {{region: [one dict per RDM]}}, got {brief(labels)}")
+        unknown = [r for r in (labels or {}) if r not in rdms]
+        if unknown:
+            raise ValueError(f"NeuralRDMs: labels for region(s) {unknown} that have no RDMs; the regions are "
+                             f"{list(rdms)}")
+        self.stimulus_ids: List[str] = stimulus_ids_of(stimulus_ids, None, "NeuralRDMs", ("stimulus", "stimuli"))
         self.description = description
         self._rdms: Dict[str, np.ndarray] = {}
         self._labels: Dict[str, List[Dict[str, object]]] = {}
         for region, stack in rdms.items():
+            if not isinstance(region, str):
+                raise TypeError(f"NeuralRDMs: region names must be strings, got {brief(region)}")
             arr = validate_rdms(stack, f"region {region!r}")
             if arr.shape[1] != len(self.stimulus_ids):
                 raise ValueError(
                     f"region {region!r}: RDMs are {arr.shape[1]}x{arr.shape[1]} but there are "
-                    f"{len(self.stimulus_ids)} stimulus ids"
+                    f"{len(self.stimulus_ids)} stimulus ids; give one id per RDM row"
                 )
             arr.setflags(write=False)
             self._rdms[region] = arr
             lab = list((labels or {}).get(region) or [{"subject": str(i)} for i in range(len(arr))])
             if len(lab) != len(arr):
-                raise ValueError(f"region {region!r}: {len(lab)} labels for {len(arr)} RDMs")
+                raise ValueError(f"region {region!r}: {len(lab)} labels for {len(arr)} RDMs; give one label dict "
+                                 "per RDM")
+            bad = [x for x in lab if not isinstance(x, Mapping)]
+            if bad:
+                raise TypeError(f"region {region!r}: each label must be a dict such as {{'subject': 'S1'}}, got "
+                                f"{brief(bad[0])}")
             self._labels[region] = [dict(x) for x in lab]
 
     @property

@@ -2,17 +2,20 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
+import numbers
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
 
 from .cache import ActivationCache
-from .hooks import capture, resolve_layers
+from .describe import brief
+from .hooks import capture, layer_list, layer_name, resolve_layers
 from .model_state import module_device, module_dtype, preserved
-from .progress import CancelToken, ProgressArg, check_cancel, make_reporter
+from .progress import CancelToken, ProgressArg, check_cancel, make_reporter, validate_cancel
 from .reduce import normalize_reduce, reducer
 from .stimuli import InputSpec, StimulusSet
 
@@ -66,11 +69,40 @@ def _sum64(t: torch.Tensor) -> torch.Tensor:
 
 def _split_call(name: str) -> Tuple[str, Optional[int]]:
     """``"relu@2"`` -> ("relu", 2): one call of a module that runs several times per forward."""
+    name = layer_name(name)
     if "@" in name:
         base, _, idx = name.rpartition("@")
         if idx.isdigit():
             return base, int(idx)
     return name, None
+
+
+#: A model-ready tensor is refused when, mapped back to pixel units (``x * std + mean`` with the probe's
+#: InputSpec), it leaves [-MARGIN, 1 + MARGIN]: images in [0, 1] plus ten image ranges on either side. The margin
+#: lets noisy, augmented or adversarial inputs (and ``torch.randn`` test inputs) through, while raw 0-255 pixels
+#: (which map back to values up to about 255) are caught.
+MODEL_READY_MARGIN = 10.0
+
+
+def positive_int(value: Any, name: str) -> int:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {brief(value)}")
+    return int(value)
+
+
+def check_devices(module: nn.Module) -> None:
+    """A model the probe can feed: every parameter and buffer holds values, all on one device."""
+    devices = {t.device for t in itertools.chain(module.parameters(), module.buffers())}
+    if any(d.type == "meta" for d in devices):
+        raise ValueError(
+            "the model has parameters on the 'meta' device: they have shapes but no values (a model built "
+            "with device='meta' or init_empty_weights). Materialise it first, e.g. model.to_empty(device='cpu') "
+            "then model.load_state_dict(weights), or load_state_dict(weights, assign=True)."
+        )
+    if len(devices) > 1:
+        names = sorted(str(d) for d in devices)
+        raise ValueError(f"the model's parameters and buffers are spread over several devices ({', '.join(names)}); "
+                         f"the probe feeds one device: move the whole model there, e.g. model.to({names[0]!r}).")
 
 
 class Probe:
@@ -90,7 +122,11 @@ class Probe:
         if not isinstance(module, nn.Module):
             raise TypeError(f"Probe needs a torch.nn.Module, got {type(module).__name__}")
         if not isinstance(input_spec, InputSpec):
-            raise TypeError("Probe needs an nw.InputSpec(size=(H, W), mean=..., std=...) as its second argument")
+            raise TypeError("Probe needs an nw.InputSpec(size=(H, W), mean=..., std=...) as its second argument, "
+                            f"got {brief(input_spec)}")
+        if cache is not None and not isinstance(cache, ActivationCache):
+            raise TypeError(f"cache must be an ActivationCache or None, got {brief(cache)}")
+        check_devices(module)
         self.module = module
         self.input_spec = input_spec
         self.name = name or type(module).__name__
@@ -176,7 +212,8 @@ class Probe:
         return list(self._layers)
 
     def layer(self, name: str) -> LayerInfo:
-        base, _ = _split_call(name)
+        """The :class:`LayerInfo` of one layer (``"name"`` or ``"name@i"``)."""
+        base, _ = _split_call(layer_name(name))
         if base not in self._by_name:
             resolve_layers(self.module, [base])  # raises with suggestions for unknown names
             raise KeyError(f"layer {base!r} exists but does not run in the model's forward pass")
@@ -197,33 +234,78 @@ class Probe:
     # ---- inputs -----------------------------------------------------------------------------------
     def prepare(self, stimuli: Stimuli) -> Tuple[int, Any]:
         """(count, batch source) for a StimulusSet, a uint8 image array, or a model-ready tensor (validated)."""
+        check_devices(self.module)
         if isinstance(stimuli, np.ndarray):
             stimuli = StimulusSet.from_arrays(stimuli)
         if isinstance(stimuli, StimulusSet):
             return len(stimuli), stimuli
         if isinstance(stimuli, torch.Tensor):
-            spec = self.input_spec
-            if stimuli.dim() != 4 or stimuli.shape[1] != spec.channels:
-                raise ValueError(
-                    f"a tensor of stimuli must be model-ready (N, {spec.channels}, H, W); got shape "
-                    f"{tuple(stimuli.shape)}. Pass uint8 images through nw.StimulusSet.from_arrays instead."
-                )
-            if len(stimuli) == 0:
-                raise ValueError("the stimulus tensor is empty")
-            if torch.isnan(stimuli).any():
-                raise ValueError("the stimulus tensor contains NaN values")
+            self._check_model_ready(stimuli)
             return len(stimuli), stimuli.detach()
+        hint = (" For a list of PIL images or file paths use nw.StimulusSet.from_images(list)."
+                if isinstance(stimuli, (list, tuple)) else "")
         raise TypeError(
-            f"stimuli must be an nw.StimulusSet, a uint8 image array (N, H, W, 3) or a model-ready tensor, "
-            f"not {type(stimuli).__name__}"
+            f"stimuli must be an nw.StimulusSet, a uint8 image array (N, H, W, 3) or a model-ready tensor "
+            f"(N, C, H, W), not {brief(stimuli)} ({type(stimuli).__name__}).{hint}"
         )
+
+    def _check_model_ready(self, x: torch.Tensor) -> None:
+        """A model-ready tensor: (N, C, H, W) of the spec's channels and size, floating point, finite, and
+        normalised for this probe (see :data:`MODEL_READY_MARGIN`)."""
+        spec = self.input_spec
+        shape = tuple(x.shape)
+        if x.dim() != 4 or x.shape[1] != spec.channels:
+            hint = ""
+            if x.dim() == 3 and x.shape[0] == spec.channels:
+                hint = " One image needs a leading batch axis: x[None]."
+            elif x.dim() == 4 and x.shape[-1] == spec.channels:
+                hint = " This looks channels-last: x.permute(0, 3, 1, 2)."
+            raise ValueError(
+                f"a tensor of stimuli must be model-ready (N, {spec.channels}, H, W); got shape {shape}.{hint} "
+                "Or pass images (N, H, W, 3), uint8 or float in [0, 1], through nw.StimulusSet.from_arrays to have "
+                "them resized and normalised."
+            )
+        if shape[-2:] != spec.size:
+            raise ValueError(
+                f"model-ready images must be {spec.size[0]}x{spec.size[1]} (the probe's InputSpec.size); got "
+                f"{shape[-2:]}. Pass a StimulusSet or uint8 array to have them resized, or resize the tensor."
+            )
+        if len(x) == 0:
+            raise ValueError("the stimulus tensor is empty; give at least one image")
+        if not x.is_floating_point():
+            raise TypeError(
+                f"a model-ready stimulus tensor must be floating point and normalised for this model; got dtype "
+                f"{x.dtype}. Pass uint8 or 0-1 images through nw.StimulusSet.from_arrays(images) (channels-last, "
+                "e.g. x.permute(0, 2, 3, 1).numpy()), which resizes and normalises them."
+            )
+        with torch.no_grad():  # per-channel extremes, reduced in place (no full-size temporary)
+            lo = x.detach().amin(dim=(0, 2, 3)).double().cpu()
+            hi = x.detach().amax(dim=(0, 2, 3)).double().cpu()
+        if not (torch.isfinite(lo).all() and torch.isfinite(hi).all()):
+            counts = ((int(torch.isnan(x).sum()), "NaN"), (int(torch.isinf(x).sum()), "infinite"))
+            what = " and ".join(f"{count} {kind}" for count, kind in counts if count)
+            rows = torch.nonzero((~torch.isfinite(x)).flatten(1).any(1)).flatten()[:10].tolist()
+            raise ValueError(f"the stimulus tensor contains {what} value(s) (in the images at positions {rows}); "
+                             "replace or drop those images")
+        mean, std = torch.tensor(spec.mean, dtype=torch.float64), torch.tensor(spec.std, dtype=torch.float64)
+        if ((lo * std + mean) < -MODEL_READY_MARGIN).any() or ((hi * std + mean) > 1 + MODEL_READY_MARGIN).any():
+            expected_lo, expected_hi = float((-mean / std).min()), float(((1 - mean) / std).max())
+            raise ValueError(
+                f"the stimulus tensor is not normalised for this probe: its values range over "
+                f"[{float(lo.min()):.4g}, {float(hi.max()):.4g}], but images in [0, 1] normalised with the probe's "
+                f"InputSpec (mean={spec.mean}, std={spec.std}) range over [{expected_lo:.3g}, {expected_hi:.3g}] "
+                f"(ten times that range again on either side is accepted). Raw 0-255 pixels? Pass them through "
+                "nw.StimulusSet.from_arrays(images), which scales, resizes and normalises, or normalise the "
+                "tensor yourself: probe.input_spec.normalize(x / 255)."
+            )
 
     def stimulus_key(self, source: Any) -> str:
         """Identifies a prepared source and its preprocessing (for cache keys)."""
         if isinstance(source, StimulusSet):
             return f"{source.fingerprint}|{self.input_spec.key}"
         t = source.cpu().contiguous()
-        return f"tensor:{hashlib.sha256(t.numpy().tobytes()).hexdigest()}|{tuple(t.shape)}|{t.dtype}"
+        raw = t.reshape(-1).view(torch.uint8).numpy()  # bytes of any dtype (bfloat16 has no numpy twin)
+        return f"tensor:{hashlib.sha256(raw.tobytes()).hexdigest()}|{tuple(t.shape)}|{t.dtype}"
 
     def batch(self, source: Any, start: int, stop: int) -> torch.Tensor:
         """Model-ready inputs for rows ``start:stop`` of a prepared source, on the model's device."""
@@ -252,19 +334,19 @@ class Probe:
         ``"maxpool"`` or ``("random_projection", k, seed)``. Results are cached (see :attr:`cache`);
         cached tensors are shared, so do not modify them in place.
         """
-        if isinstance(layers, str):
-            layers = [layers]
-        layers = list(dict.fromkeys(layers))
+        layers = list(dict.fromkeys(layer_list(layers)))
         if not layers:
             raise ValueError("layers is empty; name at least one layer (see probe.layer_names())")
-        if not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        batch_size = positive_int(batch_size, "batch_size")
         red = normalize_reduce(reduce)
+        report = make_reporter(progress, "activations")
+        validate_cancel(cancel)
         for name in layers:
             base, idx = _split_call(name)
             info = self.layer(base)
             if idx is not None and idx >= info.calls:
-                raise ValueError(f"layer {base!r} runs {info.calls} time(s) per forward; call index {idx} is out of range")
+                raise ValueError(f"layer {base!r} runs {info.calls} time(s) per forward, so {name!r} does not exist; "
+                                 f"use {base}@0 to {base}@{info.calls - 1}, or {base!r} for every call")
         n, source = self.prepare(stimuli)
         result: Dict[str, Any] = {}
         if use_cache:
@@ -279,7 +361,7 @@ class Probe:
                     result[name] = hit
         todo = [name for name in layers if name not in result]
         if todo:
-            computed = self._extract(todo, n, source, batch_size, red, progress, cancel)
+            computed = self._extract(todo, n, source, batch_size, red, report, cancel)
             for name, value in computed.items():
                 if use_cache:
                     self.cache.put(key(name), value)
@@ -287,7 +369,7 @@ class Probe:
         return {name: result[name] for name in layers}
 
     def _extract(self, names: List[str], n: int, source: Any, batch_size: int, red: Optional[Tuple],
-                 progress: ProgressArg, cancel: Optional[CancelToken]) -> Dict[str, Any]:
+                 report: Callable[..., None], cancel: Optional[CancelToken]) -> Dict[str, Any]:
         wanted = list(dict.fromkeys(_split_call(nm)[0] for nm in names))
         source_of = {b: self._alias_of.get(b, b) for b in wanted}  # aliases are captured once, shared
         bases = list(dict.fromkeys(source_of.values()))
@@ -295,7 +377,6 @@ class Probe:
         # each layer's result is allocated once and filled batch by batch: no list of chunks to concatenate,
         # so the kept activations never exist twice
         stacked: Dict[str, List[Optional[torch.Tensor]]] = {b: [None] * calls[b] for b in bases}
-        report = make_reporter(progress, "activations")
         reduce_output = reducer(red)
 
         def keep(name: str, output: Any) -> Any:
@@ -340,8 +421,10 @@ class Probe:
     def predict(self, stimuli: Stimuli, batch_size: int = 64, progress: ProgressArg = None,
                 cancel: Optional[CancelToken] = None) -> torch.Tensor:
         """The model's output (first tensor of a tuple/dict output) for every stimulus, on the CPU."""
-        n, source = self.prepare(stimuli)
+        batch_size = positive_int(batch_size, "batch_size")
         report = make_reporter(progress, "predict")
+        validate_cancel(cancel)
+        n, source = self.prepare(stimuli)
         outs = []
         with preserved(self.module), torch.no_grad():
             for start in range(0, n, batch_size):

@@ -41,10 +41,18 @@ class CancelToken:
             raise Cancelled("the operation was cancelled")
 
 
+def validate_cancel(cancel: Any) -> Optional[CancelToken]:
+    """``cancel`` if it is None or a :class:`CancelToken`; a TypeError that says how to make one otherwise."""
+    if cancel is None or isinstance(cancel, CancelToken):
+        return cancel
+    what = "the class CancelToken itself" if cancel is CancelToken else type(cancel).__name__
+    raise TypeError(f"cancel must be None or a CancelToken instance, not {what}: create one with "
+                    "token = nw.CancelToken(), pass cancel=token, and call token.cancel() to stop.")
+
+
 def check_cancel(cancel: Optional[CancelToken]) -> None:
-    if cancel is not None:
-        if not isinstance(cancel, CancelToken):
-            raise TypeError(f"cancel must be a neuro_widgets CancelToken or None, not {type(cancel).__name__}")
+    """Raise :class:`Cancelled` if ``cancel`` was cancelled (a TypeError if it is not a CancelToken)."""
+    if validate_cancel(cancel) is not None:
         cancel.raise_if_cancelled()
 
 
@@ -88,18 +96,30 @@ class _Bar:
 
 
 def make_reporter(progress: ProgressArg, description: str = "working") -> Callable[..., None]:
-    """Turn a ``progress`` argument into a callable ``report(done, total, **extra)``."""
+    """Turn a ``progress`` argument into a callable ``report(done, total, **extra)``.
+
+    A callable that cannot be called as ``progress(done, total)`` is refused here, before any work starts.
+    """
     if progress is None or progress is False:
         return lambda done, total, **extra: None
     if progress is True:
         return _Bar(description)
-    if not callable(progress):
-        raise TypeError("progress must be None, True or a callable progress(done, total)")
+    if isinstance(progress, type) or not callable(progress):
+        what = f"the class {progress.__name__}" if isinstance(progress, type) else type(progress).__name__
+        raise TypeError(f"progress must be None, True (a built-in bar) or a function progress(done, total), "
+                        f"not {what}")
     try:
-        params = inspect.signature(progress).parameters.values()
-        takes_extra = any(p.kind is p.VAR_KEYWORD for p in params)
-    except (TypeError, ValueError):
-        takes_extra = False
+        signature: Optional[inspect.Signature] = inspect.signature(progress)
+    except (TypeError, ValueError):  # some builtins have no signature: trust them
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(0, 0)
+        except TypeError:
+            name = getattr(progress, "__name__", type(progress).__name__)
+            raise TypeError(f"progress is called as progress(done, total), but {name}{signature} cannot take two "
+                            "positional arguments; use e.g. progress=lambda done, total: print(done, total)") from None
+    takes_extra = signature is not None and any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     if takes_extra:
         return progress
     return lambda done, total, **extra: progress(done, total)

@@ -6,11 +6,13 @@ fixed-size row blocks, so a very wide layer never needs its whole matrix in memo
 """
 from __future__ import annotations
 
+import numbers
 from typing import Any, Callable, Hashable, Optional, Tuple
 
 import torch
 
 from .cache import ActivationCache
+from .describe import brief
 
 _BLOCK_ROWS = 8192
 # projection blocks are reused across batches while they fit this budget, and regenerated otherwise
@@ -21,15 +23,18 @@ def normalize_reduce(reduce: Any) -> Optional[Tuple]:
     """Validate a ``reduce=`` argument and return a hashable canonical form."""
     if reduce is None:
         return None
-    if reduce in ("avgpool", "maxpool"):
+    if isinstance(reduce, str) and reduce in ("avgpool", "maxpool"):
         return (reduce,)
-    if isinstance(reduce, (tuple, list)) and len(reduce) == 3 and reduce[0] == "random_projection":
+    if isinstance(reduce, (tuple, list)) and len(reduce) == 3 and isinstance(reduce[0], str) \
+            and reduce[0] == "random_projection":
         _, k, seed = reduce
-        if not isinstance(k, int) or k < 1:
-            raise ValueError(f"random_projection needs a positive integer dimension k, got {k!r}")
+        for what, value, low in (("dimension k", k, 1), ("seed", seed, 0)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+                raise ValueError(f"random_projection needs a {'positive' if low else 'non-negative'} integer "
+                                 f"{what}, got {brief(value)}; e.g. reduce=('random_projection', 1024, 0)")
         return ("random_projection", int(k), int(seed))
     raise ValueError(
-        f"unknown reduce={reduce!r}; use None, 'avgpool', 'maxpool' or ('random_projection', k, seed)"
+        f"unknown reduce={brief(reduce)}; use None, 'avgpool', 'maxpool' or ('random_projection', k, seed)"
     )
 
 

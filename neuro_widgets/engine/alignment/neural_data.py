@@ -18,7 +18,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from ..describe import brief
 from ..neural import NeuralRDMs
+from ..stimuli import stimulus_ids as stimulus_ids_of
 from .rdm import check_rdm_method, rdm
 
 
@@ -44,7 +46,9 @@ def present_repetitions(data: np.ndarray, where: str = "responses") -> np.ndarra
         raise ValueError(f"{where}: {len(empty)} stimulus/stimuli have no repetition at all (all NaN), e.g. rows "
                          f"{empty[:5].tolist()}; drop those stimuli")
     if np.isinf(data).any():
-        raise ValueError(f"{where} contain infinite values")
+        at = np.argwhere(np.isinf(data))[:5].tolist()
+        raise ValueError(f"{where} contain {int(np.isinf(data).sum())} infinite value(s), e.g. at (stimulus, "
+                         f"neuroid, repetition) {at}; drop or fix those entries first")
     return present
 
 
@@ -68,20 +72,26 @@ class NeuralResponses:
 
     def __init__(self, data: Any, stimulus_ids: Sequence[str], neuroids: Optional[Mapping[str, Sequence]] = None,
                  name: str = "responses") -> None:
-        arr = np.array(data, dtype=np.float64)
+        if data is None:
+            raise TypeError("responses is None; give an array (stimuli, neuroids) or (stimuli, neuroids, repetitions)")
+        try:
+            arr = np.array(data, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise TypeError("responses must be a numeric array (stimuli, neuroids[, repetitions]), got "
+                            f"{brief(data)}") from err
         if arr.ndim == 2:
             arr = arr[:, :, None]
         if arr.ndim != 3:
             raise ValueError("responses must be (stimuli, neuroids) or (stimuli, neuroids, repetitions); got "
-                             f"shape {np.shape(data)}")
+                             f"shape {arr.shape}")
         present = present_repetitions(arr)
         if arr.shape[0] < 4:
             raise ValueError(f"responses need at least 4 stimuli, got {arr.shape[0]}")
-        ids = [str(s) for s in stimulus_ids]
-        if len(ids) != arr.shape[0]:
-            raise ValueError(f"{len(ids)} stimulus ids for {arr.shape[0]} stimuli; give one id per stimulus row")
-        if len(set(ids)) != len(ids):
-            raise ValueError("stimulus ids must be unique (repetitions go on the third axis)")
+        ids = stimulus_ids_of(stimulus_ids, arr.shape[0], "NeuralResponses", ("stimulus row", "stimulus rows"),
+                              repeated_hint=" (repetitions go on the third axis, not in repeated rows)")
+        if neuroids is not None and not isinstance(neuroids, Mapping):
+            raise TypeError(f"neuroids must be a dict of columns {{'region': [...], ...}}, one value per neuroid; "
+                            f"got {brief(neuroids)}")
         meta: Dict[str, np.ndarray] = {}
         for key, col in (neuroids or {}).items():
             col = np.asarray(col)
@@ -161,22 +171,48 @@ class NeuralResponses:
         Repetitions are the rows that share a ``stimulus_id``; every stimulus needs the same count.
         Time bins are averaged unless ``time_bin`` picks one.
         """
-        da = assembly
+        return cls._from_assembly(assembly, time_bin, name, "NeuralResponses.from_xarray")
+
+    @classmethod
+    def _from_assembly(cls, da: Any, time_bin: Union[None, int], name: str, where: str) -> "NeuralResponses":
+        import xarray as xr
+
+        expected = ("expected a Brain-Score NeuroidAssembly: dims ('presentation', 'neuroid'[, 'time_bin']), "
+                    "coordinate 'stimulus_id' on 'presentation'")
+        if isinstance(da, xr.Dataset):
+            raise TypeError(f"{where}: got an xarray Dataset with variables {list(da.data_vars)}; pass one "
+                            "DataArray, e.g. ds[name]")
+        if not isinstance(da, xr.DataArray):
+            raise TypeError(f"{where}: {expected}; got {brief(da)}")
         dims = tuple(da.dims)
-        if "presentation" not in dims or "neuroid" not in dims:
-            raise ValueError(f"expected dims ('presentation', 'neuroid'[, 'time_bin']), got {dims}")
-        if "stimulus_id" not in da.coords:
-            raise ValueError("the assembly has no 'stimulus_id' coordinate on 'presentation'")
+        if "presentation" not in dims or "neuroid" not in dims or not set(dims) <= {"presentation", "neuroid",
+                                                                                  "time_bin"}:
+            raise ValueError(f"{where}: {expected}; its dims are {dims}")
+        if "stimulus_id" not in da.coords or da.coords["stimulus_id"].dims != ("presentation",):
+            found = "no 'stimulus_id' coordinate" if "stimulus_id" not in da.coords else \
+                f"'stimulus_id' on dims {da.coords['stimulus_id'].dims}"
+            raise ValueError(f"{where}: {expected}; it has {found}")
         if "time_bin" in dims:
-            da = da.isel(time_bin=time_bin) if time_bin is not None else da.mean("time_bin")
+            if time_bin is None:
+                da = da.mean("time_bin")
+            else:
+                n_bins = da.sizes["time_bin"]
+                if not isinstance(time_bin, (int, np.integer)) or isinstance(time_bin, bool) \
+                        or not -n_bins <= time_bin < n_bins:
+                    raise ValueError(f"{where}: time_bin must be an index into the {n_bins} time bins "
+                                     f"(0..{n_bins - 1}) or None to average them; got {brief(time_bin)}")
+                da = da.isel(time_bin=int(time_bin))
+        elif time_bin is not None:
+            raise ValueError(f"{where}: time_bin={time_bin!r} was given but the assembly has no 'time_bin' dim; "
+                             "leave time_bin=None")
         values = np.asarray(da.transpose("presentation", "neuroid").values, dtype=np.float64)
         stim = np.asarray(da.coords["stimulus_id"].values).astype(str)
         ids = list(dict.fromkeys(stim.tolist()))
         rows = [np.flatnonzero(stim == s) for s in ids]
         counts = sorted({len(r) for r in rows})
         if len(counts) > 1:
-            raise ValueError(f"stimuli have different numbers of repetitions ({counts}); select an equal number "
-                             "of presentations per stimulus_id first")
+            raise ValueError(f"{where}: stimuli have different numbers of repetitions ({counts}); select an equal "
+                             "number of presentations per stimulus_id first")
         data = np.stack([values[r].T for r in rows])  # (stimuli, neuroids, reps)
         meta = {}
         for cname, coord in da.coords.items():
@@ -186,14 +222,33 @@ class NeuralResponses:
 
     @classmethod
     def from_netcdf(cls, path: Union[str, os.PathLike], time_bin: Union[None, int] = None) -> "NeuralResponses":
-        """From a Brain-Score ``NeuroidAssembly`` netCDF file (needs xarray and a netCDF engine)."""
+        """From a Brain-Score ``NeuroidAssembly`` netCDF file holding one DataArray (needs xarray and a netCDF
+        engine)."""
         try:
             import xarray as xr
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError("loading netCDF needs xarray (and h5netcdf or netCDF4): pip install xarray "
                               "h5netcdf") from err
-        with xr.open_dataarray(path) as da:
-            return cls.from_xarray(da.load(), time_bin=time_bin, name=os.path.basename(str(path)))
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"NeuralResponses.from_netcdf takes a file path, got {brief(path)}")
+        where = f"NeuralResponses.from_netcdf({str(path)!r})"
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{where}: no file at {path}" + (" (it is a folder)" if os.path.isdir(path)
+                                                                        else ""))
+        try:
+            ds = xr.open_dataset(path)
+        except Exception as err:  # xarray raises ValueError/OSError/... depending on the backend it tried
+            raise ValueError(f"{where}: the file is not a netCDF file xarray can read (is it truncated, or a "
+                             "different format with a .nc name?). Save assemblies with DataArray.to_netcdf(path)."
+                             ) from err
+        with ds:
+            variables = list(ds.data_vars)
+            if len(variables) != 1:
+                raise ValueError(f"{where}: the file holds {len(variables)} data variables {variables[:10]}; it "
+                                 "needs exactly one (a NeuroidAssembly saved with DataArray.to_netcdf). Pick one "
+                                 "with xarray.open_dataset(path)[name] and pass it to NeuralResponses.from_xarray.")
+            da = ds[variables[0]].load()
+        return cls._from_assembly(da, time_bin, os.path.basename(str(path)), where)
 
     @classmethod
     def from_numpy(cls, data: Any, stimulus_ids: Sequence[str], **neuroids: Sequence) -> "NeuralResponses":
@@ -228,6 +283,9 @@ def to_rsatoolbox(neural: NeuralRDMs, region: str) -> Any:
 
 def from_rsatoolbox(rdms: Any, region: str = "region", stimulus_ids: Optional[Sequence[str]] = None) -> NeuralRDMs:
     """An rsatoolbox ``RDMs`` object as one region of RDM-level data."""
+    if not hasattr(rdms, "get_matrices") or not hasattr(rdms, "pattern_descriptors"):
+        raise TypeError(f"from_rsatoolbox takes an rsatoolbox.rdm.RDMs object, got {brief(rdms)}; for RDMs in an "
+                        "array use nw.NeuralRDMs({region: rdms}, stimulus_ids)")
     mats = np.asarray(rdms.get_matrices(), dtype=np.float64)
     ids = stimulus_ids
     if ids is None:

@@ -13,6 +13,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
+from ..describe import brief
+
 Number = float
 
 
@@ -41,12 +43,12 @@ class Param:
             raise ValueError(f"{where} cannot be None; {self.help}")
         if self.type == "bool":
             if not isinstance(value, (bool, np.bool_)):
-                raise TypeError(f"{where} must be True or False, got {value!r}")
+                raise TypeError(f"{where} must be True or False, got {brief(value)}")
             return bool(value)
         if self.type in ("int", "float"):
             kind = numbers.Integral if self.type == "int" else numbers.Real
             if isinstance(value, bool) or not isinstance(value, kind):
-                raise TypeError(f"{where} must be {'an int' if self.type == 'int' else 'a number'}, got {value!r}")
+                raise TypeError(f"{where} must be {'an int' if self.type == 'int' else 'a number'}, got {brief(value)}")
             value = int(value) if self.type == "int" else float(value)
             lo, hi = self.range or (None, None)
             if (lo is not None and value < lo) or (hi is not None and value > hi):
@@ -54,12 +56,12 @@ class Param:
                                  f"{hi if hi is not None else 'inf'}], got {value}")
             return value
         if self.type == "choice":
-            if value not in (self.choices or ()):
-                raise ValueError(f"{where} must be one of {list(self.choices or ())}, got {value!r}")
+            if not isinstance(value, str) or value not in (self.choices or ()):
+                raise ValueError(f"{where} must be one of {list(self.choices or ())}, got {brief(value)}")
             return value
         if self.type == "layer":
             if not isinstance(value, str):
-                raise TypeError(f"{where} must be a layer name (str, see probe.layer_names()), got {value!r}")
+                raise TypeError(f"{where} must be a layer name (str, see probe.layer_names()), got {brief(value)}")
             return value
         raise AssertionError(f"unknown parameter type {self.type}")  # a bug in the registry itself
 
