@@ -334,3 +334,12 @@ def test_attribution_parameter_messages_summarise_values():
     with pytest.raises(ValueError) as err:
         param.check("integrated_gradients", "x" * 1000)
     assert "'xxxx" in str(err.value) and len(str(err.value)) < 200
+
+
+def test_zoo_arguments_are_checked_before_building_anything():
+    with pytest.raises(TypeError, match="seed must be an integer"):
+        nw.load_model("cifar_resnet20", pretrained=False, seed="x")
+    with pytest.raises(TypeError, match="pretrained must be True or False"):
+        nw.load_model("cifar_resnet20", pretrained="yes")
+    with pytest.raises(ValueError, match="has no weights 'IMAGENET2'; use one of DEFAULT, IMAGENET1K_V1"):
+        nw.load_model("torchvision:alexnet", weights="IMAGENET2")

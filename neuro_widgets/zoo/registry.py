@@ -149,7 +149,13 @@ def torchvision_model(name: str, weights: Any = "DEFAULT", seed: Optional[int] =
     class_names = None
     weights_obj = None
     if weights is not None:
-        weights_obj = torchvision.models.get_model_weights(name).verify(weights)
+        enum = torchvision.models.get_model_weights(name)
+        try:
+            weights_obj = enum.verify(weights)
+        except (KeyError, ValueError, TypeError) as err:
+            known = ", ".join(["DEFAULT", *(w.name for w in enum)])
+            raise ValueError(f"torchvision:{name} has no weights {weights!r}; use one of {known}, or weights=None "
+                             "for a random initialisation") from err
         class_names = weights_obj.meta.get("categories")
     else:
         enum = torchvision.models.get_model_weights(name)
@@ -195,6 +201,10 @@ def load_model(name: str, pretrained: bool = True, *, seed: Optional[int] = None
     """
     if not isinstance(name, str):
         raise TypeError("load_model takes a zoo name such as 'cifar_resnet20' or 'torchvision:alexnet'")
+    if not isinstance(pretrained, bool):
+        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an integer (or None), got {seed!r}")
     if name.startswith("torchvision:"):
         return torchvision_model(name.split(":", 1)[1], weights=weights if pretrained else None, seed=seed)
     if name.startswith("cifar_resnet") and name[len("cifar_resnet"):].isdigit():
