@@ -68,6 +68,19 @@ def apply_reduce(x: torch.Tensor, reduce: Optional[Hashable]) -> torch.Tensor:
     return out
 
 
+def pull_back(weights: torch.Tensor, width: int, reduce: Optional[Hashable]) -> torch.Tensor:
+    """Weights (k,) on randomly projected features as weights (width,) on the original flattened features:
+    ``apply_reduce(x) @ w == x.flatten(1) @ pull_back(w)`` (the projection is linear). ``None`` passes through."""
+    if reduce is None:
+        return weights
+    if reduce[0] != "random_projection":
+        raise ValueError(f"weights on {reduce[0]} features have no unique pull-back to the original features")
+    _, k, seed = reduce
+    w = weights.to(torch.float32)
+    return torch.cat([_projection_block(start, min(start + _BLOCK_ROWS, width), k, seed, w.device) @ w
+                      for start in range(0, width, _BLOCK_ROWS)])
+
+
 def reducer(reduce: Optional[Hashable]) -> Callable[[str, Any], Any]:
     """A capture transform: detach, reduce."""
     def transform(_name: str, output: Any) -> Any:

@@ -14,6 +14,7 @@ from .cross_validation import half_split, shuffle_splits
 from .encoding import EncodingScore, encoding_score
 from .neural_data import NeuralResponses, from_rsatoolbox, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
+from .readout import NeuronReadout, fit_readout
 from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit
 from .results import BestLayer, Difference, LayerScore, SweepResult
 from .stats import bootstrap_rsa, percentile_ci, permutation_test
@@ -21,8 +22,8 @@ from .sweep import METRICS, default_layers, sweep
 
 __all__ = [
     "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "RDM_METHODS", "BestLayer", "Consistency",
-    "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "RSACeiling", "SweepResult",
-    "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "from_rsatoolbox",
+    "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
+    "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",
     "half_split", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
     "ridge_fit", "shuffle_splits", "split_half_consistency", "sweep", "to_rsatoolbox",
 ]
