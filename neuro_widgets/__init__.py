@@ -25,6 +25,7 @@ _EXPORTS = {
     "AttributionWidget": "neuro_widgets.widgets",
     "AlignmentWidget": "neuro_widgets.widgets",
     "RDMWidget": "neuro_widgets.widgets",
+    "NeuronsWidget": "neuro_widgets.widgets",
 }
 _MODULES = {
     "alignment": "neuro_widgets.alignment",

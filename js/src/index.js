@@ -5,11 +5,12 @@ import { featurevisPanel } from "./featurevis.js";
 import { attributionPanel } from "./attribution.js";
 import { alignmentPanel } from "./alignment.js";
 import { rdmPanel } from "./rdm.js";
+import { neuronsPanel } from "./neurons.js";
 
-const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel };
-const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs" };
+const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel, neurons: neuronsPanel };
+const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs", neurons: "Neurons" };
 // in tabs, the RDM viewer sits under the alignment panel
-const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment" };
+const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment", neurons: "neurons" };
 
 function render({ model, el }) {
   const names = model.get("_panels") || [];

@@ -3,6 +3,8 @@ from .alignment import AlignmentWidget
 from .attribution import AttributionWidget
 from .explorer import LayerExplorer, LayerTree
 from .featurevis import FeatureVisWidget
+from .neurons import NeuronsWidget
 from .rdm import RDMWidget
 
-__all__ = ["LayerExplorer", "LayerTree", "FeatureVisWidget", "AttributionWidget", "AlignmentWidget", "RDMWidget"]
+__all__ = ["LayerExplorer", "LayerTree", "FeatureVisWidget", "AttributionWidget", "AlignmentWidget", "RDMWidget",
+           "NeuronsWidget"]

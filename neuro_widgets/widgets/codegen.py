@@ -73,3 +73,8 @@ def with_record(code: str, record: Optional[Dict[str, Any]]) -> str:
     shown = {k: v for k, v in record.items() if k != "arguments"}
     text = json.dumps(shown, default=str, indent=1, sort_keys=True)
     return code + "\n# settings record of the result shown:\n" + "\n".join(f"# {line}" for line in text.splitlines())
+
+
+def neuron_wants(layer: str, neuron: int, settings: Dict[str, Any]) -> str:
+    return (f"want = nw.featurevis.neuron_wants(probe, stimuli, neural, {layer!r}, {neuron}, {_kwargs(settings)})\n"
+            "want.image, want.predicted, want.predicted_spread, want.readout.heldout_r")

@@ -1,0 +1,56 @@
+import { describe, it, expect } from "vitest";
+import widget from "../src/index.js";
+import { fakeModel, pngBuffer, baseState } from "./fake_model.js";
+
+function mount(state) {
+  const model = fakeModel(state);
+  const el = document.createElement("div");
+  document.body.replaceChildren(el);
+  widget.render({ model, el });
+  return { model, el };
+}
+
+const RESULT = {
+  layer: "layer3", ids: ["n0", "n1", "n2"], r: [0.2, 0.6, null], reliability: [0.5, 0.8, 0.3], ceiled: [0.4, 0.75, null],
+  formula: "r/c", median: 0.4, median_reliability: 0.5,
+  curve: { layers: ["conv1", "layer1", "layer3"], median_ceiled: [0.1, 0.3, 0.5] },
+};
+
+describe("neurons panel", () => {
+  it("lists neurons sorted by held-out r, re-sorts on a header click, and a row click asks what that neuron wants", () => {
+    const { model, el } = mount({ ...baseState(["neurons"]), neuron_result: {}, neuron_want: {} });
+    model.kernelSet("neuron_result", RESULT);
+    const ids = () => [...el.querySelectorAll(".nw-neuron-row")].map((r) => r.firstChild.textContent);
+    expect(ids()).toEqual(["n1", "n0", "n2"]);                 // r descending, the missing value last
+    el.querySelector('th[data-key="reliability"]').click();
+    expect(ids()).toEqual(["n1", "n0", "n2"]);
+    el.querySelector('th[data-key="reliability"]').click();    // same column again: ascending
+    expect(ids()).toEqual(["n2", "n0", "n1"]);
+    el.querySelector('th[data-key="id"]').click();
+    expect(ids()).toEqual(["n0", "n1", "n2"]);
+    el.querySelector('.nw-neuron-row[data-neuron="1"]').click();
+    expect(model.sent.at(-1)).toEqual({ action: "want", neuron: 1 });
+    expect(el.querySelector(".nw-neuron-summary").textContent).toContain("median held-out r 0.400 over 3 neurons");
+    expect(el.querySelectorAll(".nw-neuron-hist rect").length).toBe(16);
+  });
+
+  it("clicking a point of the ceiled curve selects that layer", () => {
+    const { model, el } = mount({ ...baseState(["neurons"]), neuron_result: RESULT, neuron_want: {} });
+    el.querySelector('.nw-neuron-curve circle[data-layer="layer1"]').dispatchEvent(new MouseEvent("click"));
+    expect(model.get("selected_layer")).toBe("layer1");
+  });
+
+  it("shows the optimal stimulus with its predicted response and uncertainty beside recorded and predicted images", async () => {
+    const { model, el } = mount({ ...baseState(["neurons"]), neuron_result: RESULT, neuron_want: {} });
+    const png = await pngBuffer(8, 8);
+    const tile = (i, v) => ({ index: i, id: `im${i}`, value: v, image: png });
+    model.kernelSet("neuron_want", { neuron: "n1", layer: "layer3", image: png, predicted: 9.5, spread: 0.4, recorded_max: 6.1,
+      heldout_r: 0.55, heldout_ci: [0.4, 0.7], n_test: 128, recorded: [tile(3, 6.1), tile(7, 5.2)], model: [tile(7, 4.4)] });
+    const want = el.querySelector(".nw-neuron-want");
+    expect(want.querySelector(".nw-neuron-predicted").textContent).toContain("9.50 ± 0.40");
+    expect(want.textContent).toContain("strongest recorded response 6.10");
+    expect(want.textContent).toContain("[0.400, 0.700] on 128 images");
+    expect(want.querySelectorAll(".nw-neuron-strip").length).toBe(2);
+    expect(want.querySelectorAll(".nw-neuron-strip img").length).toBe(3);
+  });
+});

@@ -1,0 +1,178 @@
+"""The neurons panel, for response-level data (single neurons, e.g. V4): per-neuron predictivity of the selected
+layer against each neuron's reliability, the layer curve of median ceiled predictivity, and "what does this neuron
+want?" — click a neuron to render the optimal stimulus of its readout beside the real images that drive it most."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import traitlets as t
+
+from . import codegen
+from .base import BaseWidget, as_trait_error, merge_settings
+from .codec import png_bytes
+from .engines import engine, fraction_progress
+
+#: ``features``: the random-projection width every layer is reduced to (the readouts are pulled back exactly)
+DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": "ridge", "features": 1024, "steps": 128, "seed": 0, "top": 6}
+NO_NEURONS = ("no single-neuron data: this panel predicts recorded neurons from each layer, so it needs "
+              "response-level data (stimuli x neurons x repeats), e.g. nw.LayerExplorer(probe, "
+              "nw.datasets.cowley2023_v4())")
+
+
+def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
+    out = merge_settings(DEFAULT_SETTINGS, settings, "neurons")
+    if out["encoding"] not in ("ridge", "pls"):
+        raise ValueError(f"encoding must be 'ridge' or 'pls', got {out['encoding']!r}")
+    for key, low in (("features", 8), ("steps", 1), ("top", 1), ("seed", 0)):
+        value = out[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f"neurons setting {key!r} must be an integer >= {low}, got {value!r}")
+    return out
+
+
+def neuron_layers(widget: BaseWidget, layer: str) -> List[str]:
+    """The curve's layers: the model's blocks (top two levels) with tensor outputs, plus the selected one."""
+    base = [row["name"] for row in widget.layers if row["depth"] <= 1 and row["shape"]]
+    return base if layer in base else base + [layer]
+
+
+def per_neuron_summary(result: Any, layers: List[str], layer: str, reliability: np.ndarray,
+                       ids: List[str]) -> Dict[str, Any]:
+    """An encoding sweep -> the selected layer's held-out r per neuron (mean over splits), each neuron's ceiled
+    value by the sweep's formula, and the median ceiled value of every layer (the curve)."""
+    al = engine("alignment")
+    formula = result.settings["ceiling_formula"]
+    rows = {r.layer: r for r in result.rows if r.model == "trained"}
+
+    def per_neuron(name: str) -> np.ndarray:
+        return np.nanmean(np.asarray(rows[name].raw, dtype=np.float64), axis=0)
+
+    def ceiled(r: np.ndarray) -> np.ndarray:
+        return np.array([al.ceiled(float(v), float(c), formula) for v, c in zip(r, reliability)])
+
+    r = per_neuron(layer)
+    return {"layer": layer, "ids": ids, "r": _floats(r), "reliability": _floats(reliability),
+            "ceiled": _floats(ceiled(r)), "formula": formula, "median": _float(np.nanmedian(r)),
+            "median_reliability": _float(np.nanmedian(reliability)),
+            "curve": {"layers": layers, "median_ceiled": [_float(np.nanmedian(ceiled(per_neuron(k)))) for k in layers]}}
+
+
+def want_summary(want: Any, top: int) -> Dict[str, Any]:
+    """``featurevis.NeuronWants`` -> the optimal stimulus (PNG), its predicted response and the real images."""
+    ro = want.readout
+    stimuli = want.stimuli
+
+    def images(order: np.ndarray, values: np.ndarray) -> List[Dict[str, Any]]:
+        return [{"index": int(i), "id": stimuli.ids[int(i)], "value": float(values[int(i)]),
+                 "image": png_bytes(stimuli.images[int(i)], 72)} for i in order[:top]]
+
+    return {"neuron": ro.neuron, "layer": want.layer, "image": png_bytes(want.image, 144),
+            "predicted": float(want.predicted), "spread": float(want.predicted_spread),
+            "recorded_max": float(want.recorded_max), "heldout_r": float(ro.heldout_r),
+            "heldout_ci": [float(ro.heldout_r_ci[0]), float(ro.heldout_r_ci[1])], "n_test": int(len(ro.test)),
+            "recorded": images(want.recorded_top, ro.observed), "model": images(want.predicted_top, ro.oof_prediction)}
+
+
+class NeuronsPanel(t.HasTraits):
+    """Mixin: per-neuron encoding of the selected layer and each neuron's optimal stimulus (needs ``BaseWidget``)."""
+
+    neuron_settings = t.Dict().tag(sync=True)
+    #: see :func:`per_neuron_summary`
+    neuron_result = t.Dict().tag(sync=True)
+    #: see :func:`want_summary`
+    neuron_want = t.Dict().tag(sync=True)
+
+    @t.default("neuron_settings")
+    def _neuron_default(self) -> Dict[str, Any]:
+        return dict(DEFAULT_SETTINGS)
+
+    @t.validate("neuron_settings")
+    def _neuron_validate(self, proposal: Any) -> Dict[str, Any]:
+        return as_trait_error(check_settings, dict(proposal["value"]))
+
+    def _has_neurons(self) -> bool:
+        responses = engine("alignment").NeuralResponses
+        return isinstance(self.neural, responses) and self.stimuli is not None
+
+    def _layer_neurons(self, layer: str) -> None:
+        self.neuron_want = {}
+        if not self._has_neurons():
+            self.neuron_result = {}
+            self.notice("neurons", NO_NEURONS)
+            return
+        layers = neuron_layers(self, layer)
+        s = self.neuron_settings
+        call = {"metric": "encoding", "encoding": s["encoding"], "reduce": ("random_projection", s["features"], s["seed"]),
+                "seed": s["seed"]}
+        ids = [str(i) for i in self.neural.neuroids["neuroid_id"]]
+
+        def work(report: Any, cancel: Any) -> Any:
+            al = engine("alignment")
+            key = ("neuron-table", tuple(layers), tuple(sorted((k, str(v)) for k, v in call.items())))
+            table = self.runner.cached(key)
+            if table is None:
+                table = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=layers, **call,
+                                 progress=fraction_progress(report, "encoding sweep"), cancel=cancel)
+                self.runner.remember(key, table)
+            rel_key = ("neuron-reliability", s["seed"])
+            reliability = self.runner.cached(rel_key)
+            if reliability is None:
+                consistency = al.split_half_consistency(self.neural, seed=s["seed"])
+                reliability = np.nanmean(consistency.per_neuroid, axis=0)
+                self.runner.remember(rel_key, reliability)
+            return per_neuron_summary(table, layers, layer, reliability, ids)
+
+        def show(summary: Dict[str, Any]) -> None:
+            self.neuron_result = summary
+            self.set_code("neurons", codegen.sweep(layers, call))
+
+        self.runner.submit("neurons", ("neurons", layer, tuple(layers), s["encoding"], s["features"], s["seed"]),
+                           work, show)
+
+    def _action_want(self, neuron: Any) -> None:
+        """Render what one neuron wants from the selected layer (the neuron's index in the data)."""
+        layer = self.selected_layer
+        if not self._has_neurons() or not layer:
+            self.fail("neurons_want", "select a layer of a model explored with single-neuron data first")
+            return
+        n = len(self.neural.neuroids["neuroid_id"])
+        if not isinstance(neuron, int) or isinstance(neuron, bool) or not 0 <= neuron < n:
+            self.fail("neurons_want", f"neuron must be an index from 0 to {n - 1}, got {neuron!r}")
+            return
+        s = self.neuron_settings
+
+        def work(report: Any, cancel: Any) -> Any:
+            return engine("featurevis").neuron_wants(
+                self.probe, self.stimuli, self.neural, layer, neuron, max_features=s["features"], steps=s["steps"],
+                seed=s["seed"], top_k=s["top"], progress=fraction_progress(report, "readout + render"),
+                cancel=cancel)
+
+        def show(want: Any) -> None:
+            self.neuron_want = want_summary(want, s["top"])
+            self.set_code("neurons_want", codegen.neuron_wants(layer, neuron, {
+                "max_features": s["features"], "steps": s["steps"], "seed": s["seed"], "top_k": s["top"]}))
+
+        self.runner.submit("neurons_want", ("want", layer, neuron, s["features"], s["steps"], s["seed"]), work, show)
+
+
+class NeuronsWidget(NeuronsPanel, BaseWidget):
+    """Single recorded neurons against a model's layers.
+
+    >>> w = nw.NeuronsWidget(nw.load_model("mobilenet_v1_025"), nw.datasets.cowley2023_v4(), layer="stage2")
+    """
+
+    PANELS = ("neurons",)
+
+    def __init__(self, model: Any, dataset: Any, *, neural: Any = None, layer: Optional[str] = None,
+                 **settings: Any) -> None:
+        BaseWidget.__init__(self, model, dataset, neural=neural, layer=layer, neuron_settings=check_settings(settings))
+
+
+def _float(x: Any) -> Optional[float]:
+    v = float(x)
+    return v if np.isfinite(v) else None
+
+
+def _floats(xs: Any) -> List[Optional[float]]:
+    return [_float(x) for x in np.asarray(xs, dtype=np.float64)]
