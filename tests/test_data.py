@@ -201,6 +201,17 @@ def test_download_checks_sha_and_writes_atomically(isolated):
     assert fetch.locate(spec, progress=False) == path
 
 
+def test_download_progress_is_a_tqdm_bar_of_bytes(isolated, capsys):
+    payload = os.urandom(200_000)
+    site = isolated / "site"
+    site.mkdir()
+    (site / "blob.bin").write_bytes(payload)
+    with serve(site) as url:
+        fetch.locate(spec_for(url, payload), progress=True)
+    err = capsys.readouterr().err
+    assert "downloading blob.bin" in err and "100%" in err and "195k/195k" in err
+
+
 def test_download_with_wrong_checksum_keeps_nothing(isolated):
     site = isolated / "site"
     site.mkdir()

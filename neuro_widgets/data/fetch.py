@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -130,6 +129,15 @@ def locate(spec: RemoteFile, root: Optional[os.PathLike] = None, download: bool 
     return _download(spec, cached, progress)
 
 
+def _download_bar(name: str, response, progress: bool):
+    """A ``tqdm.auto`` byte counter for one download (a disabled one without ``progress``)."""
+    from tqdm.auto import tqdm
+
+    total = int(response.headers.get("Content-Length") or 0) or None
+    return tqdm(total=total, desc=f"downloading {name}", unit="B", unit_scale=True, unit_divisor=1024,
+                disable=not progress)
+
+
 def _download(spec: RemoteFile, dest: Path, progress: bool) -> Path:
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +155,7 @@ def _download(spec: RemoteFile, dest: Path, progress: bool) -> Path:
                     f"{spec.url}: {err}. Offline? Put the file under ${HOME_ENV}/{spec.kind}/{spec.family}/ "
                     f"(set the environment variable {HOME_ENV}) or pass root= a folder holding it."
                 ) from err
-            with response:
+            with response, _download_bar(spec.relpath, response, progress) as bar:
                 total = int(response.headers.get("Content-Length") or 0)
                 done = 0
                 while True:
@@ -160,12 +168,7 @@ def _download(spec: RemoteFile, dest: Path, progress: bool) -> Path:
                         break
                     out.write(block)
                     done += len(block)
-                    if progress:
-                        pct = f" {100 * done / total:5.1f}%" if total else ""
-                        print(f"\rdownloading {spec.relpath}: {done / 2**20:.1f} MiB{pct}", end="",
-                              file=sys.stderr, flush=True)
-                if progress:
-                    print(file=sys.stderr)
+                    bar.update(len(block))
                 if total and done != total:
                     raise DataFileError(
                         f"download of {spec.url} was truncated ({done} of {total} bytes); nothing was kept. Try again."

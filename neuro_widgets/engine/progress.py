@@ -11,9 +11,7 @@ Every long operation takes ``progress`` and ``cancel`` arguments:
 from __future__ import annotations
 
 import inspect
-import sys
 import threading
-import time
 from typing import Any, Callable, Optional, Union
 
 ProgressArg = Union[None, bool, Callable[..., Any]]
@@ -56,43 +54,25 @@ def check_cancel(cancel: Optional[CancelToken]) -> None:
         cancel.raise_if_cancelled()
 
 
-def _in_notebook() -> bool:
-    ip = sys.modules.get("IPython")
-    if ip is None:
-        return False
-    try:
-        shell = ip.get_ipython()
-    except Exception:
-        return False
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
-
-
 class _Bar:
-    """A minimal bar: an HTML <progress> element updated in place in Jupyter, a \\r line elsewhere."""
+    """``progress=True``: a ``tqdm.auto`` bar (a notebook bar in Jupyter, a text line elsewhere), made on the first
+    report and closed when ``done`` reaches ``total``."""
 
     def __init__(self, description: str) -> None:
         self.description = description
-        self._handle = None
-        self._last = 0.0
-        self._notebook = _in_notebook()
+        self._bar: Any = None
 
     def __call__(self, done: int, total: int, **_: Any) -> None:
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        text = f"{self.description}: {done}/{total}"
-        if self._notebook:
-            from IPython.display import HTML, display
+        from tqdm.auto import tqdm
 
-            html = HTML(f"<progress value='{done}' max='{max(total, 1)}'></progress> {text}")
-            if self._handle is None:
-                self._handle = display(html, display_id=True)
-            else:
-                self._handle.update(html)
-        else:
-            end = "\n" if done >= total else ""
-            print(f"\r{text}", end=end, file=sys.stderr, flush=True)
+        if self._bar is None:
+            self._bar = tqdm(total=total, desc=self.description, leave=True)
+        self._bar.total = total
+        self._bar.n = done
+        self._bar.refresh()
+        if done >= total:
+            self._bar.close()
+            self._bar = None
 
 
 def make_reporter(progress: ProgressArg, description: str = "working") -> Callable[..., None]:
