@@ -18,10 +18,14 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Hashable, Optional
 
+import numpy as np
+
 from ..engine.progress import Cancelled, CancelToken
 
 #: progress is forwarded at most this often (seconds) except the first and the last update
 PROGRESS_INTERVAL = 0.1
+#: the result cache keeps at most this many bytes of arrays (least recently used results go first)
+CACHE_BYTES = 512 * 2**20
 
 Work = Callable[[Callable[..., None], CancelToken], Any]
 
@@ -76,6 +80,27 @@ def idle_status() -> Dict[str, Any]:
             "job": 0, "seconds": 0.0}
 
 
+def result_nbytes(obj: Any, _seen: Optional[set] = None) -> int:
+    """The bytes of the arrays, tensors and byte strings an engine result holds (walked through containers
+    and object attributes; each object counted once)."""
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen or obj is None or isinstance(obj, (int, float, str, bool)):
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return len(obj)
+    if hasattr(obj, "element_size") and hasattr(obj, "numel"):  # a torch tensor
+        return int(obj.element_size() * obj.numel())
+    if isinstance(obj, dict):
+        return sum(result_nbytes(k, seen) + result_nbytes(v, seen) for k, v in obj.items())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return sum(result_nbytes(v, seen) for v in obj)
+    fields = getattr(obj, "__dict__", None)
+    return result_nbytes(fields, seen) if isinstance(fields, dict) else 0
+
+
 @dataclass
 class Job:
     slot: str
@@ -97,13 +122,15 @@ class JobRunner:
     """
 
     def __init__(self, on_status: Callable[[str, Dict[str, Any]], None], cache_size: int = 128,
-                 gate: Optional[ModelGate] = None) -> None:
+                 gate: Optional[ModelGate] = None, cache_bytes: int = CACHE_BYTES) -> None:
         self._on_status = on_status
         self._gate = gate
         self._lock = threading.Lock()
         self._current: Dict[str, Job] = {}
         self._cache: "OrderedDict[Hashable, Any]" = OrderedDict()
+        self._cache_nbytes: Dict[Hashable, int] = {}
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
         self._count = 0
         self.computed = 0  # jobs that ran their work to completion (cache misses)
 
@@ -116,15 +143,28 @@ class JobRunner:
         return None
 
     def remember(self, key: Hashable, result: Any) -> None:
+        """Cache ``result``; the least recently used results leave once there are more than ``cache_size``
+        or they hold more than ``cache_bytes`` (a result larger than that alone is not kept)."""
+        size = result_nbytes(result)
         with self._lock:
+            self._cache.pop(key, None)
+            self._cache_nbytes.pop(key, None)
+            if size > self._cache_bytes:
+                return
             self._cache[key] = result
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cache_nbytes[key] = size
+            while len(self._cache) > self._cache_size or self.cache_nbytes() > self._cache_bytes:
+                old, _ = self._cache.popitem(last=False)
+                del self._cache_nbytes[old]
+
+    def cache_nbytes(self) -> int:
+        """Bytes the cached results hold (as :func:`result_nbytes` counts them)."""
+        return sum(self._cache_nbytes.values())
 
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._cache_nbytes.clear()
 
     # ---- jobs -------------------------------------------------------------------------------------
     def submit(self, slot: str, key: Hashable, work: Work, on_result: Callable[[Any], None],
