@@ -251,3 +251,159 @@ def test_cancelled_exception_type_is_engine_convention():
     runner.submit("a", "k", work, lambda x: None)
     runner.wait(10)
     assert rec.status["a"]["state"] == "cancelled"
+
+
+# ---- every job reaches a final state, in order ------------------------------------------------------------
+class FailingRecorder(Recorder):
+    """Records every status (the kernel's trait is set) and then fails to send the ones ``fails(st)`` picks."""
+
+    def __init__(self, fails):
+        super().__init__()
+        self.fails = fails
+        self.seqs = []
+
+    def __call__(self, slot, st):
+        super().__call__(slot, st)
+        self.seqs.append((st["seq"], st["job"], st["state"]))
+        if self.fails(st):
+            raise ConnectionError("front end gone")
+
+
+STAGES = {
+    "start": (lambda st: st["message"] == "started", {}),
+    "progress status": (lambda st: st["state"] == "running" and st["fraction"] > 0, {}),
+    "progress preview": (lambda st: False, {"preview_fails": True}),
+    "compute": (lambda st: False, {"work_fails": True}),
+    "result publish": (lambda st: False, {"show_fails": True}),
+    "front-end send of the result": (lambda st: st["state"] == "done", {}),
+    "front-end send of everything but errors": (lambda st: st["state"] != "error", {}),
+    "KeyboardInterrupt in the work": (lambda st: False, {"interrupt": True}),
+}
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_injected_failure_at_each_stage_ends_in_a_final_state(stage):
+    fails, opts = STAGES[stage]
+    rec = FailingRecorder(fails)
+
+    def work(report, cancel):
+        report(0.5, "half", images="x")
+        if opts.get("work_fails"):
+            raise RuntimeError("engine failed")
+        if opts.get("interrupt"):
+            raise KeyboardInterrupt
+        return 1
+
+    def show(result):
+        if opts.get("show_fails"):
+            raise ValueError("cannot draw")
+
+    def preview(**extra):
+        if opts.get("preview_fails"):
+            raise ValueError("cannot draw the preview")
+
+    runner = JobRunner(rec, gate=ModelGate())
+    job = runner.submit("a", "k", work, show, on_progress=preview)
+    runner.wait(10)
+    assert job.done.is_set()
+    if job.thread.ident is not None:  # (when even "queued" could not be sent, the job never started)
+        job.thread.join(5)
+        assert not job.thread.is_alive()
+    assert rec.status["a"]["state"] == "error", rec.history  # every stage here is a failure
+    assert runner.running("a") is None
+    # the model gate was given back: another job runs
+    runner2 = JobRunner(Recorder(), gate=runner._gate)
+    runner2.submit("b", None, lambda report, cancel: 2, lambda r: None)
+    runner2.wait(10)
+
+
+def test_cancel_racing_a_progress_report_is_final():
+    """The click that cancels lands between the job's cancel check and its progress report (the 'stuck at
+    step 79/1024' case): the cancelled state stays, the late 'running' is never shown."""
+    rec = FailingRecorder(lambda st: False)
+    runner = JobRunner(rec)
+    raced = []
+
+    def preview(**extra):
+        if not raced:
+            raced.append(runner.cancel("a"))  # the user's cancel, at the worst moment
+
+    def work(report, cancel):
+        for step in range(1, 1000):
+            report(step / 1000, f"step {step}/1000", images=step)
+            time.sleep(0.001)
+        return "finished"
+
+    job = runner.submit("a", "k", work, lambda r: None, on_progress=preview)
+    runner.wait(10)
+    job.thread.join(5)
+    assert raced == [True] and not job.thread.is_alive()
+    assert rec.status["a"]["state"] == "cancelled", rec.history
+    assert rec.history[-1] == ("a", "cancelled")
+
+
+def test_statuses_are_ordered_and_final_states_stick():
+    rec = FailingRecorder(lambda st: False)
+    runner = JobRunner(rec)
+    release = threading.Event()
+
+    def slow(report, cancel):
+        release.wait(5)
+        report(0.9, "late progress of a superseded job")
+        return "old"
+
+    runner.submit("a", "k1", slow, lambda r: None)
+    runner.submit("a", "k2", lambda report, cancel: "new", lambda r: None)
+    runner.wait(10)
+    release.set()
+    time.sleep(0.1)
+    seqs = [s for s, _, _ in rec.seqs]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    jobs = [j for _, j, _ in rec.seqs]
+    assert jobs == sorted(jobs)  # nothing of job 1 after job 2's first status
+    assert rec.status["a"]["state"] == "done" and rec.status["a"]["job"] == 2
+    # a job reports nothing after its final state
+    assert not runner._emit("a", 2, {"state": "running"})
+    assert not runner._emit("a", 1, {"state": "running"})
+
+
+# ---- priority and joining ----------------------------------------------------------------------------------
+def test_gate_lets_cheap_jobs_pass_queued_renders():
+    gate = ModelGate()
+    hold, order = threading.Event(), []
+    runner = JobRunner(Recorder(), gate=gate)
+    runner.submit("busy", None, lambda report, cancel: hold.wait(5), lambda r: None)
+    time.sleep(0.05)
+
+    def job(name):
+        def work(report, cancel):
+            order.append(name)
+        return work
+
+    runner.submit("render", None, job("render"), lambda r: None, priority=3)
+    time.sleep(0.02)
+    runner.submit("alignment", None, job("alignment"), lambda r: None, priority=0)
+    runner.submit("rdm", None, job("rdm"), lambda r: None, priority=1)
+    time.sleep(0.05)
+    hold.set()
+    runner.wait(10)
+    assert order == ["alignment", "rdm", "render"]
+
+
+def test_same_key_joins_the_running_job():
+    rec, shown, calls = Recorder(), [], []
+    release = threading.Event()
+
+    def work(report, cancel):
+        calls.append(1)
+        release.wait(5)
+        return "table"
+
+    runner = JobRunner(rec)
+    first = runner.submit("alignment", "table", work, lambda r: shown.append(("layer1", r)))
+    second = runner.submit("alignment", "table", work, lambda r: shown.append(("layer2", r)))
+    release.set()
+    runner.wait(10)
+    assert second is first and len(calls) == 1 and runner.computed == 1
+    assert shown == [("layer2", "table")]  # shown once, for the latest click
+    assert rec.status["alignment"]["state"] == "done"

@@ -19,7 +19,7 @@ import traitlets as t
 
 from ..engine.probe import Probe
 from ..engine.stimuli import StimulusSet
-from .jobs import JobRunner, idle_status, model_gate
+from .jobs import JobRunner, model_gate
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 BUNDLE = STATIC / "widget.js"
@@ -193,12 +193,13 @@ class BaseWidget(anywidget.AnyWidget):
         return self
 
     def fail(self, slot: str, message: str) -> None:
-        """Show a message in a panel's status line as an error that needs no traceback (e.g. unknown layer)."""
-        self._set_status(slot, {**idle_status(), "state": "error", "error": message})
+        """Show a message in a panel's status line as an error that needs no traceback (e.g. unknown layer);
+        the slot's running job is superseded."""
+        self.runner.post(slot, {"state": "error", "error": message})
 
     def notice(self, slot: str, message: str) -> None:
         """Explain in a panel why it has nothing to show (not an error: e.g. no neural data was given)."""
-        self._set_status(slot, {**idle_status(), "state": "notice", "message": message})
+        self.runner.post(slot, {"state": "notice", "message": message})
 
     def set_code(self, panel: str, text: str) -> None:
         with self._status_lock:  # worker threads of several panels write here

@@ -2,8 +2,13 @@
 
 A widget owns one :class:`JobRunner`. Work is grouped in *slots* (one per panel, e.g. ``"featurevis"``); a slot
 runs at most one job. Submitting a new job to a busy slot cancels the running one (its result is dropped even
-if it finishes), so a second click cleanly supersedes the first. Finished results are cached by key, so asking
-again for the same key reports the result at once without recomputing.
+if it finishes), so a second click cleanly supersedes the first — unless the new job computes the same key,
+in which case it joins the running computation (only its display callbacks change). Finished results are
+cached by key, so asking again for the same key reports the result at once without recomputing.
+
+Every job reaches a final state (done, error or cancelled) whatever ends its thread, and statuses are
+ordered: each carries the job's number and a sequence number, and the runner never reports a status of an
+older job, nor a status of a job after its final one (a late "running" never hides a "cancelled").
 
 The runner never touches widget traits itself: it calls ``on_status(slot, status)`` and the job's
 ``on_result(result)`` — the widget turns those into trait values.
@@ -16,40 +21,49 @@ import traceback
 import weakref
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Hashable, Optional
+from typing import Any, Callable, Dict, Hashable, Optional, Tuple
+
+import numpy as np
 
 from ..engine.progress import Cancelled, CancelToken
 
 #: progress is forwarded at most this often (seconds) except the first and the last update
 PROGRESS_INTERVAL = 0.1
+#: the result cache keeps at most this many bytes of arrays (least recently used results go first)
+CACHE_BYTES = 512 * 2**20
 
 Work = Callable[[Callable[..., None], CancelToken], Any]
+#: states after which a job reports nothing more ("notice" and "idle" end a slot that runs no job)
+FINAL_STATES = ("done", "error", "cancelled", "notice", "idle")
 
 
 class ModelGate:
-    """A first-come-first-served lock around one model: engine calls on the same model never overlap.
+    """A lock around one model: engine calls on the same model never overlap.
 
     Hooks live on the shared module, so two engine calls running at once on one model would see each
-    other's hooks (and a copy taken meanwhile would carry them). Jobs queue here in submission order; a
-    cancelled job leaves the queue at once.
+    other's hooks (and a copy taken meanwhile would carry them). Waiting jobs go in order of priority (lower
+    first: the cheap views of a layer before its long renders), then of arrival; a cancelled job leaves the
+    queue at once.
     """
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._queue: deque = deque()
+        self._queue: list = []
+        self._arrivals = 0
         self._busy = False
 
-    def acquire(self, cancel: CancelToken, poll: float = 0.05) -> None:
-        ticket = object()
+    def acquire(self, cancel: CancelToken, priority: int = 0, poll: float = 0.05) -> None:
         with self._cond:
+            self._arrivals += 1
+            ticket = (priority, self._arrivals)
             self._queue.append(ticket)
-            while self._busy or self._queue[0] is not ticket:
+            while self._busy or min(self._queue) != ticket:
                 if cancel.cancelled:
                     self._queue.remove(ticket)
                     self._cond.notify_all()
                     cancel.raise_if_cancelled()
                 self._cond.wait(poll)
-            self._queue.popleft()
+            self._queue.remove(ticket)
             self._busy = True
 
     def release(self) -> None:
@@ -76,6 +90,27 @@ def idle_status() -> Dict[str, Any]:
             "job": 0, "seconds": 0.0}
 
 
+def result_nbytes(obj: Any, _seen: Optional[set] = None) -> int:
+    """The bytes of the arrays, tensors and byte strings an engine result holds (walked through containers
+    and object attributes; each object counted once)."""
+    seen = set() if _seen is None else _seen
+    if id(obj) in seen or obj is None or isinstance(obj, (int, float, str, bool)):
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return int(obj.nbytes)
+    if isinstance(obj, (bytes, bytearray, memoryview)):
+        return len(obj)
+    if hasattr(obj, "element_size") and hasattr(obj, "numel"):  # a torch tensor
+        return int(obj.element_size() * obj.numel())
+    if isinstance(obj, dict):
+        return sum(result_nbytes(k, seen) + result_nbytes(v, seen) for k, v in obj.items())
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return sum(result_nbytes(v, seen) for v in obj)
+    fields = getattr(obj, "__dict__", None)
+    return result_nbytes(fields, seen) if isinstance(fields, dict) else 0
+
+
 @dataclass
 class Job:
     slot: str
@@ -83,10 +118,13 @@ class Job:
     work: Work
     on_result: Callable[[Any], None]
     number: int
+    priority: int = 0
+    on_progress: Optional[Callable[..., None]] = None
     cancel: CancelToken = field(default_factory=CancelToken)
     thread: Optional[threading.Thread] = None
     done: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
+    finished: bool = False  # its final state was reported (or a newer job's status replaced it)
 
 
 class JobRunner:
@@ -97,15 +135,20 @@ class JobRunner:
     """
 
     def __init__(self, on_status: Callable[[str, Dict[str, Any]], None], cache_size: int = 128,
-                 gate: Optional[ModelGate] = None) -> None:
+                 gate: Optional[ModelGate] = None, cache_bytes: int = CACHE_BYTES) -> None:
         self._on_status = on_status
         self._gate = gate
         self._lock = threading.Lock()
         self._current: Dict[str, Job] = {}
         self._cache: "OrderedDict[Hashable, Any]" = OrderedDict()
+        self._cache_nbytes: Dict[Hashable, int] = {}
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
         self._count = 0
         self.computed = 0  # jobs that ran their work to completion (cache misses)
+        self._emit_lock = threading.RLock()
+        self._shown: Dict[str, Tuple[int, bool]] = {}  # slot -> (job number, final) of its last status
+        self._seq = 0
 
     # ---- cache ------------------------------------------------------------------------------------
     def cached(self, key: Hashable) -> Any:
@@ -116,110 +159,185 @@ class JobRunner:
         return None
 
     def remember(self, key: Hashable, result: Any) -> None:
+        """Cache ``result``; the least recently used results leave once there are more than ``cache_size``
+        or they hold more than ``cache_bytes`` (a result larger than that alone is not kept)."""
+        size = result_nbytes(result)
         with self._lock:
+            self._cache.pop(key, None)
+            self._cache_nbytes.pop(key, None)
+            if size > self._cache_bytes:
+                return
             self._cache[key] = result
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cache_nbytes[key] = size
+            while len(self._cache) > self._cache_size or self.cache_nbytes() > self._cache_bytes:
+                old, _ = self._cache.popitem(last=False)
+                del self._cache_nbytes[old]
+
+    def cache_nbytes(self) -> int:
+        """Bytes the cached results hold (as :func:`result_nbytes` counts them)."""
+        return sum(self._cache_nbytes.values())
 
     def forget(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._cache_nbytes.clear()
+
+    # ---- statuses --------------------------------------------------------------------------------
+    def _next_number(self) -> int:
+        with self._lock:
+            self._count += 1
+            return self._count
+
+    def _emit(self, slot: str, number: int, status: Dict[str, Any]) -> bool:
+        """Report a status of job ``number``; False (and nothing reported) when a newer job's status, or a
+        final status of this job, was reported already."""
+        final = status["state"] in FINAL_STATES
+        with self._emit_lock:
+            shown = self._shown.get(slot)
+            if shown is not None and (number < shown[0] or (number == shown[0] and shown[1])):
+                return False
+            self._seq += 1
+            self._on_status(slot, {**idle_status(), **status, "job": number, "seq": self._seq})
+            self._shown[slot] = (number, final)
+            return True
+
+    def post(self, slot: str, status: Dict[str, Any]) -> None:
+        """Show a status that no job produces (an input error, a notice, idle): the slot's running job is
+        superseded, so nothing it reports later replaces this."""
+        self.cancel(slot, superseded=True)
+        self._emit(slot, self._next_number(), status)
+
+    def _final(self, job: Job, status: Dict[str, Any]) -> None:
+        """Report ``job``'s final state; when reporting it fails, report that failure as its final state."""
+        status = {**status, "seconds": time.monotonic() - job.started}
+        try:
+            self._emit(job.slot, job.number, status)
+        except Exception as err:  # noqa: BLE001 - the front end must still leave "running"
+            self._emit(job.slot, job.number, {
+                "state": "error", "seconds": status["seconds"], "traceback": traceback.format_exc(),
+                "error": f"the job ended ({status['state']}) but showing it failed: {type(err).__name__}: {err}"})
+        finally:
+            job.finished = True
 
     # ---- jobs -------------------------------------------------------------------------------------
     def submit(self, slot: str, key: Hashable, work: Work, on_result: Callable[[Any], None],
-               on_progress: Optional[Callable[..., None]] = None, use_cache: bool = True) -> Optional[Job]:
-        """Start ``work`` in ``slot`` (cancelling what runs there), or deliver the cached result at once."""
-        self.cancel(slot, superseded=True)
+               on_progress: Optional[Callable[..., None]] = None, use_cache: bool = True,
+               priority: int = 0) -> Optional[Job]:
+        """Start ``work`` in ``slot`` (cancelling what runs there), join the running job when it computes the
+        same ``key``, or deliver the cached result at once. Lower ``priority`` gets the model first."""
         with self._lock:
-            self._count += 1
-            number = self._count
+            running = self._current.get(slot)
+            if running is not None and key is not None and running.key == key and not running.cancel.cancelled:
+                running.on_result, running.on_progress = on_result, on_progress
+                return running
+        self.cancel(slot, superseded=True)
+        number = self._next_number()
         hit = self.cached(key) if use_cache and key is not None else None
         if hit is not None:
-            on_result(hit)
-            self._on_status(slot, {**idle_status(), "state": "done", "fraction": 1.0, "message": "cached",
-                                   "cached": True, "job": number})
+            try:
+                on_result(hit)
+            except Exception as err:  # noqa: BLE001 - a display failure is an error of this job
+                self._emit(slot, number, {"state": "error", "error": f"{type(err).__name__}: {err}",
+                                          "traceback": traceback.format_exc()})
+            else:
+                self._emit(slot, number, {"state": "done", "fraction": 1.0, "message": "cached", "cached": True})
             return None
-        job = Job(slot, key, work, on_result, number)
+        job = Job(slot, key, work, on_result, number, priority=priority, on_progress=on_progress)
         with self._lock:
             self._current[slot] = job
-        self._on_status(slot, {**idle_status(), "state": "running", "message": "queued", "job": number})
-        job.thread = threading.Thread(target=self._run, args=(job, on_progress), daemon=True,
+        job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,
                                       name=f"neuro_widgets-{slot}-{number}")
-        job.thread.start()
+        try:
+            self._emit(slot, number, {"state": "running", "message": "queued"})
+            job.thread.start()
+        except BaseException as err:
+            self._forget_job(job)
+            self._final(job, {"state": "error", "error": f"the job could not start: {type(err).__name__}: {err}",
+                              "traceback": traceback.format_exc()})
+            job.done.set()
+            if not isinstance(err, Exception):
+                raise
         return job
 
     def _is_current(self, job: Job) -> bool:
         with self._lock:
             return self._current.get(job.slot) is job
 
-    def _run(self, job: Job, on_progress: Optional[Callable[..., None]]) -> None:
+    def _forget_job(self, job: Job) -> None:
+        with self._lock:
+            if self._current.get(job.slot) is job:
+                del self._current[job.slot]
+
+    def _run(self, job: Job) -> None:
+        try:
+            self._execute(job)
+        finally:
+            try:
+                if not job.finished:  # the thread is ending without having reported a final state
+                    state = "cancelled" if job.cancel.cancelled else "error"
+                    self._final(job, {"state": state, "message": state if state == "cancelled" else "",
+                                      "error": "" if state == "cancelled" else "the job stopped without a result"})
+            finally:
+                self._forget_job(job)
+                job.done.set()
+
+    def _execute(self, job: Job) -> None:
         last = [0.0]
 
         def progress(fraction: float, message: str = "", **extra: Any) -> None:
-            if job.cancel.cancelled or not self._is_current(job):
-                job.cancel.raise_if_cancelled()
-                return
+            if not self._is_current(job):
+                job.cancel.cancel()  # superseded
+            job.cancel.raise_if_cancelled()
             now = time.monotonic()
             if now - last[0] < PROGRESS_INTERVAL and fraction < 1.0:
                 return
             last[0] = now
-            if on_progress is not None and extra:
-                on_progress(**extra)
-            self._on_status(job.slot, {**idle_status(), "state": "running", "job": job.number,
-                                       "fraction": float(min(max(fraction, 0.0), 1.0)), "message": message,
-                                       "seconds": now - job.started})
+            if job.on_progress is not None and extra:
+                job.on_progress(**extra)
+            self._emit(job.slot, job.number, {"state": "running", "message": message, "seconds": now - job.started,
+                                              "fraction": float(min(max(fraction, 0.0), 1.0))})
 
         try:
             if self._gate is not None:
-                self._gate.acquire(job.cancel)
-            if self._is_current(job):
-                self._on_status(job.slot, {**idle_status(), "state": "running", "message": "started",
-                                           "job": job.number, "seconds": time.monotonic() - job.started})
+                self._gate.acquire(job.cancel, job.priority)
             try:
+                self._emit(job.slot, job.number, {"state": "running", "message": "started",
+                                                  "seconds": time.monotonic() - job.started})
                 result = job.work(progress, job.cancel)
             finally:
                 if self._gate is not None:
                     self._gate.release()
         except Cancelled:
-            if self._is_current(job):
-                self._finish(job, {"state": "cancelled", "message": "cancelled"})
+            self._final(job, {"state": "cancelled", "message": "cancelled"})
+            return
         except BaseException as err:  # noqa: BLE001 - every failure must reach the widget
-            if self._is_current(job):
-                self._finish(job, {"state": "error", "message": "", "error": f"{type(err).__name__}: {err}",
-                                   "traceback": traceback.format_exc()})
+            self._final(job, {"state": "error", "error": f"{type(err).__name__}: {err}",
+                              "traceback": traceback.format_exc()})
+            return
+        self.computed += 1
+        if job.key is not None:
+            self.remember(job.key, result)
+        if job.cancel.cancelled or not self._is_current(job):
+            self._final(job, {"state": "cancelled", "message": "cancelled"})
+            return
+        try:
+            job.on_result(result)
+        except Exception as err:  # noqa: BLE001 - a display failure is an error of this job
+            self._final(job, {"state": "error", "error": f"{type(err).__name__}: {err}",
+                              "traceback": traceback.format_exc()})
         else:
-            self.computed += 1
-            if job.key is not None:
-                self.remember(job.key, result)
-            if self._is_current(job) and not job.cancel.cancelled:
-                try:
-                    job.on_result(result)
-                except Exception as err:  # noqa: BLE001 - a display failure is an error of this job
-                    self._finish(job, {"state": "error", "error": f"{type(err).__name__}: {err}",
-                                       "traceback": traceback.format_exc()})
-                else:
-                    self._finish(job, {"state": "done", "fraction": 1.0, "message": "done"})
-        finally:
-            job.done.set()
-
-    def _finish(self, job: Job, status: Dict[str, Any]) -> None:
-        self._on_status(job.slot, {**idle_status(), "job": job.number,
-                                   "seconds": time.monotonic() - job.started, **status})
-        with self._lock:
-            if self._current.get(job.slot) is job:
-                del self._current[job.slot]
+            self._final(job, {"state": "done", "fraction": 1.0, "message": "done"})
 
     def cancel(self, slot: str, superseded: bool = False) -> bool:
-        """Cancel the job running in ``slot``; True when there was one."""
+        """Cancel the job running in ``slot``; True when there was one. A superseded job reports nothing more
+        (the slot's next status comes from what replaces it)."""
         with self._lock:
             job = self._current.pop(slot, None)
         if job is None:
             return False
         job.cancel.cancel()
         if not superseded:
-            self._on_status(slot, {**idle_status(), "state": "cancelled", "message": "cancelled",
-                                   "job": job.number})
+            self._final(job, {"state": "cancelled", "message": "cancelled"})
         return True
 
     def running(self, slot: str) -> Optional[Job]:

@@ -43,20 +43,28 @@ class LayerSheet:
         return f"LayerSheet({self.layer!r}, {len(self.channels)} channels{state})"
 
 
+def _never_unpacked(_: None) -> torch.Tensor:
+    raise RuntimeError("bytes_per_image measures a forward pass only; it never runs the backward")
+
+
 def bytes_per_image(probe: Probe, plan: Plan) -> int:
-    """Bytes autograd saves for the backward per image in one step (measured at batch 1)."""
+    """Bytes autograd saves for the backward per image in one step (measured at batch 1).
+
+    The pack hook only counts: it keeps no tensor (a kept tensor that is the output of the node saving it
+    closes a reference cycle through autograd's C++ graph that the garbage collector cannot free), so
+    nothing of the measurement outlives the call.
+    """
     total = 0
 
-    def pack(t: torch.Tensor) -> torch.Tensor:
+    def pack(t: torch.Tensor) -> None:
         nonlocal total
         total += t.numel() * t.element_size()
-        return t
 
     one = Plan(**{**plan.__dict__, "batch": 1, "objective": channel(plan.objective.layers[0], 0)})
     live = one.param.build(1, one.size, torch.Generator().manual_seed(0), probe.device)
     layer = one.objective.layers[0]
     with preserved(probe.module), capture(probe.module, [layer], calls=layer_calls(probe, [layer])) as cap, \
-            torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            torch.autograd.graph.saved_tensors_hooks(pack, _never_unpacked):
         cap.run(ModelInput(probe, one.transforms, one.input_size)(live(), torch.Generator().manual_seed(0)))
     return max(total, 1)
 
