@@ -270,3 +270,31 @@ def test_neural_data_in_another_stimulus_order_is_aligned_by_id(resnet20, k92):
     b = nw.alignment.sweep(resnet20, shuffled, ["layer3", "linear"], stimuli=k92.stimuli, **kwargs)
     assert [r.score for r in a.rows] == pytest.approx([r.score for r in b.rows], abs=1e-12)
     assert [r.ceiling for r in a.rows] == pytest.approx([r.ceiling for r in b.rows], abs=1e-12)
+
+
+def test_malformed_arguments_are_refused_by_name(tiny, k92, resnet20):
+    """Each used to fail deep inside (ZeroDivisionError, 'NaN', torch's device parser) or be misread."""
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim)
+    with pytest.raises(TypeError, match=r"layers must be names \(str\), got \[3\]"):
+        nw.alignment.sweep(probe, resp, [3], stimuli=stim, n_boot=5)
+    with pytest.raises(TypeError, match=r"layers must be a list of names.*'3'"):
+        nw.alignment.sweep(probe, resp, "3", stimuli=stim, n_boot=5)
+    with pytest.raises(TypeError, match=r"regions must be a list of names, e.g. regions=\['hIT'\], got the string 'hIT'"):
+        nw.alignment.sweep(resnet20, k92, ["layer3"], regions="hIT")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer, got 0"):
+        nw.alignment.sweep(probe, resp, ["3"], stimuli=stim, n_boot=5, batch_size=0)
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        nw.alignment.sweep(probe, resp, ["3"], stimuli=stim, n_boot=5, device="gpu")
+    x = np.random.default_rng(0).normal(size=(6, 4))
+    with pytest.raises(ValueError, match="unknown device 'gpu'"):
+        nw.alignment.rdm(x, device="gpu")
+    with pytest.raises(ValueError, match="unknown device"):
+        nw.alignment.compare_rdms(nw.alignment.rdm(x), nw.alignment.rdm(x), device="cuda:x")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available on this machine"):
+            nw.alignment.rdm(x, device="cuda")
+    with pytest.raises(TypeError, match=r"rdm\(features\): got None"):
+        nw.alignment.rdm(None)
+    with pytest.raises(TypeError, match=r"compare_rdms\(rdms1\): got None"):
+        nw.alignment.compare_rdms(None, nw.alignment.rdm(x))

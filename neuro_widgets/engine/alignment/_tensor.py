@@ -16,6 +16,8 @@ def as_tensor(x: Any, where: str, device: Device = None,
 
     ``dtype=None`` keeps a floating tensor's own precision (no float64 copy of a huge float32 layer).
     """
+    if x is None:
+        raise TypeError(f"{where}: got None; pass a numeric array or tensor")
     if isinstance(x, torch.Tensor):
         t = x.detach()
     else:
@@ -25,7 +27,7 @@ def as_tensor(x: Any, where: str, device: Device = None,
             raise TypeError(f"{where}: expected a numeric array or tensor, got {type(x).__name__}") from err
     if dtype is None:
         dtype = t.dtype if t.is_floating_point() else torch.float64
-    t = t.to(device=device if device is not None else t.device, dtype=dtype)
+    t = t.to(device=resolve_device(device, t.device), dtype=dtype)
     # a finite sum proves every value finite (NaN and inf propagate) without isfinite's full-size temporaries;
     # only a non-finite sum (or an overflow) needs the element-wise check
     if not torch.isfinite(t.sum()) and not torch.isfinite(t).all():
@@ -50,9 +52,25 @@ def features_2d(x: Any, where: str, device: Device = None,
 
 
 def resolve_device(device: Device, fallback: Optional[torch.device] = None) -> torch.device:
+    """``device`` as a torch.device (``fallback``, else CPU, for None); a clear error for a malformed name or a
+    device this machine does not have."""
     if device is None:
         return fallback if fallback is not None else torch.device("cpu")
-    return torch.device(device)
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0' or a torch.device, got "
+                        f"{type(device).__name__}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'cuda:0' or 'mps'") from err
+    available = {"cpu": True, "meta": True, "cuda": torch.cuda.is_available(),
+                 "mps": getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if not available.get(dev.type, True):
+        raise ValueError(f"device {device!r} is not available on this machine; use device='cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ValueError(f"device {device!r} does not exist: this machine has {torch.cuda.device_count()} CUDA "
+                         "device(s)")
+    return dev
 
 
 @contextlib.contextmanager

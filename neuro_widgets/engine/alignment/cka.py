@@ -12,7 +12,7 @@ from typing import Any, Dict, Mapping, Union
 
 import torch
 
-from ._tensor import Device, features_2d
+from ._tensor import Device, features_2d, resolve_device
 from .neural_data import response_matrix
 from .rdm import _gram
 
@@ -61,7 +61,7 @@ def cka(x: Union[Any, Mapping[str, Any]], y: Any, kernel: str = "linear", unbias
     if kernel not in CKA_KERNELS:
         raise ValueError(f"unknown CKA kernel {kernel!r}; use one of {list(CKA_KERNELS)}")
     yt = features_2d(response_matrix(y), "cka(y)", device, dtype=None)
-    dev = torch.device(device) if device is not None else yt.device
+    dev = resolve_device(device, yt.device)
     l = kernel_from_gram(_gram(yt, dev), kernel, scale)
 
     def one(features: Any) -> float:

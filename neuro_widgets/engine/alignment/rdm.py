@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Union
 
 import torch
 
-from ._tensor import Device, features_2d
+from ._tensor import Device, features_2d, resolve_device
 
 RDM_METHODS = ("correlation", "euclidean", "cosine")
 _CHUNK = 16384
@@ -76,4 +76,4 @@ def rdm(features: Union[Any, Mapping[str, Any]], method: str = "correlation",
     if isinstance(features, (list, tuple)) and features and isinstance(features[0], torch.Tensor):
         raise TypeError("got a list of tensors (a module called several times?); pick one call with 'name@i'")
     x = features_2d(features, "rdm(features)", dtype=None)
-    return _rdm_one(x, method, torch.device(device) if device is not None else x.device)
+    return _rdm_one(x, method, resolve_device(device, x.device))

@@ -28,7 +28,7 @@ from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..reduce import normalize_reduce
 from ..stimuli import StimulusSet
-from ._tensor import single_threaded
+from ._tensor import resolve_device, single_threaded
 from .ceiling import ceiled, ceiling_vectors, split_half_consistency
 from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
 from .compare import check_compare_method, compare_vectors, upper
@@ -64,6 +64,20 @@ def _resolve_data(data: Any, stimuli: Optional[StimulusSet]) -> Tuple[StimulusSe
         raise TypeError("sweep needs the stimuli: pass a Dataset, or stimuli=nw.StimulusSet(...) with the "
                         "neural data")
     return stimuli, neural
+
+
+def _names(value: Any, what: str, example: str) -> Optional[List[str]]:
+    """A list of names from a list/tuple of strings (None stays None); one bare string is refused, not split."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise TypeError(f"{what} must be a list of names, e.g. {what}=[{value!r}], got the string {value!r}")
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{what} must be a list of names, e.g. {what}=[{example!r}], got {type(value).__name__}")
+    bad = [v for v in value if not isinstance(v, str)]
+    if bad:
+        raise TypeError(f"{what} must be names (str), got {bad[:5]!r}; e.g. {what}=[{example!r}]")
+    return list(value)
 
 
 def _align(stimuli: StimulusSet, ids: Sequence[str]) -> np.ndarray:
@@ -319,6 +333,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ceiled(0.0, 1.0, ceiling_formula)  # validates the formula name
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not isinstance(probe, Probe):
         raise TypeError(f"sweep needs an nw.Probe, got {type(probe).__name__}")
     stimuli, neural = _resolve_data(data, stimuli)
@@ -328,11 +344,13 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     if metric == "rsa" and isinstance(neural, NeuralResponses):
         neural = neural.to_rdms(rdm_method)
     all_regions = neural.regions
+    regions = _names(regions, "regions", all_regions[0])
     regions = list(all_regions if regions is None else regions)
     unknown = [r for r in regions if r not in all_regions]
     if unknown or not regions:
         raise ValueError(f"unknown region(s) {unknown}; the data has {all_regions}")
-    layers = default_layers(probe) if layers is None else list(layers)
+    layers = _names(layers, "layers", "layer3")
+    layers = default_layers(probe) if layers is None else layers
     if not layers:
         raise ValueError("no layers to sweep; name some (see probe.layer_names())")
     for name in layers:
@@ -350,7 +368,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         if len(labels) != n:
             raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one per stimulus")
     sel, ev = half_split(n, labels, seed)
-    dev = torch.device(device) if device is not None else probe.device
+    dev = resolve_device(device, probe.device)
     red, batch_size = _budget_plan(probe, layers, stimuli, reduce, memory_budget, batch_size)
 
     models: List[Tuple[str, Probe]] = [("trained", probe)]
