@@ -118,7 +118,7 @@ def test_hit_rows_carry_ceiling_and_per_subject_values(resnet20, k92):
     res = nw.alignment.sweep(resnet20, k92, ["layer3", "linear"], regions=["hIT"], n_boot=20,
                              ceiling_formula="(r/c)^2")
     row = res.rows[0]
-    c = nw.alignment.noise_ceiling(k92.neural.rdms("hIT"))
+    c = nw.alignment.noise_ceiling(k92.neural.rdms("hIT"), groups=nw.alignment.subject_groups(k92.neural, "hIT"))
     assert row.ceiling == pytest.approx(c.lower) and row.raw.shape == (8,)
     assert row.score == pytest.approx(row.raw.mean())
     assert row.ceiled == pytest.approx((row.score / row.ceiling) ** 2)

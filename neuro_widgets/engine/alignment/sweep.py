@@ -9,8 +9,8 @@ held-out best-layer scores gets a paired CI.
 Metrics:
 
 * ``"rsa"``: RDMs of each layer vs each subject's RDM, mean over subjects; CI by bootstrapping stimuli (and
-  subjects where there are several); ceiling = the lower bound of the RSA noise ceiling (needs >= 2
-  subjects). Needs RDM-level data, or response-level data (turned into RDMs per subject).
+  subjects where there are several; sessions of one subject are drawn together); ceiling = the lower bound of
+  the RSA noise ceiling, pooled as rsatoolbox does (needs >= 2 subjects). Needs RDM-level data, or response-level data (turned into RDMs per subject).
 * ``"encoding"``: cross-validated ridge/PLS (see :mod:`.encoding`); CI = mean ± 1.96 standard errors over
   splits; ceiling = split-half internal consistency (needs repetitions). Needs response-level data.
 * ``"cka"``: CKA between each layer and the region's responses; CI ± 1.96 jackknife standard errors over
@@ -35,7 +35,7 @@ from .compare import check_compare_method, compare_vectors, upper
 from .control import random_copy
 from .cross_validation import half_split, shuffle_splits
 from .encoding import check_encoding_method, encoding_score
-from .neural_data import NeuralResponses, repetition_mean
+from .neural_data import NeuralResponses, repetition_mean, subject_groups
 from .rdm import _gram, _rdm_one, check_rdm_method
 from .regression import DEFAULT_ALPHAS
 from .results import BestLayer, Difference, LayerScore, SweepResult
@@ -142,12 +142,12 @@ class _Scorer:
 
 class _RSA(_Scorer):
     def __init__(self, model_rdms: torch.Tensor, brain: np.ndarray, method: str, n_boot: int, level: float,
-                 seed: int, cancel: Optional[CancelToken]) -> None:
-        self.models, self.method = model_rdms, method
+                 seed: int, cancel: Optional[CancelToken], groups: Optional[List[Any]] = None) -> None:
+        self.models, self.method, self.groups = model_rdms, method, groups
         self.brain = torch.tensor(np.array(brain), device=model_rdms.device)
         self.n_boot, self.level, self.seed, self.cancel = n_boot, level, seed, cancel
-        if len(brain) < 2:
-            self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
+        if len(brain) < 2 or (groups is not None and len(set(groups)) < 2):
+            self.ceiling_note = "one subject only: no noise ceiling (needs >= 2 subjects)"
 
     def _sub(self, t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
         i = torch.as_tensor(idx, device=t.device)
@@ -161,15 +161,15 @@ class _RSA(_Scorer):
     def samples(self, idx, layers=None):
         models = self.models if layers is None else self.models[layers]
         return bootstrap_rsa(self._sub(models, idx), self._sub(self.brain, idx), self.method, self.n_boot,
-                             self.seed, cancel=self.cancel)
+                             self.seed, groups=self.groups, cancel=self.cancel)
 
     def bounds(self, center, samples):
         return percentile_ci(samples, self.level)
 
     def ceiling(self, idx):
-        if len(self.brain) < 2:
+        if self.ceiling_note:
             return float("nan")
-        _, lower = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method)
+        _, lower = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method, self.groups)
         return float(lower.mean())
 
 
@@ -386,7 +386,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             for region in regions:
                 check_cancel(cancel)
                 if metric == "rsa":
-                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, cancel)
+                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, cancel,
+                                       subject_groups(neural, region))
                 elif metric == "cka":
                     resp = torch.as_tensor(neural.region(region).mean(), device=dev)
                     sc = _CKA(pre, resp @ resp.T, kernel, unbiased, seed, cancel)
@@ -429,7 +430,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                                                                               else f"{kernel} CKA"),
                 "rdm_method": rdm_method, "ceiling_formula": ceiling_formula, "n_boot": n_boot, "ci": ci,
                 "reduce": red, "batch_size": batch_size, "control": control, "control_seed": control_seed,
-                "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects)",
+                "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects; rsatoolbox pooling; "
+                                   "sessions grouped by subject)",
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
                             "cka": "none"}[metric],
                 "ci_kind": settings_ci, "crossfit": crossfit}
