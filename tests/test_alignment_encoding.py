@@ -149,8 +149,11 @@ def test_ceiled_formulas_are_named():
     assert nw.alignment.ceiled(0.3, 0.6, "(r/c)^2") == pytest.approx(0.25)
     assert nw.alignment.ceiled(0.3, 0.6, "r^2/c") == pytest.approx(0.15)
     assert np.isnan(nw.alignment.ceiled(0.3, None))
+    assert nw.alignment.ceiled(0.3, 0.64, "r/sqrt(c)") == pytest.approx(0.375)
+    assert np.isnan(nw.alignment.ceiled(0.3, 0.6, "r/c", ceiling_ci=(-0.01, 0.9)))  # a ceiling that may be 0
+    assert nw.alignment.ceiled(0.3, 0.6, "r/c", ceiling_ci=(0.2, 0.9)) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="unknown ceiling formula"):
-        nw.alignment.ceiled(0.3, 0.6, "r/sqrt(c)")
+        nw.alignment.ceiled(0.3, 0.6, "r/sqrt(2c)")
 
 
 # ---- CKA ---------------------------------------------------------------------------------------------

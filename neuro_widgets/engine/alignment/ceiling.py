@@ -9,12 +9,14 @@
 * :func:`split_half_consistency` — internal consistency of response-level data with repetitions: split each
   stimulus's repetitions in two random halves, average each, Pearson r per neuroid between the halves,
   Spearman-Brown ``2r / (1 + r)``, median over neuroids, mean over splits (NaN-padded repetitions: see there).
-* :func:`ceiled` — a score divided by its ceiling, by a named formula.
+* :func:`ceiled` — a score divided by its ceiling, by a named formula; refused (NaN) when the ceiling's CI
+  reaches zero. ``DEFAULT_CEILING_FORMULA`` gives each metric the formula under which a model predicting the
+  noise-free signal scores 1.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -23,7 +25,7 @@ from ._tensor import Device, as_tensor
 from .compare import average_ranks, check_compare_method, compare_vectors, rdm_stack, upper
 from .neural_data import present_repetitions
 
-CEILING_FORMULAS = ("r/c", "(r/c)^2", "r^2/c")
+CEILING_FORMULAS = ("r/c", "(r/c)^2", "r^2/c", "r/sqrt(c)")
 
 
 POOLINGS = ("rsatoolbox", "mean")
@@ -238,8 +240,49 @@ def split_half_consistency(responses: Any, n_splits: int = 10, seed: int = 0,
     return Consistency(float(np.mean(per_split)), per_split, per_neuroid, n_splits, seed)
 
 
-def ceiled(score: float, ceiling: Optional[float], formula: str = "r/c") -> float:
-    """``score`` relative to ``ceiling`` by ``formula``: ``"r/c"``, ``"(r/c)^2"`` or ``"r^2/c"``.
+CEILING_FORMULA_TEXT = {
+    "r/c": "score / ceiling",
+    "(r/c)^2": "(score / ceiling)^2",
+    "r^2/c": "score^2 / ceiling (fraction of explainable variance)",
+    "r/sqrt(c)": "score / sqrt(ceiling)",
+}
+# the formula under which a model equal to the noise-free signal scores 1: RSA's lower bound is itself a
+# similarity with other subjects' data (r/c); the split-half ceiling is a reliability, i.e. the *square* of the
+# largest correlation a noise-free prediction can reach (r^2/c, here kept on the r scale as r/sqrt(c))
+DEFAULT_CEILING_FORMULA = {"rsa": "r/c", "encoding": "r/sqrt(c)"}
+
+
+def check_ceiling_formula(formula: Optional[str], metric: str) -> Optional[str]:
+    """The formula name for ``metric``: None (raw scores only), ``"default"`` (the metric's formula) or a name."""
+    if formula is None:
+        return None
+    if formula == "default":
+        if metric not in DEFAULT_CEILING_FORMULA:
+            raise ValueError(f"metric {metric!r} has no noise ceiling, so no ceiled score; leave ceiling_formula=None")
+        return DEFAULT_CEILING_FORMULA[metric]
+    if formula not in CEILING_FORMULAS:
+        raise ValueError(f"unknown ceiling formula {formula!r}; use None (raw scores), 'default' or one of "
+                         f"{list(CEILING_FORMULAS)}")
+    return formula
+
+
+def unit_bootstrap_ci(values: np.ndarray, statistic: Callable[[np.ndarray], float], level: float = 0.95,
+                      n_boot: int = 1000, seed: int = 0) -> Tuple[float, float]:
+    """Percentile CI of ``statistic`` over ``values`` (..., units) with the units (last axis: subjects,
+    neuroids) resampled with replacement. For a ceiling this keeps each unit's value fixed (e.g. a subject's
+    similarity with the others), so it shows how much the ceiling depends on which units were measured."""
+    k = values.shape[-1]
+    rng = np.random.default_rng(seed)
+    draws = np.array([statistic(values[..., rng.integers(k, size=k)]) for _ in range(n_boot)])
+    lo, hi = np.nanpercentile(draws, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def ceiled(score: float, ceiling: Optional[float], formula: str = "r/c",
+           ceiling_ci: Optional[Tuple[float, float]] = None) -> float:
+    """``score`` relative to ``ceiling`` by ``formula``: ``"r/c"``, ``"(r/c)^2"``, ``"r^2/c"`` or ``"r/sqrt(c)"``
+    (see ``CEILING_FORMULA_TEXT``). NaN (refused) when there is no positive ceiling or its CI reaches zero:
+    dividing by a ceiling that may be 0 gives numbers without meaning (e.g. far above 1).
 
     Numbers from different formulas are not comparable; results carry the formula's name.
     """
@@ -247,8 +290,12 @@ def ceiled(score: float, ceiling: Optional[float], formula: str = "r/c") -> floa
         raise ValueError(f"unknown ceiling formula {formula!r}; use one of {list(CEILING_FORMULAS)}")
     if ceiling is None or not np.isfinite(ceiling) or ceiling <= 0:
         return float("nan")
+    if ceiling_ci is not None and not ceiling_ci[0] > 0:
+        return float("nan")
     if formula == "r/c":
         return score / ceiling
     if formula == "(r/c)^2":
         return (score / ceiling) ** 2
+    if formula == "r/sqrt(c)":
+        return score / np.sqrt(ceiling)
     return score ** 2 / ceiling

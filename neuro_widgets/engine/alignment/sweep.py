@@ -29,7 +29,14 @@ from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..reduce import normalize_reduce
 from ..stimuli import StimulusSet
 from ._tensor import single_threaded
-from .ceiling import ceiled, ceiling_vectors, split_half_consistency
+from .ceiling import (
+    CEILING_FORMULA_TEXT,
+    ceiled,
+    ceiling_vectors,
+    check_ceiling_formula,
+    split_half_consistency,
+    unit_bootstrap_ci,
+)
 from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
 from .compare import check_compare_method, compare_vectors, upper
 from .control import random_copy
@@ -136,8 +143,9 @@ class _Scorer:
     def bounds(self, center: np.ndarray, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def ceiling(self, idx: np.ndarray) -> float:
-        return float("nan")
+    def ceiling(self, idx: np.ndarray) -> Tuple[float, float, Tuple[float, float]]:
+        """(ceiling, upper bound or NaN, CI of the ceiling over subjects / neuroids) on ``idx``."""
+        return float("nan"), float("nan"), (float("nan"), float("nan"))
 
 
 class _RSA(_Scorer):
@@ -146,8 +154,10 @@ class _RSA(_Scorer):
         self.models, self.method, self.groups = model_rdms, method, groups
         self.brain = torch.tensor(np.array(brain), device=model_rdms.device)
         self.n_boot, self.level, self.seed, self.cancel = n_boot, level, seed, cancel
-        if len(brain) < 2 or (groups is not None and len(set(groups)) < 2):
-            self.ceiling_note = "one subject only: no noise ceiling (needs >= 2 subjects)"
+        if len(brain) < 2:
+            self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
+        elif groups is not None and len(set(groups)) < 2:
+            self.ceiling_note = "RDMs of one subject only: no noise ceiling (needs >= 2 subjects)"
 
     def _sub(self, t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
         i = torch.as_tensor(idx, device=t.device)
@@ -168,9 +178,10 @@ class _RSA(_Scorer):
 
     def ceiling(self, idx):
         if self.ceiling_note:
-            return float("nan")
-        _, lower = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method, self.groups)
-        return float(lower.mean())
+            return super().ceiling(idx)
+        up, lo = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method, self.groups)
+        lo = lo.cpu().numpy()
+        return float(lo.mean()), float(up.mean()), unit_bootstrap_ci(lo, np.mean, self.level, seed=self.seed)
 
 
 class _CKA(_Scorer):
@@ -248,8 +259,10 @@ class _Encoding(_Scorer):
 
     def ceiling(self, idx):
         if self.responses.shape[2] < 2:
-            return float("nan")
-        return split_half_consistency(self.responses[idx], seed=self.seed).value
+            return super().ceiling(idx)
+        c = split_half_consistency(self.responses[idx], seed=self.seed)
+        ci = unit_bootstrap_ci(c.per_neuroid, lambda v: np.nanmedian(v, axis=1).mean(), seed=self.seed)
+        return c.value, float("nan"), ci
 
 
 def _commit(sc: _Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
@@ -271,10 +284,24 @@ def _commit(sc: _Scorer, label: str, region: str, layers: List[str], sel: np.nda
     score = float(np.mean(scores))
     joint = np.mean(samples, axis=0)
     lo, hi = sc.bounds(np.array([score]), joint[:, None])
-    ceil = float(np.mean(ceilings))
+    ceil = float(np.mean([c[0] for c in ceilings]))
+    ceil_ci = (min(c[2][0] for c in ceilings), max(c[2][1] for c in ceilings))
     return BestLayer(label, region, chosen[0], sel_scores[0], score, float(lo[0]), float(hi[0]), ceil,
-                     ceiled(score, ceil, formula), raws[0] if len(raws) == 1 else raws, joint,
+                     _ceiled(score, ceil, formula, ceil_ci), raws[0] if len(raws) == 1 else raws, joint,
                      fold_layers=chosen, fold_scores=scores)
+
+
+def _ceiled(score: float, ceiling: float, formula: Optional[str], ceiling_ci: Tuple[float, float]) -> float:
+    return float("nan") if formula is None else ceiled(score, ceiling, formula, ceiling_ci)
+
+
+def _ceiling_note(note: str, formula: Optional[str], ceiling: float, ci: Tuple[float, float]) -> str:
+    """The row's ceiling note: why there is none, or how the ceiled score was made (or why it was refused)."""
+    if note or formula is None or not np.isfinite(ceiling):
+        return note
+    if not ci[0] > 0:
+        return f"ceiling {ceiling:.4f}, CI [{ci[0]:.4f}, {ci[1]:.4f}] reaches 0: ceiled score refused (NaN)"
+    return f"ceiled = {CEILING_FORMULA_TEXT[formula]} ({formula})"
 
 
 def _layer_tensor(value: Any, name: str) -> torch.Tensor:
@@ -289,7 +316,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
           n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
           n_components: int = 25, project: Any = None, kernel: str = "linear", unbiased: bool = True,
           control: Optional[str] = None, control_seed: int = 0, n_boot: int = 1000, ci: float = 0.95,
-          seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: str = "r/c",
+          seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: Optional[str] = None,
           reduce: Any = None,
           memory_budget: Optional[int] = None, batch_size: int = 64, device: Any = None,
           progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> SweepResult:
@@ -304,6 +331,12 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
     ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy.
 
+    Scores are raw, with the ceiling (``row.ceiling``; the RSA band lower/upper and the ceiling's CI over subjects
+    or neuroids in ``settings["ceiling_bands"]``). ``ceiling_formula`` asks for ceiled scores too: ``"default"``
+    (RSA ``r/c``, encoding ``r/sqrt(c)``: a model predicting the noise-free signal scores 1) or a name in
+    ``CEILING_FORMULAS``; a ceiled score is refused (NaN, with a ``ceiling_note``) where the ceiling's CI
+    reaches 0. The formula is named in ``settings["ceiled"]`` and each row's ``ceiling_note``.
+
     >>> res = nw.alignment.sweep(probe, nw.datasets.kriegeskorte2008(), metric="rsa", control="random")
     >>> res.to_pandas().head(); res.best; res.differences
     """
@@ -316,7 +349,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     check_encoding_method(encoding)
     if kernel not in CKA_KERNELS:
         raise ValueError(f"unknown CKA kernel {kernel!r}; use one of {list(CKA_KERNELS)}")
-    ceiled(0.0, 1.0, ceiling_formula)  # validates the formula name
+    ceiling_formula = check_ceiling_formula(ceiling_formula, metric)
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if not isinstance(probe, Probe):
@@ -364,6 +397,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     rows: List[LayerScore] = []
     best: List[BestLayer] = []
     scorers: Dict[Tuple[str, str], _Scorer] = {}
+    bands: Dict[str, Dict[str, Any]] = {}
     for label, p in models:
         def act_progress(k: int, n_stimuli: int, offset: int = done, stage: str = f"{label}: activations",
                          **_: Any) -> None:  # k stimuli of n_stimuli done
@@ -400,11 +434,15 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                 everything = np.arange(n)
                 values, raws = sc.score(everything)
                 lo, hi = sc.bounds(values, sc.samples(everything))
-                ceil = sc.ceiling(everything)
+                ceil, ceil_upper, ceil_ci = sc.ceiling(everything)
+                note = _ceiling_note(sc.ceiling_note, ceiling_formula, ceil, ceil_ci)
+                if label == "trained":
+                    bands[region] = {"lower" if metric == "rsa" else "ceiling": ceil, "upper": ceil_upper,
+                                     "ci": ceil_ci}
                 for i, name in enumerate(layers):
                     value = float(values[i])
                     rows.append(LayerScore(label, region, name, value, float(lo[i]), float(hi[i]), ceil,
-                                           ceiled(value, ceil, ceiling_formula), n, raws[i], sc.ceiling_note))
+                                           _ceiled(value, ceil, ceiling_formula, ceil_ci), n, raws[i], note))
                 best.append(_commit(sc, label, region, layers, sel, ev, crossfit, ceiling_formula))
                 done += 1
                 report(done, total, stage=f"{label}: {region}")
@@ -434,5 +472,9 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                                    "sessions grouped by subject)",
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
                             "cka": "none"}[metric],
-                "ci_kind": settings_ci, "crossfit": crossfit}
+                "ci_kind": settings_ci, "crossfit": crossfit, "ceiling_bands": bands,
+                "ceiled": ("not computed: raw scores with their ceiling band (pass ceiling_formula='default' or a "
+                           "formula name for ceiled scores)" if ceiling_formula is None else
+                           f"{CEILING_FORMULA_TEXT[ceiling_formula]}; refused (NaN) where the ceiling's "
+                           f"{ci:.0%} CI reaches 0")}
     return SweepResult(metric, rows, best, differences, split, settings)
