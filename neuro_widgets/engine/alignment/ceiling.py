@@ -297,5 +297,5 @@ def ceiled(score: float, ceiling: Optional[float], formula: str = "r/c",
     if formula == "(r/c)^2":
         return (score / ceiling) ** 2
     if formula == "r/sqrt(c)":
-        return score / np.sqrt(ceiling)
+        return float(score / np.sqrt(ceiling))
     return score ** 2 / ceiling
