@@ -90,7 +90,8 @@ def test_encoding_score_equals_manual_sklearn_loop():
         np.testing.assert_allclose(res.per_neuroid[k], rs, atol=1e-6)
     per_split = np.median(res.per_neuroid, axis=1)
     assert res.value == pytest.approx(per_split.mean())
-    assert res.error == pytest.approx(per_split.std(ddof=1) / 2)
+    # corrected resampled t (Nadeau-Bengio): 6 of 60 stimuli held out
+    assert res.error == pytest.approx(np.sqrt(per_split.var(ddof=1) * (1 / 4 + 6 / 54)))
     pls = nw.alignment.encoding_score(x, y, "pls", n_components=3, splits=res.splits)
     pred = PLSRegression(3, scale=False).fit(x[res.splits[0][0]], y[res.splits[0][0]]).predict(x[res.splits[0][1]])
     assert pls.per_neuroid[0, 1] == pytest.approx(pearsonr(pred[:, 1], y[res.splits[0][1], 1])[0], abs=1e-6)

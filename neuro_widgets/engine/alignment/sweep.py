@@ -10,9 +10,11 @@ Metrics:
 
 * ``"rsa"``: RDMs of each layer vs each subject's RDM, mean over subjects; CI by bootstrapping stimuli (and
   subjects where there are several; sessions of one subject are drawn together); ceiling = the lower bound of
-  the RSA noise ceiling, pooled as rsatoolbox does (needs >= 2 subjects). Needs RDM-level data, or response-level data (turned into RDMs per subject).
-* ``"encoding"``: cross-validated ridge/PLS (see :mod:`.encoding`); CI = mean ± 1.96 standard errors over
-  splits; ceiling = split-half internal consistency (needs repetitions). Needs response-level data.
+  the RSA noise ceiling, pooled as rsatoolbox does (needs >= 2 subjects). Needs RDM-level data, or
+  response-level data (turned into RDMs per subject).
+* ``"encoding"``: cross-validated ridge/PLS (see :mod:`.encoding`); CI = corrected resampled t over the
+  splits (Nadeau-Bengio: the splits overlap); ceiling = split-half internal consistency (needs repetitions).
+  Needs response-level data.
 * ``"cka"``: CKA between each layer and the region's responses; CI ± 1.96 jackknife standard errors over
   stimuli (a bootstrap would put copies of a stimulus side by side, which inflates CKA); no ceiling.
 """
@@ -41,7 +43,7 @@ from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
 from .compare import check_compare_method, compare_vectors, upper
 from .control import random_copy
 from .cross_validation import half_split, shuffle_splits
-from .encoding import check_encoding_method, encoding_score
+from .encoding import check_encoding_method, corrected_resampled_t, encoding_score, test_train_ratio
 from .neural_data import NeuralResponses, repetition_mean, subject_groups
 from .rdm import _gram, _rdm_one, check_rdm_method
 from .regression import DEFAULT_ALPHAS
@@ -243,6 +245,7 @@ class _Encoding(_Scorer):
             self._cache[key] = encoding_score(feats, self.mean[idx], self.method, splits=splits,
                                               alphas=self.options["alphas"], n_components=self.options["n_components"],
                                               project=self.options["project"], device=self.device, cancel=self.cancel)
+        self._ratio = test_train_ratio(self._cache[key].splits)
         return self._cache[key]
 
     def score(self, idx):
@@ -254,8 +257,9 @@ class _Encoding(_Scorer):
         return np.stack([self._one(i, idx).per_split for i in layers], axis=1)  # (splits, layers)
 
     def bounds(self, center, samples):
-        se = samples.std(0, ddof=1) / np.sqrt(len(samples)) if len(samples) > 1 else np.full(samples.shape[1:], np.nan)
-        return center - _Z * se, center + _Z * se
+        # the splits of the stimuli last scored (``samples`` comes right before ``bounds``)
+        _, lo, hi = corrected_resampled_t(samples, self._ratio, center, self.options["level"])
+        return lo, hi
 
     def ceiling(self, idx):
         if self.responses.shape[2] < 2:
@@ -428,7 +432,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                 else:
                     opts = {"n_splits": n_splits, "test_size": test_size, "n_components": n_components,
                             "alphas": DEFAULT_ALPHAS if alphas is None else alphas,
-                            "project": project}
+                            "project": project, "level": ci}
                     sc = _Encoding(feats, neural.region(region).data, encoding, labels, seed, opts, dev, cancel)
                 scorers[(label, region)] = sc
                 everything = np.arange(n)
@@ -449,7 +453,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
 
     differences: List[Difference] = []
     settings_ci = {"rsa": f"percentile bootstrap over stimuli and subjects ({n_boot} resamples, {ci:.0%})",
-                   "encoding": "mean ± 1.96 standard errors over splits",
+                   "encoding": f"corrected resampled t over splits (Nadeau-Bengio), {ci:.0%}",
                    "cka": f"CKA ± 1.96 delete-a-group jackknife SE over stimuli ({_JACK_GROUPS} groups)"}[metric]
     if control == "random":
         for region in regions:
