@@ -111,11 +111,13 @@ def fit_map(method: str, x: torch.Tensor, y: torch.Tensor, alphas: Sequence[floa
 def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_splits: int = 10,
                    test_size: float = 0.1, stratify: Optional[Any] = None, seed: int = 1,
                    splits: Optional[List[Split]] = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
-                   n_components: int = 25, project: Any = None, device: Device = None,
+                   n_components: int = 25, project: Any = None, split_recipe: str = "stratified", device: Device = None,
                    progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> EncodingScore:
     """Cross-validated encoding score of ``features`` (N, ...) for ``responses`` (N, neuroids[, reps]).
 
-    Repetitions (a third axis) are averaged. ``splits`` overrides the generated splits.
+    Repetitions (a third axis) are averaged. ``splits`` overrides the generated splits; ``split_recipe=
+    "brainscore"`` generates Brain-Score's (scikit-learn's ``StratifiedShuffleSplit``, ``random_state=seed``; the
+    default ``seed=1`` is Brain-Score's), see :mod:`.cross_validation`.
 
     >>> s = nw.alignment.encoding_score(acts["layer3"], resp, method="ridge", stratify=categories)
     >>> s.value, s.error, s.per_neuroid.shape     # (10, neuroids)
@@ -137,7 +139,7 @@ def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_sp
         raise ValueError(f"features cover {x.shape[0]} stimuli but responses have shape {tuple(y.shape)}; give "
                          "responses as (stimuli, neuroids[, repetitions]) in the features' stimulus order")
     if splits is None:
-        splits = shuffle_splits(x.shape[0], n_splits, test_size, stratify, seed)
+        splits = shuffle_splits(x.shape[0], n_splits, test_size, stratify, seed, split_recipe)
     report = make_reporter(progress, f"encoding ({method})")
     per_neuroid, chosen = [], []
     for i, (train, test) in enumerate(splits):

@@ -42,7 +42,7 @@ from .ceiling import (
 from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
 from .compare import check_compare_method, compare_vectors, upper
 from .control import random_copy
-from .cross_validation import half_split, shuffle_splits
+from .cross_validation import SPLIT_RECIPES, half_split, shuffle_splits
 from .encoding import check_encoding_method, corrected_resampled_t, encoding_score, test_train_ratio
 from .neural_data import NeuralResponses, repetition_mean, subject_groups
 from .rdm import _gram, _rdm_one, check_rdm_method
@@ -240,7 +240,8 @@ class _Encoding(_Scorer):
         key = (layer, idx.tobytes())
         if key not in self._cache:
             splits = shuffle_splits(len(idx), self.options["n_splits"], self.options["test_size"],
-                                    None if self.labels is None else self.labels[idx], self.seed)
+                                    None if self.labels is None else self.labels[idx], self.seed,
+                                    self.options["split_recipe"])
             feats = self.features[layer][torch.as_tensor(idx)]
             self._cache[key] = encoding_score(feats, self.mean[idx], self.method, splits=splits,
                                               alphas=self.options["alphas"], n_components=self.options["n_components"],
@@ -318,7 +319,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
           stimuli: Optional[StimulusSet] = None, regions: Optional[Sequence[str]] = None,
           method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
           n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
-          n_components: int = 25, project: Any = None, kernel: str = "linear", unbiased: bool = True,
+          n_components: int = 25, project: Any = None, split_recipe: str = "stratified", kernel: str = "linear",
+          unbiased: bool = True,
           control: Optional[str] = None, control_seed: int = 0, n_boot: int = 1000, ci: float = 0.95,
           seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: Optional[str] = None,
           reduce: Any = None,
@@ -333,7 +335,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy.
+    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy. ``split_recipe`` picks
+    the encoding splits (``"brainscore"``: Brain-Score's; pass ``seed=1`` for its ``random_state``).
 
     Scores are raw, with the ceiling (``row.ceiling``; the RSA band lower/upper and the ceiling's CI over subjects
     or neuroids in ``settings["ceiling_bands"]``). ``ceiling_formula`` asks for ceiled scores too: ``"default"``
@@ -351,6 +354,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     check_compare_method(method)
     check_rdm_method(rdm_method)
     check_encoding_method(encoding)
+    if split_recipe not in SPLIT_RECIPES:
+        raise ValueError(f"unknown split_recipe {split_recipe!r}; use one of {list(SPLIT_RECIPES)}")
     if kernel not in CKA_KERNELS:
         raise ValueError(f"unknown CKA kernel {kernel!r}; use one of {list(CKA_KERNELS)}")
     ceiling_formula = check_ceiling_formula(ceiling_formula, metric)
@@ -432,7 +437,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                 else:
                     opts = {"n_splits": n_splits, "test_size": test_size, "n_components": n_components,
                             "alphas": DEFAULT_ALPHAS if alphas is None else alphas,
-                            "project": project, "level": ci}
+                            "project": project, "level": ci, "split_recipe": split_recipe}
                     sc = _Encoding(feats, neural.region(region).data, encoding, labels, seed, opts, dev, cancel)
                 scorers[(label, region)] = sc
                 everything = np.arange(n)
@@ -477,6 +482,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
                             "cka": "none"}[metric],
                 "ci_kind": settings_ci, "crossfit": crossfit, "ceiling_bands": bands,
+                "split_recipe": split_recipe,
                 "ceiled": ("not computed: raw scores with their ceiling band (pass ceiling_formula='default' or a "
                            "formula name for ceiled scores)" if ceiling_formula is None else
                            f"{CEILING_FORMULA_TEXT[ceiling_formula]}; refused (NaN) where the ceiling's "
