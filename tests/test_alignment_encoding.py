@@ -90,7 +90,8 @@ def test_encoding_score_equals_manual_sklearn_loop():
         np.testing.assert_allclose(res.per_neuroid[k], rs, atol=1e-6)
     per_split = np.median(res.per_neuroid, axis=1)
     assert res.value == pytest.approx(per_split.mean())
-    assert res.error == pytest.approx(per_split.std(ddof=1) / 2)
+    # corrected resampled t (Nadeau-Bengio): 6 of 60 stimuli held out
+    assert res.error == pytest.approx(np.sqrt(per_split.var(ddof=1) * (1 / 4 + 6 / 54)))
     pls = nw.alignment.encoding_score(x, y, "pls", n_components=3, splits=res.splits)
     pred = PLSRegression(3, scale=False).fit(x[res.splits[0][0]], y[res.splits[0][0]]).predict(x[res.splits[0][1]])
     assert pls.per_neuroid[0, 1] == pytest.approx(pearsonr(pred[:, 1], y[res.splits[0][1], 1])[0], abs=1e-6)
@@ -149,8 +150,11 @@ def test_ceiled_formulas_are_named():
     assert nw.alignment.ceiled(0.3, 0.6, "(r/c)^2") == pytest.approx(0.25)
     assert nw.alignment.ceiled(0.3, 0.6, "r^2/c") == pytest.approx(0.15)
     assert np.isnan(nw.alignment.ceiled(0.3, None))
+    assert nw.alignment.ceiled(0.3, 0.64, "r/sqrt(c)") == pytest.approx(0.375)
+    assert np.isnan(nw.alignment.ceiled(0.3, 0.6, "r/c", ceiling_ci=(-0.01, 0.9)))  # a ceiling that may be 0
+    assert nw.alignment.ceiled(0.3, 0.6, "r/c", ceiling_ci=(0.2, 0.9)) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="unknown ceiling formula"):
-        nw.alignment.ceiled(0.3, 0.6, "r/sqrt(c)")
+        nw.alignment.ceiled(0.3, 0.6, "r/sqrt(2c)")
 
 
 # ---- CKA ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from .compare import COMPARE_METHODS, compare_rdms
 from .control import random_copy
 from .cross_validation import half_split, shuffle_splits
 from .encoding import EncodingScore, encoding_score
-from .neural_data import NeuralResponses, from_rsatoolbox, to_rsatoolbox
+from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
 from .readout import NeuronReadout, fit_readout
 from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit
@@ -25,5 +25,5 @@ __all__ = [
     "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
     "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",
     "half_split", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
-    "ridge_fit", "shuffle_splits", "split_half_consistency", "sweep", "to_rsatoolbox",
+    "ridge_fit", "shuffle_splits", "split_half_consistency", "subject_groups", "sweep", "to_rsatoolbox",
 ]

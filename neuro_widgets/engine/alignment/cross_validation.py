@@ -2,7 +2,13 @@
 
 Splits are on stimuli, never on repetitions, so a stimulus is never in both sides of a split. With
 ``stratify`` (one label per stimulus, e.g. object category) each class contributes to the test side in
-proportion to its size (largest-remainder rounding), like scikit-learn's ``StratifiedShuffleSplit``.
+proportion to its size (largest-remainder rounding), like scikit-learn's ``StratifiedShuffleSplit``; where
+classes tie for a leftover test item, the split index rotates which class gets it (so with 92 images in 4
+equal classes and 10 test images no class is over-represented in every split).
+
+``recipe="brainscore"`` gives Brain-Score's ``CrossValidation`` splits exactly: scikit-learn's
+``StratifiedShuffleSplit(n_splits, train_size=1 - test_size, random_state=seed).split(zeros(n), labels)``
+(``ShuffleSplit`` without labels); Brain-Score's defaults are 10 splits, ``train_size=0.9``, ``random_state=1``.
 """
 from __future__ import annotations
 
@@ -14,25 +20,45 @@ import numpy as np
 Split = Tuple[np.ndarray, np.ndarray]
 
 
-def _allocate(counts: np.ndarray, n_test: int) -> np.ndarray:
-    """Test items per class, proportional to class size, summing to n_test (largest remainders first)."""
+SPLIT_RECIPES = ("stratified", "brainscore")
+
+
+def _allocate(counts: np.ndarray, n_test: int, rotation: int = 0) -> np.ndarray:
+    """Test items per class, proportional to class size, summing to n_test (largest remainders first; ties go
+    to classes in an order rotated by ``rotation``)."""
     exact = counts * n_test / counts.sum()
     alloc = np.floor(exact).astype(int)
-    order = np.argsort(-(exact - alloc), kind="stable")
+    remainder = np.round(exact - alloc, 9)
+    c = len(counts)
+    order = np.lexsort(((np.arange(c) - rotation) % c, -remainder))
     alloc[order[: n_test - alloc.sum()]] += 1
     return np.minimum(alloc, counts)
 
 
+def _brainscore_splits(n: int, n_splits: int, n_test: int, labels: Optional[np.ndarray], seed: int) -> List[Split]:
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    kind = ShuffleSplit if labels is None else StratifiedShuffleSplit
+    splitter = kind(n_splits=n_splits, train_size=n - n_test, random_state=seed)
+    args = [] if labels is None else [labels]
+    return [(np.asarray(train), np.asarray(test)) for train, test in splitter.split(np.zeros(n), *args)]
+
+
 def shuffle_splits(n: int, n_splits: int = 10, test_size: float = 0.1, stratify: Optional[Any] = None,
-                   seed: int = 1) -> List[Split]:
-    """``n_splits`` random (train, test) index splits of ``n`` stimuli; ``test_size`` a fraction or a count.
+                   seed: int = 1, recipe: str = "stratified") -> List[Split]:
+    """``n_splits`` random (train, test) index splits of ``n`` stimuli; ``test_size`` a fraction or a count;
+    ``recipe`` ``"stratified"`` (default, this module's) or ``"brainscore"`` (scikit-learn's, as Brain-Score).
 
     >>> splits = shuffle_splits(92, n_splits=10, test_size=0.1, stratify=categories, seed=1)
+    >>> brainscore = shuffle_splits(92, stratify=categories, seed=1, recipe="brainscore")
     """
+    if recipe not in SPLIT_RECIPES:
+        raise ValueError(f"unknown split recipe {recipe!r}; use one of {list(SPLIT_RECIPES)}")
     if not isinstance(n_splits, int) or n_splits < 1:
         raise ValueError(f"n_splits must be a positive integer, got {n_splits!r}")
     if isinstance(test_size, float) and 0 < test_size < 1:
-        n_test = math.ceil(test_size * n)
+        # scikit-learn's rounding for the brainscore recipe: train = floor((1 - test_size) * n)
+        n_test = n - math.floor(round(1 - test_size, 12) * n) if recipe == "brainscore" else math.ceil(test_size * n)
     elif isinstance(test_size, int) and not isinstance(test_size, bool) and test_size >= 1:
         n_test = test_size
     else:
@@ -50,10 +76,13 @@ def shuffle_splits(n: int, n_splits: int = 10, test_size: float = 0.1, stratify:
         labels = np.unique(np.asarray(stratify), return_inverse=True)[1].ravel()
         if len(labels) != n:
             raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one label per stimulus")
+    if recipe == "brainscore":
+        return _brainscore_splits(n, n_splits, n_test, None if stratify is None else labels, seed)
     classes = [np.flatnonzero(labels == c) for c in range(labels.max() + 1)]
-    alloc = _allocate(np.array([len(c) for c in classes]), n_test)
+    counts = np.array([len(c) for c in classes])
     out = []
-    for _ in range(n_splits):
+    for i in range(n_splits):
+        alloc = _allocate(counts, n_test, rotation=i)
         test = np.concatenate([rng.permutation(members)[:k] for members, k in zip(classes, alloc)])
         test = np.sort(test)
         out.append((np.setdiff1d(np.arange(n), test), test))

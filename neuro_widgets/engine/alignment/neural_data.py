@@ -267,6 +267,15 @@ def response_matrix(responses: Any) -> Any:
     return responses.mean() if isinstance(responses, NeuralResponses) else responses
 
 
+def subject_groups(neural: NeuralRDMs, region: str) -> Optional[List[Any]]:
+    """The ``subject`` label of each RDM of ``region``, or None when every RDM is its own subject (no labels,
+    or all distinct). Sessions of one subject share a label; ceilings and bootstraps then resample subjects."""
+    subjects = [lab.get("subject") for lab in neural.labels(region)]
+    if any(s is None for s in subjects) or len(set(subjects)) == len(subjects):
+        return None
+    return subjects
+
+
 def to_rsatoolbox(neural: NeuralRDMs, region: str) -> Any:
     """One region of RDM-level data as an rsatoolbox ``RDMs`` (descriptors: labels; stimulus ids as pattern
     descriptor ``stimulus_id``)."""

@@ -9,13 +9,14 @@ so differences between models (layers, trained vs random) get paired intervals.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ._tensor import Device, single_threaded
+from .ceiling import group_index
 from .compare import (
     Prepared,
     check_compare_method,
@@ -36,9 +37,13 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> Tu
 
 
 def bootstrap_rsa(model_rdms: Any, brain_rdms: Any, method: str = "spearman", n_boot: int = 1000,
-                  seed: int = 0, subjects: bool = True, device: Device = None,
-                  progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> np.ndarray:
+                  seed: int = 0, subjects: bool = True, groups: Optional[Sequence[Any]] = None,
+                  device: Device = None, progress: ProgressArg = None,
+                  cancel: Optional[CancelToken] = None) -> np.ndarray:
     """Bootstrap distribution (n_boot, models) of the mean-over-subjects similarity of each model RDM.
+
+    ``groups`` gives each brain RDM's subject where a subject has several (sessions): subjects are resampled,
+    each drawn subject bringing all its RDMs (rsatoolbox's ``rdm_descriptor='subject'``).
 
     >>> boot = bootstrap_rsa(layer_rdms, ds.neural.rdms("hIT"), n_boot=1000, seed=0)
     >>> lo, hi = percentile_ci(boot[:, 3])
@@ -52,7 +57,8 @@ def bootstrap_rsa(model_rdms: Any, brain_rdms: Any, method: str = "spearman", n_
     if brain.shape[1] != n:
         raise ValueError(f"bootstrap_rsa: model RDMs cover {n} stimuli, brain RDMs {brain.shape[1]}")
     g = torch.Generator().manual_seed(seed)
-    s = brain.shape[0]
+    names, gid = group_index(groups, brain.shape[0], "bootstrap_rsa(groups)")
+    s, gid = len(names), torch.as_tensor(gid, device=models.device)
     out = np.empty((n_boot, models.shape[0]))
     report = make_reporter(progress, "bootstrap")
     iu, ju = torch.triu_indices(n, n, 1, device=models.device)
@@ -62,9 +68,10 @@ def bootstrap_rsa(model_rdms: Any, brain_rdms: Any, method: str = "spearman", n_
             check_cancel(cancel)
             idx = torch.randint(n, (n,), generator=g)
             subj = torch.randint(s, (s,), generator=g) if (subjects and s > 1) else torch.arange(s)
+            weight = torch.bincount(subj, minlength=s).to(device=models.device, dtype=torch.float64)[gid]
             counts = torch.bincount(idx, minlength=n).to(device=models.device, dtype=torch.float64)
             sims = compare_weighted(prep_m, prep_b, counts[iu] * counts[ju])  # (models, subjects)
-            out[b] = sims[:, subj.to(models.device)].mean(1).cpu().numpy()
+            out[b] = ((sims @ weight) / weight.sum()).cpu().numpy()
             report(b + 1, n_boot)
     return out
 

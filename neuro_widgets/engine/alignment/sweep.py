@@ -9,10 +9,12 @@ held-out best-layer scores gets a paired CI.
 Metrics:
 
 * ``"rsa"``: RDMs of each layer vs each subject's RDM, mean over subjects; CI by bootstrapping stimuli (and
-  subjects where there are several); ceiling = the lower bound of the RSA noise ceiling (needs >= 2
-  subjects). Needs RDM-level data, or response-level data (turned into RDMs per subject).
-* ``"encoding"``: cross-validated ridge/PLS (see :mod:`.encoding`); CI = mean ± 1.96 standard errors over
-  splits; ceiling = split-half internal consistency (needs repetitions). Needs response-level data.
+  subjects where there are several; sessions of one subject are drawn together); ceiling = the lower bound of
+  the RSA noise ceiling, pooled as rsatoolbox does (needs >= 2 subjects). Needs RDM-level data, or
+  response-level data (turned into RDMs per subject).
+* ``"encoding"``: cross-validated ridge/PLS (see :mod:`.encoding`); CI = corrected resampled t over the
+  splits (Nadeau-Bengio: the splits overlap); ceiling = split-half internal consistency (needs repetitions).
+  Needs response-level data.
 * ``"cka"``: CKA between each layer and the region's responses; CI ± 1.96 jackknife standard errors over
   stimuli (a bootstrap would put copies of a stimulus side by side, which inflates CKA); no ceiling.
 """
@@ -29,13 +31,20 @@ from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..reduce import normalize_reduce
 from ..stimuli import StimulusSet
 from ._tensor import resolve_device, single_threaded
-from .ceiling import ceiled, ceiling_vectors, split_half_consistency
+from .ceiling import (
+    CEILING_FORMULA_TEXT,
+    ceiled,
+    ceiling_vectors,
+    check_ceiling_formula,
+    split_half_consistency,
+    unit_bootstrap_ci,
+)
 from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
 from .compare import check_compare_method, compare_vectors, upper
 from .control import random_copy
-from .cross_validation import half_split, shuffle_splits
-from .encoding import check_encoding_method, encoding_score
-from .neural_data import NeuralResponses, repetition_mean
+from .cross_validation import SPLIT_RECIPES, half_split, shuffle_splits
+from .encoding import check_encoding_method, corrected_resampled_t, encoding_score, test_train_ratio
+from .neural_data import NeuralResponses, repetition_mean, subject_groups
 from .rdm import _gram, _rdm_one, check_rdm_method
 from .regression import DEFAULT_ALPHAS
 from .results import BestLayer, Difference, LayerScore, SweepResult
@@ -150,18 +159,21 @@ class _Scorer:
     def bounds(self, center: np.ndarray, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
-    def ceiling(self, idx: np.ndarray) -> float:
-        return float("nan")
+    def ceiling(self, idx: np.ndarray) -> Tuple[float, float, Tuple[float, float]]:
+        """(ceiling, upper bound or NaN, CI of the ceiling over subjects / neuroids) on ``idx``."""
+        return float("nan"), float("nan"), (float("nan"), float("nan"))
 
 
 class _RSA(_Scorer):
     def __init__(self, model_rdms: torch.Tensor, brain: np.ndarray, method: str, n_boot: int, level: float,
-                 seed: int, cancel: Optional[CancelToken]) -> None:
-        self.models, self.method = model_rdms, method
+                 seed: int, cancel: Optional[CancelToken], groups: Optional[List[Any]] = None) -> None:
+        self.models, self.method, self.groups = model_rdms, method, groups
         self.brain = torch.tensor(np.array(brain), device=model_rdms.device)
         self.n_boot, self.level, self.seed, self.cancel = n_boot, level, seed, cancel
         if len(brain) < 2:
             self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
+        elif groups is not None and len(set(groups)) < 2:
+            self.ceiling_note = "RDMs of one subject only: no noise ceiling (needs >= 2 subjects)"
 
     def _sub(self, t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
         i = torch.as_tensor(idx, device=t.device)
@@ -175,16 +187,17 @@ class _RSA(_Scorer):
     def samples(self, idx, layers=None):
         models = self.models if layers is None else self.models[layers]
         return bootstrap_rsa(self._sub(models, idx), self._sub(self.brain, idx), self.method, self.n_boot,
-                             self.seed, cancel=self.cancel)
+                             self.seed, groups=self.groups, cancel=self.cancel)
 
     def bounds(self, center, samples):
         return percentile_ci(samples, self.level)
 
     def ceiling(self, idx):
-        if len(self.brain) < 2:
-            return float("nan")
-        _, lower = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method)
-        return float(lower.mean())
+        if self.ceiling_note:
+            return super().ceiling(idx)
+        up, lo = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method, self.groups)
+        lo = lo.cpu().numpy()
+        return float(lo.mean()), float(up.mean()), unit_bootstrap_ci(lo, np.mean, self.level, seed=self.seed)
 
 
 class _CKA(_Scorer):
@@ -241,11 +254,13 @@ class _Encoding(_Scorer):
         key = (layer, idx.tobytes())
         if key not in self._cache:
             splits = shuffle_splits(len(idx), self.options["n_splits"], self.options["test_size"],
-                                    None if self.labels is None else self.labels[idx], self.seed)
+                                    None if self.labels is None else self.labels[idx], self.seed,
+                                    self.options["split_recipe"])
             feats = self.features[layer][torch.as_tensor(idx)]
             self._cache[key] = encoding_score(feats, self.mean[idx], self.method, splits=splits,
                                               alphas=self.options["alphas"], n_components=self.options["n_components"],
                                               project=self.options["project"], device=self.device, cancel=self.cancel)
+        self._ratio = test_train_ratio(self._cache[key].splits)
         return self._cache[key]
 
     def score(self, idx):
@@ -257,13 +272,16 @@ class _Encoding(_Scorer):
         return np.stack([self._one(i, idx).per_split for i in layers], axis=1)  # (splits, layers)
 
     def bounds(self, center, samples):
-        se = samples.std(0, ddof=1) / np.sqrt(len(samples)) if len(samples) > 1 else np.full(samples.shape[1:], np.nan)
-        return center - _Z * se, center + _Z * se
+        # the splits of the stimuli last scored (``samples`` comes right before ``bounds``)
+        _, lo, hi = corrected_resampled_t(samples, self._ratio, center, self.options["level"])
+        return lo, hi
 
     def ceiling(self, idx):
         if self.responses.shape[2] < 2:
-            return float("nan")
-        return split_half_consistency(self.responses[idx], seed=self.seed).value
+            return super().ceiling(idx)
+        c = split_half_consistency(self.responses[idx], seed=self.seed)
+        ci = unit_bootstrap_ci(c.per_neuroid, lambda v: np.nanmedian(v, axis=1).mean(), seed=self.seed)
+        return c.value, float("nan"), ci
 
 
 def _commit(sc: _Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
@@ -285,10 +303,24 @@ def _commit(sc: _Scorer, label: str, region: str, layers: List[str], sel: np.nda
     score = float(np.mean(scores))
     joint = np.mean(samples, axis=0)
     lo, hi = sc.bounds(np.array([score]), joint[:, None])
-    ceil = float(np.mean(ceilings))
+    ceil = float(np.mean([c[0] for c in ceilings]))
+    ceil_ci = (min(c[2][0] for c in ceilings), max(c[2][1] for c in ceilings))
     return BestLayer(label, region, chosen[0], sel_scores[0], score, float(lo[0]), float(hi[0]), ceil,
-                     ceiled(score, ceil, formula), raws[0] if len(raws) == 1 else raws, joint,
+                     _ceiled(score, ceil, formula, ceil_ci), raws[0] if len(raws) == 1 else raws, joint,
                      fold_layers=chosen, fold_scores=scores)
+
+
+def _ceiled(score: float, ceiling: float, formula: Optional[str], ceiling_ci: Tuple[float, float]) -> float:
+    return float("nan") if formula is None else ceiled(score, ceiling, formula, ceiling_ci)
+
+
+def _ceiling_note(note: str, formula: Optional[str], ceiling: float, ci: Tuple[float, float]) -> str:
+    """The row's ceiling note: why there is none, or how the ceiled score was made (or why it was refused)."""
+    if note or formula is None or not np.isfinite(ceiling):
+        return note
+    if not ci[0] > 0:
+        return f"ceiling {ceiling:.4f}, CI [{ci[0]:.4f}, {ci[1]:.4f}] reaches 0: ceiled score refused (NaN)"
+    return f"ceiled = {CEILING_FORMULA_TEXT[formula]} ({formula})"
 
 
 def _layer_tensor(value: Any, name: str) -> torch.Tensor:
@@ -301,9 +333,10 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
           stimuli: Optional[StimulusSet] = None, regions: Optional[Sequence[str]] = None,
           method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
           n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
-          n_components: int = 25, project: Any = None, kernel: str = "linear", unbiased: bool = True,
+          n_components: int = 25, project: Any = None, split_recipe: str = "stratified", kernel: str = "linear",
+          unbiased: bool = True,
           control: Optional[str] = None, control_seed: int = 0, n_boot: int = 1000, ci: float = 0.95,
-          seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: str = "r/c",
+          seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: Optional[str] = None,
           reduce: Any = None,
           memory_budget: Optional[int] = None, batch_size: int = 64, device: Any = None,
           progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> SweepResult:
@@ -316,7 +349,14 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy.
+    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy. ``split_recipe`` picks
+    the encoding splits (``"brainscore"``: Brain-Score's; pass ``seed=1`` for its ``random_state``).
+
+    Scores are raw, with the ceiling (``row.ceiling``; the RSA band lower/upper and the ceiling's CI over subjects
+    or neuroids in ``settings["ceiling_bands"]``). ``ceiling_formula`` asks for ceiled scores too: ``"default"``
+    (RSA ``r/c``, encoding ``r/sqrt(c)``: a model predicting the noise-free signal scores 1) or a name in
+    ``CEILING_FORMULAS``; a ceiled score is refused (NaN, with a ``ceiling_note``) where the ceiling's CI
+    reaches 0. The formula is named in ``settings["ceiled"]`` and each row's ``ceiling_note``.
 
     >>> res = nw.alignment.sweep(probe, nw.datasets.kriegeskorte2008(), metric="rsa", control="random")
     >>> res.to_pandas().head(); res.best; res.differences
@@ -328,9 +368,11 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     check_compare_method(method)
     check_rdm_method(rdm_method)
     check_encoding_method(encoding)
+    if split_recipe not in SPLIT_RECIPES:
+        raise ValueError(f"unknown split_recipe {split_recipe!r}; use one of {list(SPLIT_RECIPES)}")
     if kernel not in CKA_KERNELS:
         raise ValueError(f"unknown CKA kernel {kernel!r}; use one of {list(CKA_KERNELS)}")
-    ceiled(0.0, 1.0, ceiling_formula)  # validates the formula name
+    ceiling_formula = check_ceiling_formula(ceiling_formula, metric)
     if not isinstance(n_boot, int) or n_boot < 1:
         raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -382,6 +424,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     rows: List[LayerScore] = []
     best: List[BestLayer] = []
     scorers: Dict[Tuple[str, str], _Scorer] = {}
+    bands: Dict[str, Dict[str, Any]] = {}
     for label, p in models:
         def act_progress(k: int, n_stimuli: int, offset: int = done, stage: str = f"{label}: activations",
                          **_: Any) -> None:  # k stimuli of n_stimuli done
@@ -404,31 +447,36 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             for region in regions:
                 check_cancel(cancel)
                 if metric == "rsa":
-                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, cancel)
+                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, cancel,
+                                       subject_groups(neural, region))
                 elif metric == "cka":
                     resp = torch.as_tensor(neural.region(region).mean(), device=dev)
                     sc = _CKA(pre, resp @ resp.T, kernel, unbiased, seed, cancel)
                 else:
                     opts = {"n_splits": n_splits, "test_size": test_size, "n_components": n_components,
                             "alphas": DEFAULT_ALPHAS if alphas is None else alphas,
-                            "project": project}
+                            "project": project, "level": ci, "split_recipe": split_recipe}
                     sc = _Encoding(feats, neural.region(region).data, encoding, labels, seed, opts, dev, cancel)
                 scorers[(label, region)] = sc
                 everything = np.arange(n)
                 values, raws = sc.score(everything)
                 lo, hi = sc.bounds(values, sc.samples(everything))
-                ceil = sc.ceiling(everything)
+                ceil, ceil_upper, ceil_ci = sc.ceiling(everything)
+                note = _ceiling_note(sc.ceiling_note, ceiling_formula, ceil, ceil_ci)
+                if label == "trained":
+                    bands[region] = {"lower" if metric == "rsa" else "ceiling": ceil, "upper": ceil_upper,
+                                     "ci": ceil_ci}
                 for i, name in enumerate(layers):
                     value = float(values[i])
                     rows.append(LayerScore(label, region, name, value, float(lo[i]), float(hi[i]), ceil,
-                                           ceiled(value, ceil, ceiling_formula), n, raws[i], sc.ceiling_note))
+                                           _ceiled(value, ceil, ceiling_formula, ceil_ci), n, raws[i], note))
                 best.append(_commit(sc, label, region, layers, sel, ev, crossfit, ceiling_formula))
                 done += 1
                 report(done, total, stage=f"{label}: {region}")
 
     differences: List[Difference] = []
     settings_ci = {"rsa": f"percentile bootstrap over stimuli and subjects ({n_boot} resamples, {ci:.0%})",
-                   "encoding": "mean ± 1.96 standard errors over splits",
+                   "encoding": f"corrected resampled t over splits (Nadeau-Bengio), {ci:.0%}",
                    "cka": f"CKA ± 1.96 delete-a-group jackknife SE over stimuli ({_JACK_GROUPS} groups)"}[metric]
     if control == "random":
         for region in regions:
@@ -447,8 +495,14 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                                                                               else f"{kernel} CKA"),
                 "rdm_method": rdm_method, "ceiling_formula": ceiling_formula, "n_boot": n_boot, "ci": ci,
                 "reduce": red, "batch_size": batch_size, "control": control, "control_seed": control_seed,
-                "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects)",
+                "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects; rsatoolbox pooling; "
+                                   "sessions grouped by subject)",
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
                             "cka": "none"}[metric],
-                "ci_kind": settings_ci, "crossfit": crossfit}
+                "ci_kind": settings_ci, "crossfit": crossfit, "ceiling_bands": bands,
+                "split_recipe": split_recipe,
+                "ceiled": ("not computed: raw scores with their ceiling band (pass ceiling_formula='default' or a "
+                           "formula name for ceiled scores)" if ceiling_formula is None else
+                           f"{CEILING_FORMULA_TEXT[ceiling_formula]}; refused (NaN) where the ceiling's "
+                           f"{ci:.0%} CI reaches 0")}
     return SweepResult(metric, rows, best, differences, split, settings)
