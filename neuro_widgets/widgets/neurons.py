@@ -8,10 +8,14 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import traitlets as t
 
+from ..engine.alignment.ceiling import CEILING_FORMULA_TEXT, DEFAULT_CEILING_FORMULA, ceiled, split_half_consistency
+from ..engine.alignment.neural_data import NeuralResponses
+from ..engine.alignment.sweep import sweep
+from ..engine.featurevis.neuron_wants import neuron_wants
 from . import codegen
 from .base import BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
-from .engines import engine, fraction_progress
+from .engines import fraction_progress
 
 #: ``features``: the random-projection width every layer is reduced to (the readouts are pulled back exactly)
 DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": "ridge", "features": 1024, "steps": 128, "seed": 0, "top": 6}
@@ -40,22 +44,22 @@ def neuron_layers(widget: BaseWidget, layer: str) -> List[str]:
 def per_neuron_summary(result: Any, layers: List[str], layer: str, reliability: np.ndarray,
                        ids: List[str]) -> Dict[str, Any]:
     """An encoding sweep -> the selected layer's held-out r per neuron (mean over splits), each neuron's ceiled
-    value by the sweep's formula, and the median ceiled value of every layer (the curve)."""
-    al = engine("alignment")
-    formula = result.settings["ceiling_formula"]
+    value by the encoding default formula (a model of the noise-free signal scores 1), and the median ceiled value
+    of every layer (the curve)."""
+    formula = DEFAULT_CEILING_FORMULA["encoding"]
     rows = {r.layer: r for r in result.rows if r.model == "trained"}
 
     def per_neuron(name: str) -> np.ndarray:
         return np.nanmean(np.asarray(rows[name].raw, dtype=np.float64), axis=0)
 
-    def ceiled(r: np.ndarray) -> np.ndarray:
-        return np.array([al.ceiled(float(v), float(c), formula) for v, c in zip(r, reliability)])
+    def ceiled_all(r: np.ndarray) -> np.ndarray:
+        return np.array([ceiled(float(v), float(c), formula) for v, c in zip(r, reliability)])
 
     r = per_neuron(layer)
     return {"layer": layer, "ids": ids, "r": _floats(r), "reliability": _floats(reliability),
-            "ceiled": _floats(ceiled(r)), "formula": formula, "median": _float(np.nanmedian(r)),
+            "ceiled": _floats(ceiled_all(r)), "formula": CEILING_FORMULA_TEXT[formula], "median": _float(np.nanmedian(r)),
             "median_reliability": _float(np.nanmedian(reliability)),
-            "curve": {"layers": layers, "median_ceiled": [_float(np.nanmedian(ceiled(per_neuron(k)))) for k in layers]}}
+            "curve": {"layers": layers, "median_ceiled": [_float(np.nanmedian(ceiled_all(per_neuron(k)))) for k in layers]}}
 
 
 def want_summary(want: Any, top: int) -> Dict[str, Any]:
@@ -92,8 +96,7 @@ class NeuronsPanel(t.HasTraits):
         return as_trait_error(check_settings, dict(proposal["value"]))
 
     def _has_neurons(self) -> bool:
-        responses = engine("alignment").NeuralResponses
-        return isinstance(self.neural, responses) and self.stimuli is not None
+        return isinstance(self.neural, NeuralResponses) and self.stimuli is not None
 
     def _layer_neurons(self, layer: str) -> None:
         self.neuron_want = {}
@@ -108,17 +111,16 @@ class NeuronsPanel(t.HasTraits):
         ids = [str(i) for i in self.neural.neuroids["neuroid_id"]]
 
         def work(report: Any, cancel: Any) -> Any:
-            al = engine("alignment")
             key = ("neuron-table", tuple(layers), tuple(sorted((k, str(v)) for k, v in call.items())))
             table = self.runner.cached(key)
             if table is None:
-                table = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=layers, **call,
+                table = sweep(self.probe, self.neural, stimuli=self.stimuli, layers=layers, **call,
                                  progress=fraction_progress(report, "encoding sweep"), cancel=cancel)
                 self.runner.remember(key, table)
             rel_key = ("neuron-reliability", s["seed"])
             reliability = self.runner.cached(rel_key)
             if reliability is None:
-                consistency = al.split_half_consistency(self.neural, seed=s["seed"])
+                consistency = split_half_consistency(self.neural, seed=s["seed"])
                 reliability = np.nanmean(consistency.per_neuroid, axis=0)
                 self.runner.remember(rel_key, reliability)
             return per_neuron_summary(table, layers, layer, reliability, ids)
@@ -143,7 +145,7 @@ class NeuronsPanel(t.HasTraits):
         s = self.neuron_settings
 
         def work(report: Any, cancel: Any) -> Any:
-            return engine("featurevis").neuron_wants(
+            return neuron_wants(
                 self.probe, self.stimuli, self.neural, layer, neuron, max_features=s["features"], steps=s["steps"],
                 seed=s["seed"], top_k=s["top"], progress=fraction_progress(report, "readout + render"),
                 cancel=cancel)
