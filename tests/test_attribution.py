@@ -263,3 +263,16 @@ def test_a_unit_of_the_logit_layer_is_the_class_target(resnet20, images):
     cls = nw.attribution.attribute(resnet20, images, "saliency", 3)
     torch.testing.assert_close(unit.attributions, cls.attributions, atol=1e-6, rtol=0)
     assert unit.classes is None and unit.target.startswith("Unit(layer='linear'")
+
+
+def test_a_bare_model_or_a_bad_seed_is_refused_with_what_to_pass(resnet20, images):
+    for call in (lambda: nw.attribution.attribute(resnet20.module, images, "saliency"),
+                 lambda: nw.attribution.layer_contributions(resnet20.module, "layer3", images),
+                 lambda: nw.attribution.sanity_check(resnet20.module, images)):
+        with pytest.raises(TypeError, match=r"needs an nw.Probe .*bare model \(CifarResNet.*Wrap it first: "
+                                            r"probe = nw.Probe\(model"):
+            call()
+    with pytest.raises(TypeError, match="sanity_check: seed must be a non-negative integer, got 'x'"):
+        nw.attribution.sanity_check(resnet20, images, seed="x")
+    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
+        nw.attribution.sanity_check(resnet20, images, seed=-1)

@@ -3,7 +3,8 @@
 :func:`capture` is the one place in the engine that registers forward hooks. It hooks only the requested
 layers, removes every hook on exit (also on exceptions, KeyboardInterrupt and cancel), and — when
 ``stop_early`` is set — aborts the forward pass as soon as every requested layer has produced all the calls
-it makes per forward, so the rest of the network is never paid for.
+it makes per forward, so the rest of the network is never paid for. The hooks are set and removed under the
+model's lock (see ``model_state``), so no other engine operation, nor a copy of the model, ever sees them.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 from torch import nn
 
 from .describe import brief
+from .model_state import model_lock
 
 
 class _StopForward(Exception):
@@ -113,14 +115,15 @@ def capture(
 
         return hook
 
-    try:
-        for name, sub in targets.items():
-            handles.append(sub.register_forward_hook(make_hook(name)))
-        yield cap
-    finally:
-        for h in handles:
-            h.remove()
-        cap.reset()
+    with model_lock(module):
+        try:
+            for name, sub in targets.items():
+                handles.append(sub.register_forward_hook(make_hook(name)))
+            yield cap
+        finally:
+            for h in handles:
+                h.remove()
+            cap.reset()
 
 
 def has_hooks(module: nn.Module) -> bool:

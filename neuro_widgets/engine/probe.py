@@ -14,7 +14,7 @@ from torch import nn
 from .cache import ActivationCache
 from .describe import brief
 from .hooks import capture, layer_list, layer_name, resolve_layers
-from .model_state import module_device, module_dtype, preserved
+from .model_state import model_lock, module_device, module_dtype, preserved
 from .progress import CancelToken, ProgressArg, check_cancel, make_reporter, validate_cancel
 from .reduce import normalize_reduce, reducer
 from .stimuli import InputSpec, StimulusSet
@@ -169,21 +169,22 @@ class Probe:
             return hook
 
         named = [(n, m) for n, m in self.module.named_modules() if n]
-        try:
-            for n, m in named:
-                handles.append(m.register_forward_pre_hook(pre(n)))
-                handles.append(m.register_forward_hook(post(n)))
-            with preserved(self.module), torch.no_grad():
-                self.module(x)
-        except Exception as err:
-            raise ValueError(
-                f"the model rejected an input of shape {tuple(x.shape)} built from its InputSpec "
-                f"(size={spec.size}, channels={spec.channels}): {type(err).__name__}: {err}. "
-                "Give the InputSpec the size and channels the model expects."
-            ) from err
-        finally:
-            for h in handles:
-                h.remove()
+        with model_lock(self.module):  # hooks on the shared model only while no other operation runs
+            try:
+                for n, m in named:
+                    handles.append(m.register_forward_pre_hook(pre(n)))
+                    handles.append(m.register_forward_hook(post(n)))
+                with preserved(self.module), torch.no_grad():
+                    self.module(x)
+            except Exception as err:
+                raise ValueError(
+                    f"the model rejected an input of shape {tuple(x.shape)} built from its InputSpec "
+                    f"(size={spec.size}, channels={spec.channels}): {type(err).__name__}: {err}. "
+                    "Give the InputSpec the size and channels the model expects."
+                ) from err
+            finally:
+                for h in handles:
+                    h.remove()
         self._alias_of: Dict[str, str] = {}
         self._mutated: set = set()
         first_by_value: Dict[Tuple[int, int], str] = {}

@@ -13,6 +13,7 @@ from torch import nn
 
 from ..data.fetch import DataFileError, RemoteFile, locate
 from ..engine.probe import Probe
+from ..engine.rng import drawing_from
 from ..engine.stimuli import InputSpec
 from .cifar_resnet import CIFAR10_CLASSES, CIFAR_MEAN, CIFAR_STD, CifarResNet
 from .mobilenet_v1 import IMAGENET_MEAN, IMAGENET_STD, MobileNetV1
@@ -59,14 +60,13 @@ def load_checkpoint(path: os.PathLike) -> dict:
 
 
 def seeded(build: Callable[[], nn.Module], seed: Optional[int]) -> nn.Module:
-    """``build()`` with torch's global generator seeded by ``seed`` (if given), restored afterwards."""
-    gen_state = torch.random.get_rng_state()
-    try:
-        if seed is not None:
-            torch.manual_seed(seed)
+    """``build()`` with its random initialisation drawn from a private stream seeded with ``seed``: torch's
+    global generator is neither reseeded nor advanced, so a thread drawing from it meanwhile is undisturbed.
+    ``seed=None`` draws from the global generator, as calling the model's constructor would."""
+    if seed is None:
         return build()
-    finally:
-        torch.random.set_rng_state(gen_state)
+    with drawing_from(seed):
+        return build()
 
 
 def _zoo_probe(model: nn.Module, spec: InputSpec, name: str, pretrained: bool, seed: Optional[int]) -> Probe:

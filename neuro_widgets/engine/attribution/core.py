@@ -2,20 +2,33 @@
 
 :func:`prepare_inputs` turns a StimulusSet, a uint8 array or a model-ready tensor into the probe's
 batch source (reusing ``probe.prepare``); :func:`run_batches` walks it in batches on the model's device,
-reporting progress and honouring the cancel token between batches; :func:`seeded` makes stochastic methods
-reproducible without disturbing the caller's random state.
+reporting progress and honouring the cancel token between batches; :func:`quiet_captum` hides captum's
+notices about its own hooks. Stochastic methods draw from private streams (``rng.drawing_from``).
 """
 from __future__ import annotations
 
 import contextlib
+import re
+import threading
 import warnings
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-import numpy as np
 import torch
 
+from ..describe import brief
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..probe import Probe, _split_call
+
+
+def check_probe(probe: Any, what: str) -> Probe:
+    """``probe`` if it is an nw.Probe; a TypeError that says how to make one otherwise (a bare model is common)."""
+    if isinstance(probe, Probe):
+        return probe
+    if isinstance(probe, torch.nn.Module):
+        raise TypeError(f"{what} needs an nw.Probe as its first argument, got the bare model "
+                        f"({type(probe).__name__}, a torch.nn.Module). Wrap it first: probe = nw.Probe(model, "
+                        "nw.InputSpec(size=(H, W), mean=..., std=...)), or load one with nw.load_model(...).")
+    raise TypeError(f"{what} needs an nw.Probe as its first argument, got {brief(probe)} ({type(probe).__name__})")
 
 
 def prepare_inputs(probe: Probe, images: Any) -> Tuple[int, Any]:
@@ -57,23 +70,6 @@ def subset_target(target: Any, rows: Any) -> Any:
     return target
 
 
-@contextlib.contextmanager
-def seeded(seed: Optional[int]) -> Iterator[None]:
-    """Seed torch's and numpy's global generators (captum draws from both) and restore them afterwards."""
-    if seed is None:
-        yield
-        return
-    np_state = np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(np_state)
-
-
 def run_batches(probe: Probe, source: Any, n: int, batch_size: int,
                 step: Callable[[torch.Tensor, slice], Any], progress: ProgressArg,
                 cancel: Optional[CancelToken], description: str) -> List[Any]:
@@ -98,11 +94,40 @@ def baseline_value(probe: Probe, name: str, like: torch.Tensor) -> Any:
     return spec.normalize(img)
 
 
+#: captum's notices about hooks it sets and removes itself (expected, not problems)
+_CAPTUM_NOTICES = (r"Setting (forward, )?backward hooks", r"Input Tensor \d+ did not already require gradients")
+_quiet_guard = threading.Lock()
+_quiet_users = 0
+_quiet_added: List[tuple] = []  # the filter entries the first caller added (none that the user already had)
+
+
 @contextlib.contextmanager
 def quiet_captum() -> Iterator[None]:
-    """Silence captum's notices about hooks it sets and removes itself (they are expected, not problems)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Setting (forward, )?backward hooks", category=UserWarning)
-        warnings.filterwarnings("ignore", message=r"Input Tensor \d+ did not already require gradients",
-                                category=UserWarning)
+    """Silence captum's notices about hooks it sets and removes itself, safely across threads.
+
+    ``warnings.catch_warnings`` saves and restores the whole, process-wide filter list, so two overlapping
+    calls (or a user's thread changing filters meanwhile) would undo each other's filters or leave one
+    behind. Here the first caller adds exactly these filters, the last one removes exactly them, and every
+    other filter is left alone.
+    """
+    global _quiet_users
+    with _quiet_guard:
+        if _quiet_users == 0:
+            for message in _CAPTUM_NOTICES:
+                entry = ("ignore", re.compile(message, re.I), UserWarning, None, 0)
+                if entry not in warnings.filters:
+                    warnings.filters.insert(0, entry)
+                    _quiet_added.append(entry)
+            warnings._filters_mutated()  # drop warning registries that remember what was already shown
+        _quiet_users += 1
+    try:
         yield
+    finally:
+        with _quiet_guard:
+            _quiet_users -= 1
+            if _quiet_users == 0:
+                while _quiet_added:
+                    entry = _quiet_added.pop()
+                    if entry in warnings.filters:
+                        warnings.filters.remove(entry)
+                warnings._filters_mutated()

@@ -18,7 +18,7 @@ from ..model_state import preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
 from .budget import inputs_per_pass
-from .core import baseline_value, check_layer, prepare_inputs, quiet_captum, run_batches
+from .core import baseline_value, check_layer, check_probe, prepare_inputs, quiet_captum, run_batches
 from .ig_auto import relative_delta
 from .registry import Param
 from .targets import TargetArg, check_runs_before, resolve_target
@@ -91,6 +91,7 @@ def layer_contributions(
     >>> c = nw.attribution.layer_contributions(probe, "layer3", stimuli, target=3)
     >>> c.top(5)  # the five channels that raise class 3 most, for the widget's bars
     """
+    check_probe(probe, "layer_contributions")
     method, n_steps, baseline, internal_batch_size = (
         CONTRIBUTION_PARAMS[k].check("layer_contributions", v)
         for k, v in (("method", method), ("n_steps", n_steps), ("baseline", baseline),

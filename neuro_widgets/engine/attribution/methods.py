@@ -7,6 +7,7 @@ one, the convergence delta.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
@@ -21,7 +22,8 @@ from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
 from ..stimuli import InputSpec
 from .budget import inputs_per_pass
-from .core import baseline_value, check_layer, prepare_inputs, quiet_captum, run_batches, seeded, subset_target
+from ..rng import drawing_from
+from .core import baseline_value, check_layer, check_probe, prepare_inputs, quiet_captum, run_batches, subset_target
 from .ig_auto import integrate_to_tolerance, relative_delta
 from .registry import MethodSpec, get_method, resolve_params
 from .relu_fix import relu_safe_model
@@ -181,6 +183,7 @@ def attribute(
     >>> res = nw.attribution.attribute(probe, stimuli[:4], "integrated_gradients", target=3, n_steps=100)
     >>> res.attributions.shape, res.relative_delta
     """
+    check_probe(probe, "attribute")
     spec = get_method(method)
     p = resolve_params(spec, params)
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
@@ -200,7 +203,8 @@ def attribute(
             if "internal_batch_size" in auto and p["internal_batch_size"] is None:  # room for every image
                 auto["internal_batch_size"] = max(auto["internal_batch_size"], batch)
         p.update(auto)
-        with seeded(p["seed"] if spec.stochastic else None), quiet_captum():
+        draws = drawing_from(p["seed"]) if spec.stochastic else contextlib.nullcontext()
+        with draws, quiet_captum():
             parts = run_batches(probe, source, n, batch,
                                 lambda x, rows: _one_batch(spec, p, probe, plan, model, x, rows),
                                 progress, cancel, f"attribution: {spec.name}")

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from ..model_state import module_dtype, preserved
+from ..model_state import module_dtype, preserved, private_copy
 from ..probe import Probe
 
 #: the modules whose gradients captum's DeepLift / GuidedBackprop rewrite (DeepLift also has a max-pool rule)
@@ -77,20 +77,21 @@ def inspect_activations(probe: Probe) -> ActivationReport:
     def post(_m, _i, _o):
         spy.depth -= 1
 
-    for name, m in model.named_modules():
-        if isinstance(m, ACTIVATION_MODULES):
-            handles.append(m.register_forward_pre_hook(pre(name)))
-            handles.append(m.register_forward_hook(post))
-            if getattr(m, "inplace", False):
-                report.inplace.append(name)
     spec = probe.input_spec
     x = torch.zeros(1, spec.channels, *spec.size, dtype=module_dtype(model), device=probe.device)
-    try:
-        with preserved(model), torch.no_grad(), spy:
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with preserved(model):  # the hooks go on the shared model only under its lock
+        try:
+            for name, m in model.named_modules():
+                if isinstance(m, ACTIVATION_MODULES):
+                    handles.append(m.register_forward_pre_hook(pre(name)))
+                    handles.append(m.register_forward_hook(post))
+                    if getattr(m, "inplace", False):
+                        report.inplace.append(name)
+            with torch.no_grad(), spy:
+                model(x)
+        finally:
+            for h in handles:
+                h.remove()
     report.reused = {n: k for n, k in uses.items() if k > 1}
     report.functional = dict(spy.calls)
     return report
@@ -151,7 +152,7 @@ def relu_safe_model(probe: Probe, method: str) -> nn.Module:
         _COPIES[probe.module] = (fp, None, report)
         return probe.module
     if fixed is None:
-        fixed = copy.deepcopy(probe.module)
+        fixed = private_copy(probe.module)
         for name, uses in report.reused.items():
             template = fixed.get_submodule(name)
             _set_module(fixed, name, _PerUse(template, uses))

@@ -7,7 +7,6 @@ touched) and reports the Spearman rank correlation between the original and the 
 """
 from __future__ import annotations
 
-import copy
 import warnings
 from dataclasses import dataclass
 from typing import Any, List, Optional, Sequence
@@ -18,10 +17,11 @@ from scipy.stats import rankdata
 from torch import nn
 
 from ..hooks import resolve_layers
-from ..model_state import preserved
+from ..model_state import private_copy
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
-from .core import seeded
+from ..rng import check_seed, drawing_from
+from .core import check_probe
 from .methods import attribute
 from .registry import get_method, resolve_params
 from .targets import TargetArg
@@ -58,7 +58,7 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
 def _reinitialise(block: nn.Module, seed: int) -> None:
     """Fresh weights for every module in ``block``: its own ``reset_parameters`` (batch norm also resets
     its running statistics), else a normal draw with each tensor's own spread."""
-    with seeded(seed), torch.no_grad():
+    with drawing_from(seed), torch.no_grad():
         for m in block.modules():
             own = list(m.parameters(recurse=False))
             if hasattr(m, "reset_parameters"):
@@ -94,8 +94,10 @@ def sanity_check(
     >>> curve = nw.attribution.sanity_check(probe, stimuli[:8], "integrated_gradients")
     >>> list(zip(curve.steps, curve.correlations.round(2)))
     """
+    check_probe(probe, "sanity_check")
     spec = get_method(method)
     resolve_params(spec, params)  # bad parameters fail before any work
+    seed = check_seed(seed, "sanity_check: seed")
     if blocks is None:
         blocks = default_blocks(probe)
     else:
@@ -106,8 +108,7 @@ def sanity_check(
     report = make_reporter(progress, f"sanity check: {spec.name}")
     original = attribute(probe, images, spec.name, target, cancel=cancel, **params)
     fixed_target: Any = original.classes.tolist() if original.classes is not None else target
-    with preserved(probe.module):
-        twin = copy.deepcopy(probe.module)
+    twin = private_copy(probe.module)
     for p in twin.parameters():
         p.requires_grad_(False)
     twin_probe = Probe(twin, probe.input_spec, name=f"{probe.name} (randomised copy)")
