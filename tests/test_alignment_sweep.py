@@ -298,3 +298,47 @@ def test_malformed_arguments_are_refused_by_name(tiny, k92, resnet20):
         nw.alignment.rdm(None)
     with pytest.raises(TypeError, match=r"compare_rdms\(rdms1\): got None"):
         nw.alignment.compare_rdms(None, nw.alignment.rdm(x))
+
+
+def _with_constant_heads(probe):
+    """The tiny net plus two heads a zero-initialised layer gives: all-zero outputs, and the same bias
+    pattern for every stimulus."""
+    zero, same = nn.Linear(32, 10), nn.Linear(32, 10)
+    with torch.no_grad():
+        for head in (zero, same):
+            head.weight.zero_()
+        zero.bias.zero_()
+    net = nn.Sequential(*probe.module, nn.ModuleDict({"zero": zero, "same": same}))
+    net.forward = lambda x: (lambda h: net[-1]["zero"](h) + net[-1]["same"](h))(nn.Sequential(*list(net)[:-1])(x))
+    return nw.Probe(net, probe.input_spec)
+
+
+@pytest.mark.parametrize("metric,rdm_method", [("rsa", "correlation"), ("rsa", "euclidean"), ("cka", "correlation")])
+def test_constant_layers_get_nan_with_a_note_and_the_rest_is_scored(tiny, metric, rdm_method):
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim)
+    heads = _with_constant_heads(probe)
+    res = nw.alignment.sweep(heads, resp, ["3", "9.zero", "9.same"], metric=metric, rdm_method=rdm_method,
+                             stimuli=stim, n_boot=10)
+    rows = {r.layer: r for r in res.rows}
+    assert rows["3"].note == "" and rows["3"].score > 0.05
+    for name in ("9.zero", "9.same"):
+        assert np.isnan(rows[name].score) and np.isnan(rows[name].ci_low) and "not scored" in rows[name].note
+    assert "constant" in rows["9.same"].note
+    assert res.best[0].layer == "3"
+    # the same layer's score is what a sweep of that layer alone gives
+    alone = nw.alignment.sweep(probe, resp, ["3"], metric=metric, rdm_method=rdm_method, stimuli=stim, n_boot=10)
+    assert alone.rows[0].score == pytest.approx(rows["3"].score, abs=1e-12)
+
+
+def test_identical_images_are_not_scored(tiny):
+    """20 identical images: every layer's RDM is floating-point noise (it scored 0.41); now refused by name."""
+    probe, _, _ = tiny
+    one = np.random.default_rng(1).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    stim = nw.StimulusSet(np.repeat(one[None], 20, axis=0))
+    brain = nw.alignment.rdm(np.random.default_rng(2).normal(size=(20, 30))).numpy()
+    neural = nw.NeuralRDMs({"IT": brain[None]}, stim.ids)
+    with pytest.raises(ValueError, match=r"no layer of the trained model can be scored: 1: not scored.*constant"):
+        nw.alignment.sweep(probe, neural, ["1", "3"], stimuli=stim, n_boot=10, rdm_method="euclidean")
+    with pytest.raises(ValueError, match="no layer of the trained model can be scored"):
+        nw.alignment.sweep(probe, neural, ["1", "3"], stimuli=stim, n_boot=10)

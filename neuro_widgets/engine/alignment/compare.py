@@ -11,7 +11,7 @@ Methods (``method=``):
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -71,16 +71,30 @@ def average_ranks(v: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def _cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    na = a.norm(dim=1)
-    nb = b.norm(dim=1)
-    out = (a @ b.T) / torch.outer(na, nb)
-    # rsatoolbox's convention: a zero-length vector has similarity 0 with everything
-    return torch.where(torch.outer(na > 0, nb > 0), out, torch.zeros_like(out))
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit length; a zero-length row stays zero (rsatoolbox: similarity 0 with everything)."""
+    norm = v.norm(dim=1, keepdim=True)
+    return v / torch.where(norm > 0, norm, torch.ones_like(norm))
 
 
 def _centre(v: torch.Tensor) -> torch.Tensor:
     return v - v.mean(dim=1, keepdim=True)
+
+
+def comparable_rows(v: torch.Tensor, method: str) -> torch.Tensor:
+    """Condensed RDMs (K, M) transformed so that ``compare_vectors(a, b) = rows(a) @ rows(b).T`` (every method
+    but tau-a): computed once per RDM, they compare with any number of others by one matrix product."""
+    if method in ("pearson", "corr"):
+        return _unit(_centre(v))
+    if method == "cosine":
+        return _unit(v)
+    if method == "spearman":
+        return _unit(_centre(average_ranks(v)))
+    if method == "rho-a":
+        m = v.shape[1]
+        return _centre(average_ranks(v)) * (12.0 / (m ** 3 - m)) ** 0.5
+    check_compare_method(method)
+    raise ValueError("tau-a has no comparable rows; use compare_vectors")
 
 
 def _tau_a(a: torch.Tensor, b: torch.Tensor, chunk: int = 64) -> torch.Tensor:
@@ -96,83 +110,146 @@ def _tau_a(a: torch.Tensor, b: torch.Tensor, chunk: int = 64) -> torch.Tensor:
 
 def compare_vectors(a: torch.Tensor, b: torch.Tensor, method: str) -> torch.Tensor:
     """(A, M) x (B, M) condensed RDMs -> (A, B) similarities, float64."""
-    if method in ("pearson", "corr"):
-        return _cosine(_centre(a), _centre(b))
-    if method == "cosine":
-        return _cosine(a, b)
-    if method == "spearman":
-        return _cosine(_centre(average_ranks(a)), _centre(average_ranks(b)))
-    if method == "rho-a":
-        m = a.shape[1]
-        return _centre(average_ranks(a)) @ _centre(average_ranks(b)).T * (12.0 / (m ** 3 - m))
     if method == "tau-a":
         return _tau_a(a, b)
-    check_compare_method(method)
-    raise AssertionError("unreachable")
+    return comparable_rows(a, method) @ comparable_rows(b, method).T
 
 
 class Prepared:
-    """Condensed RDMs (K, M) prepared for many comparisons under integer pair weights.
+    """Condensed RDMs (K, M) prepared for comparisons under many integer pair weight vectors at once.
 
     A bootstrap sample of stimuli turns each original stimulus pair into ``w`` copies (``w = c_a c_b`` for
     stimuli drawn ``c_a`` and ``c_b`` times; pairs of a stimulus with itself are dropped). Comparing the
     expanded vectors equals comparing the original ones with weights ``w`` — and ranks under weights need no
-    new sort: the sort order and tie groups are computed once here, so a resample costs O(K M).
+    new sort: each row's sort order (and its tie groups, only for rows that have ties) is computed once here.
+    Weights come pairs-major, ``(M, draws)``, so the one random-access step (reading the weights in a row's sort
+    order) fetches a contiguous run of draws per pair instead of one scattered number.
     """
 
     def __init__(self, v: torch.Tensor, method: str) -> None:
         self.v, self.method = v, method
-        if method in ("spearman", "rho-a", "tau-a"):
-            sorted_v, order = torch.sort(v, dim=-1, stable=True)
+        self.rank_based = method in ("spearman", "rho-a")
+        self.ties: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}
+        if self.rank_based:  # row by row: one row's sorted copy at a time
             m = v.shape[-1]
-            pos = torch.arange(m, device=v.device).expand_as(sorted_v)
-            new = torch.ones_like(sorted_v, dtype=torch.bool)
-            new[..., 1:] = sorted_v[..., 1:] != sorted_v[..., :-1]
-            self.first = torch.where(new, pos, torch.zeros_like(pos)).cummax(-1).values
-            last_flag = torch.ones_like(new)
-            last_flag[..., :-1] = new[..., 1:]
-            self.last = torch.where(last_flag, pos, torch.full_like(pos, m)).flip(-1).cummin(-1).values.flip(-1)
-            self.order, self.inverse = order, torch.argsort(order, dim=-1)
+            self.order = torch.empty(v.shape, dtype=torch.int64, device=v.device)
+            for k in range(v.shape[0]):
+                sorted_v, self.order[k] = torch.sort(v[k], stable=True)
+                tied = sorted_v[1:] == sorted_v[:-1]
+                if bool(tied.any()):
+                    self.ties[k] = _tie_bounds(tied, m)
 
-    def ranks(self, w: torch.Tensor) -> torch.Tensor:
-        """Average ranks of the weighted (expanded) vectors, at the original positions."""
-        cum = torch.cumsum(w[self.order], dim=-1)
-        cum = torch.cat([torch.zeros_like(cum[..., :1]), cum], dim=-1)
-        sorted_ranks = (cum.gather(-1, self.first) + 1 + cum.gather(-1, self.last + 1)) / 2
-        return sorted_ranks.gather(-1, self.inverse)
+    def __len__(self) -> int:
+        return self.v.shape[0]
 
-    def values(self, w: torch.Tensor) -> torch.Tensor:
-        return self.ranks(w) if self.method in ("spearman", "rho-a") else self.v
+    def values(self, k: int, w: torch.Tensor) -> torch.Tensor:
+        """Row ``k`` under each weight column of ``w`` (M, draws): its average ranks among the expanded entries
+        (rank-based methods) or its values, (M, draws)."""
+        if not self.rank_based:
+            return self.v[k][:, None].expand_as(w)
+        order = self.order[k]
+        cum = torch.zeros(w.shape[0] + 1, w.shape[1], dtype=w.dtype, device=w.device)
+        torch.cumsum(w.index_select(0, order), dim=0, out=cum[1:])
+        if k in self.ties:
+            first, after_last = self.ties[k]
+            sorted_ranks = cum.index_select(0, first).add_(cum.index_select(0, after_last))
+        else:
+            sorted_ranks = cum[:-1].add(cum[1:])
+        sorted_ranks.add_(1).div_(2)
+        return torch.empty_like(sorted_ranks).index_copy_(0, order, sorted_ranks)
 
 
-def _weighted_centre(v: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    return v - (v * w).sum(-1, keepdim=True) / w.sum()
+def _tie_bounds(tied: torch.Tensor, m: int) -> Tuple[torch.Tensor, torch.Tensor]:
+    """For each sorted position, the first position of its tie group and one past the last."""
+    pos = torch.arange(m, device=tied.device)
+    new = torch.ones(m, dtype=torch.bool, device=tied.device)
+    new[1:] = ~tied
+    first = torch.where(new, pos, torch.zeros_like(pos)).cummax(0).values
+    last_flag = torch.ones_like(new)
+    last_flag[:-1] = new[1:]
+    last = torch.where(last_flag, pos, torch.full_like(pos, m)).flip(0).cummin(0).values.flip(0)
+    return first, last + 1
+
+
+def _weighted_centred(v: torch.Tensor, w: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    return v - (v * w).sum(0) / total
 
 
 def compare_weighted(a: Prepared, b: Prepared, w: torch.Tensor) -> torch.Tensor:
-    """(A, B) similarities of weighted condensed RDMs (see :class:`Prepared`); equal to expanding them."""
+    """(A, B, draws) similarities of the rows of ``a`` and ``b`` under each weight column of ``w`` (M, draws),
+    equal to comparing the expanded vectors (see :class:`Prepared`). Memory: about ``len(b) + 5`` arrays the
+    size of ``w``."""
     method = a.method
-    total = w.sum()
+    total = w.sum(0)
     if method == "tau-a":
-        # concordance over all pairs of expanded entries; copies of one entry are ties (sign 0)
-        acc = torch.zeros(a.v.shape[0], b.v.shape[0], dtype=torch.float64, device=w.device)
-        for start in range(0, a.v.shape[1], 64):
-            sl = slice(start, start + 64)
-            ww = (w[sl, None] * w[None, :]).to(torch.float64)
-            sa = torch.sign(a.v[:, sl, None] - a.v[:, None, :]) * ww
-            sb = torch.sign(b.v[:, sl, None] - b.v[:, None, :])
-            acc += sa.flatten(1) @ sb.flatten(1).T
-        return acc / (total * (total - 1))
-    va, vb = a.values(w), b.values(w)
-    if method in ("spearman", "pearson", "corr", "rho-a"):
-        va, vb = _weighted_centre(va, w), _weighted_centre(vb, w)
-    dot = (va * w) @ vb.T
-    if method == "rho-a":
-        return dot * (12.0 / (total ** 3 - total))
-    na = ((va * va) * w).sum(-1).sqrt()
-    nb = ((vb * vb) * w).sum(-1).sqrt()
-    out = dot / torch.outer(na, nb)
-    return torch.where(torch.outer(na > 0, nb > 0), out, torch.zeros_like(out))
+        return torch.stack([_tau_a_weighted(a.v, b.v, w[:, j]) for j in range(w.shape[1])], dim=-1)
+    if a.rank_based:
+        return _ranks_weighted(a, b, w, total)
+    centre = method in ("pearson", "corr")
+
+    def side(p: Prepared, k: int) -> torch.Tensor:
+        x = p.values(k, w)
+        return _weighted_centred(x, w, total) if centre else x
+
+    brain = [side(b, k) for k in range(len(b))]
+    brain_norm = torch.stack([((x * x) * w).sum(0).sqrt() for x in brain])  # (B, draws)
+    out = torch.empty(len(a), len(b), w.shape[1], dtype=torch.float64, device=w.device)
+    for k in range(len(a)):
+        x = side(a, k)
+        wx = x * w
+        dots = torch.stack([(wx * y).sum(0) for y in brain])  # (B, draws)
+        out[k] = _normalised(dots, (wx * x).sum(0).sqrt(), brain_norm)
+    return out
+
+
+def _normalised(dots: torch.Tensor, norm: torch.Tensor, brain_norm: torch.Tensor) -> torch.Tensor:
+    """dots / (norm x brain_norm); 0 where either vector has zero length (rsatoolbox's convention)."""
+    ok = (norm > 0)[None, :] & (brain_norm > 0)
+    return torch.where(ok, dots / (norm[None, :] * brain_norm), torch.zeros_like(dots))
+
+
+def _ranks_weighted(a: Prepared, b: Prepared, w: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
+    """Spearman / rho-a under weights. The weighted mean rank is (T + 1) / 2 for every row (T = total weight),
+    so only the brain side is centred (the model side's mean then drops out of the dot product), and a row
+    without ties has the closed-form weighted sum of squares (T³ - T)/12 - Σ (w³ - w)/12 (each entry's w copies
+    tie among themselves): per model row one sort-order pass, no centring and no norm pass."""
+    mean_rank = (total + 1) / 2
+    brain_w = []  # w (y - mean) per subject
+    brain_norm = []
+    for k in range(len(b)):
+        yc = b.values(k, w) - mean_rank
+        wy = yc * w
+        brain_norm.append((wy * yc).sum(0).sqrt())
+        brain_w.append(wy)
+    brain_norm_t = torch.stack(brain_norm)
+    tie_free_norm = (((total ** 3 - total) - (w ** 3 - w).sum(0)) / 12).clamp_min(0).sqrt()
+    out = torch.empty(len(a), len(b), w.shape[1], dtype=torch.float64, device=w.device)
+    for k in range(len(a)):
+        x = a.values(k, w)
+        dots = torch.stack([(x * wy).sum(0) for wy in brain_w])  # (B, draws)
+        if a.method == "rho-a":
+            out[k] = dots * (12.0 / (total ** 3 - total))
+            continue
+        if k in a.ties:
+            xc = x - mean_rank
+            norm = ((xc * xc) * w).sum(0).sqrt()
+        else:
+            norm = tie_free_norm
+        out[k] = _normalised(dots, norm, brain_norm_t)
+    return out
+
+
+def _tau_a_weighted(a: torch.Tensor, b: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Kendall tau-a over all pairs of expanded entries; copies of one entry are ties (sign 0)."""
+    total = w.sum()
+    acc = torch.zeros(a.shape[0], b.shape[0], dtype=torch.float64, device=w.device)
+    for start in range(0, a.shape[1], 64):
+        sl = slice(start, start + 64)
+        ww = (w[sl, None] * w[None, :]).to(torch.float64)
+        sa = torch.sign(a[:, sl, None] - a[:, None, :]) * ww
+        sb = torch.sign(b[:, sl, None] - b[:, None, :])
+        acc += sa.flatten(1) @ sb.flatten(1).T
+    return acc / (total * (total - 1))
 
 
 def compare_rdms(rdms1: Any, rdms2: Any, method: str = "spearman", device: Device = None) -> np.ndarray:

@@ -37,6 +37,25 @@ def _gram(x: torch.Tensor, device: torch.device) -> torch.Tensor:
     return g
 
 
+def mean_square(x: torch.Tensor) -> float:
+    """Mean of the squared values, accumulated in float64 one feature chunk at a time."""
+    total = 0.0
+    for start in range(0, x.shape[1], _CHUNK):
+        total += float(x[:, start:start + _CHUNK].to(torch.float64).pow(2).sum())
+    return total / max(x.numel(), 1)
+
+
+def variation_ratio(x: torch.Tensor) -> float:
+    """Sum of squared deviations from the mean pattern over the sum of squares (0 for identical patterns,
+    1 for patterns with zero mean); NaN for all-zero activations. Float64, one feature chunk at a time."""
+    dev, total = 0.0, 0.0
+    for start in range(0, x.shape[1], _CHUNK):
+        block = x[:, start:start + _CHUNK].to(torch.float64)
+        total += float(block.pow(2).sum())
+        dev += float((block - block.mean(0)).pow(2).sum())
+    return dev / total if total > 0 else float("nan")
+
+
 def _rdm_one(x: torch.Tensor, method: str, device: torch.device) -> torch.Tensor:
     n, d = x.shape
     if method == "correlation":

@@ -23,6 +23,7 @@ class LayerScore:
     n_stimuli: int
     raw: np.ndarray = field(repr=False)  # per subject (RSA) or (splits, neuroids) (encoding) or (1,) (CKA)
     ceiling_note: str = ""
+    note: str = ""                # why the layer was not scored (score NaN), e.g. constant activations
 
 
 @dataclass

@@ -26,6 +26,8 @@ from .compare import (
     upper,
 )
 
+DEFAULT_CHUNK_BYTES = 256 * 2 ** 20
+
 
 def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> Tuple[np.ndarray, np.ndarray]:
     """Percentile interval of bootstrap samples along ``axis`` (NaN samples ignored)."""
@@ -38,12 +40,15 @@ def percentile_ci(samples: np.ndarray, level: float = 0.95, axis: int = 0) -> Tu
 
 def bootstrap_rsa(model_rdms: Any, brain_rdms: Any, method: str = "spearman", n_boot: int = 1000,
                   seed: int = 0, subjects: bool = True, groups: Optional[Sequence[Any]] = None,
-                  device: Device = None, progress: ProgressArg = None,
-                  cancel: Optional[CancelToken] = None) -> np.ndarray:
+                  device: Device = None, progress: ProgressArg = None, cancel: Optional[CancelToken] = None,
+                  chunk_bytes: Optional[int] = None) -> np.ndarray:
     """Bootstrap distribution (n_boot, models) of the mean-over-subjects similarity of each model RDM.
 
     ``groups`` gives each brain RDM's subject where a subject has several (sessions): subjects are resampled,
     each drawn subject bringing all its RDMs (rsatoolbox's ``rdm_descriptor='subject'``).
+    Cost O(n_boot x models x RDMs x N²); the draws are processed in chunks whose working memory stays
+    within about ``chunk_bytes`` (default 256 MiB; at least one draw; see :func:`bootstrap_bytes`), on top of the
+    condensed RDMs and their sort orders (about 16 bytes per stimulus pair and RDM).
 
     >>> boot = bootstrap_rsa(layer_rdms, ds.neural.rdms("hIT"), n_boot=1000, seed=0)
     >>> lo, hi = percentile_ci(boot[:, 3])
@@ -56,24 +61,62 @@ def bootstrap_rsa(model_rdms: Any, brain_rdms: Any, method: str = "spearman", n_
     n = models.shape[1]
     if brain.shape[1] != n:
         raise ValueError(f"bootstrap_rsa: model RDMs cover {n} stimuli, brain RDMs {brain.shape[1]}")
-    g = torch.Generator().manual_seed(seed)
-    names, gid = group_index(groups, brain.shape[0], "bootstrap_rsa(groups)")
-    s, gid = len(names), torch.as_tensor(gid, device=models.device)
-    out = np.empty((n_boot, models.shape[0]))
-    report = make_reporter(progress, "bootstrap")
-    iu, ju = torch.triu_indices(n, n, 1, device=models.device)
     with single_threaded(models.device):
         prep_m, prep_b = Prepared(upper(models), method), Prepared(upper(brain), method)
-        for b in range(n_boot):
-            check_cancel(cancel)
-            idx = torch.randint(n, (n,), generator=g)
-            subj = torch.randint(s, (s,), generator=g) if (subjects and s > 1) else torch.arange(s)
-            weight = torch.bincount(subj, minlength=s).to(device=models.device, dtype=torch.float64)[gid]
-            counts = torch.bincount(idx, minlength=n).to(device=models.device, dtype=torch.float64)
-            sims = compare_weighted(prep_m, prep_b, counts[iu] * counts[ju])  # (models, subjects)
-            out[b] = ((sims @ weight) / weight.sum()).cpu().numpy()
-            report(b + 1, n_boot)
+        return bootstrap_prepared(prep_m, prep_b, n, n_boot, seed, subjects, chunk_bytes, progress, cancel, groups)
+
+
+def _per_draw(n: int, subjects: int) -> int:
+    return 8 * (n * (n - 1) // 2) * (subjects + 6)  # the weights, the brain's values and the temporaries
+
+
+def _chunk(n: int, subjects: int, n_boot: int, chunk_bytes: Optional[int]) -> int:
+    budget = DEFAULT_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+    return int(max(1, min(n_boot, budget // _per_draw(n, subjects))))
+
+
+def bootstrap_bytes(n: int, subjects: int, n_boot: int, chunk_bytes: Optional[int] = None) -> int:
+    """Working memory of the draws of one chunk (see :func:`bootstrap_prepared`)."""
+    return _per_draw(n, subjects) * _chunk(n, subjects, n_boot, chunk_bytes)
+
+
+def bootstrap_prepared(prep_m: Prepared, prep_b: Prepared, n: int, n_boot: int, seed: int = 0,
+                       subjects: bool = True, chunk_bytes: Optional[int] = None, progress: ProgressArg = None,
+                       cancel: Optional[CancelToken] = None, groups: Optional[Sequence[Any]] = None) -> np.ndarray:
+    """:func:`bootstrap_rsa` on condensed RDMs already prepared (sort orders computed once, reused by every
+    region or call). The draws are the ones a one-at-a-time loop makes (stimuli, then subjects, per draw)."""
+    device = prep_m.v.device
+    names, gid = group_index(groups, len(prep_b), "bootstrap_rsa(groups)")
+    s, gid = len(names), torch.as_tensor(gid, device=device)
+    chunk = _chunk(n, len(prep_b), n_boot, chunk_bytes)
+    g = torch.Generator().manual_seed(seed)
+    out = np.empty((n_boot, len(prep_m)))
+    report = make_reporter(progress, "bootstrap")
+    for b0 in range(0, n_boot, chunk):
+        check_cancel(cancel)
+        counts, subj = [], []
+        for _ in range(min(chunk, n_boot - b0)):
+            counts.append(torch.bincount(torch.randint(n, (n,), generator=g), minlength=n))
+            subj.append(torch.randint(s, (s,), generator=g) if (subjects and s > 1) else torch.arange(s))
+        w = pair_weights(torch.stack(counts, 1).to(device=device, dtype=torch.float64))
+        sims = compare_weighted(prep_m, prep_b, w)  # (models, subjects, draws)
+        del w
+        for j, sj in enumerate(subj):
+            weight = torch.bincount(sj, minlength=s).to(device=device, dtype=torch.float64)[gid]
+            out[b0 + j] = ((sims[:, :, j] @ weight) / weight.sum()).cpu().numpy()
+        report(b0 + len(subj), n_boot)
     return out
+
+
+def pair_weights(counts: torch.Tensor) -> torch.Tensor:
+    """(M, draws) weights ``c_a c_b`` of the stimulus pairs a < b (squareform order) from (N, draws) counts."""
+    n = counts.shape[0]
+    w = torch.empty(n * (n - 1) // 2, counts.shape[1], dtype=counts.dtype, device=counts.device)
+    off = 0
+    for a in range(n - 1):
+        torch.mul(counts[a + 1:], counts[a], out=w[off:off + n - 1 - a])
+        off += n - 1 - a
+    return w
 
 
 def permutation_test(model_rdm: Any, brain_rdm: Any, method: str = "spearman", n_perm: int = 1000,

@@ -40,15 +40,16 @@ from .ceiling import (
     unit_bootstrap_ci,
 )
 from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
-from .compare import check_compare_method, compare_vectors, upper
+from .compare import Prepared, check_compare_method, upper
 from .control import random_copy
 from .cross_validation import SPLIT_RECIPES, half_split, shuffle_splits
 from .encoding import check_encoding_method, corrected_resampled_t, encoding_score, test_train_ratio
+from .layer_rdms import LayerRDMs, condensed_positions, constant_features_note
 from .neural_data import NeuralResponses, repetition_mean, subject_groups
-from .rdm import _gram, _rdm_one, check_rdm_method
+from .rdm import _gram, check_rdm_method
 from .regression import DEFAULT_ALPHAS
 from .results import BestLayer, Difference, LayerScore, SweepResult
-from .stats import bootstrap_rsa, percentile_ci
+from .stats import bootstrap_prepared, percentile_ci
 
 METRICS = ("rsa", "encoding", "cka")
 CONTROLS = (None, "random")
@@ -165,29 +166,36 @@ class _Scorer:
 
 
 class _RSA(_Scorer):
-    def __init__(self, model_rdms: torch.Tensor, brain: np.ndarray, method: str, n_boot: int, level: float,
-                 seed: int, cancel: Optional[CancelToken], groups: Optional[List[Any]] = None) -> None:
-        self.models, self.method, self.groups = model_rdms, method, groups
-        self.brain = torch.tensor(np.array(brain), device=model_rdms.device)
-        self.n_boot, self.level, self.seed, self.cancel = n_boot, level, seed, cancel
+    def __init__(self, layer_rdms: LayerRDMs, brain: np.ndarray, method: str, n_boot: int, level: float,
+                 seed: int, chunk_bytes: Optional[int], cancel: Optional[CancelToken],
+                 groups: Optional[List[Any]] = None) -> None:
+        self.layers, self.method, self.groups = layer_rdms, method, groups
+        self.brain = upper(torch.tensor(np.array(brain), device=layer_rdms.v.device))  # (subjects, pairs)
+        self.n_boot, self.level, self.seed, self.chunk_bytes, self.cancel = n_boot, level, seed, chunk_bytes, cancel
         if len(brain) < 2:
             self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
         elif groups is not None and len(set(groups)) < 2:
             self.ceiling_note = "RDMs of one subject only: no noise ceiling (needs >= 2 subjects)"
 
-    def _sub(self, t: torch.Tensor, idx: np.ndarray) -> torch.Tensor:
-        i = torch.as_tensor(idx, device=t.device)
-        return t[:, i][:, :, i]
+    def _everything(self, idx: np.ndarray) -> bool:
+        return len(idx) == self.layers.n and np.array_equal(idx, np.arange(self.layers.n))
+
+    def _brain(self, idx: np.ndarray) -> torch.Tensor:
+        if self._everything(idx):
+            return self.brain
+        return self.brain[:, condensed_positions(idx, self.layers.n).to(self.brain.device)]
 
     def score(self, idx):
-        sims = compare_vectors(upper(self._sub(self.models, idx)), upper(self._sub(self.brain, idx)), self.method)
-        sims = sims.cpu().numpy()
+        sims = self.layers.compare(self._brain(idx), idx, self.method).cpu().numpy()
         return sims.mean(1), list(sims)
 
     def samples(self, idx, layers=None):
-        models = self.models if layers is None else self.models[layers]
-        return bootstrap_rsa(self._sub(models, idx), self._sub(self.brain, idx), self.method, self.n_boot,
-                             self.seed, groups=self.groups, cancel=self.cancel)
+        if layers is None and self._everything(idx):
+            models = self.layers.prepared(self.method)
+        else:
+            models = Prepared(self.layers.sub(idx, layers), self.method)
+        return bootstrap_prepared(models, Prepared(self._brain(idx), self.method), len(idx), self.n_boot,
+                                  self.seed, chunk_bytes=self.chunk_bytes, cancel=self.cancel, groups=self.groups)
 
     def bounds(self, center, samples):
         return percentile_ci(samples, self.level)
@@ -195,7 +203,7 @@ class _RSA(_Scorer):
     def ceiling(self, idx):
         if self.ceiling_note:
             return super().ceiling(idx)
-        up, lo = ceiling_vectors(upper(self._sub(self.brain, idx)), self.method, self.groups)
+        up, lo = ceiling_vectors(self._brain(idx), self.method, self.groups)
         lo = lo.cpu().numpy()
         return float(lo.mean()), float(up.mean()), unit_bootstrap_ci(lo, np.mean, self.level, seed=self.seed)
 
@@ -323,6 +331,19 @@ def _ceiling_note(note: str, formula: Optional[str], ceiling: float, ci: Tuple[f
     return f"ceiled = {CEILING_FORMULA_TEXT[formula]} ({formula})"
 
 
+def _prepare_layers(feats: List[torch.Tensor], metric: str, rdm_method: str,
+                    dev: torch.device) -> Tuple[Dict[int, str], List[int], Any]:
+    """(notes of the layers that cannot be scored, indices of those that can, what the metric's scorer needs:
+    the layer RDMs for RSA, the Gram matrices for CKA, nothing for encoding)."""
+    if metric == "rsa":
+        rdms = LayerRDMs(feats, rdm_method, dev)
+        return rdms.notes, rdms.valid, rdms
+    notes = {i: note for i, note in enumerate(constant_features_note(f) for f in feats) if note}
+    valid = [i for i in range(len(feats)) if i not in notes]
+    grams = torch.stack([_gram(feats[i], dev) for i in valid]) if metric == "cka" and valid else None
+    return notes, valid, grams
+
+
 def _layer_tensor(value: Any, name: str) -> torch.Tensor:
     if isinstance(value, list):
         raise ValueError(f"layer {name!r} runs several times per forward pass; name one call as '{name}@i'")
@@ -439,15 +460,15 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             feats = [f[torch.as_tensor(order)] for f in feats]
         del acts
         with single_threaded(dev):  # many small ops: see _tensor.single_threaded
-            pre = None
-            if metric == "rsa":
-                pre = torch.stack([_rdm_one(f, rdm_method, dev) for f in feats])
-            elif metric == "cka":
-                pre = torch.stack([_gram(f, dev) for f in feats])
+            notes, valid, pre = _prepare_layers(feats, metric, rdm_method, dev)
+            if not valid:
+                raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
+                    f"{layers[i]}: {note}" for i, note in notes.items()))
+            names = [layers[i] for i in valid]
             for region in regions:
                 check_cancel(cancel)
                 if metric == "rsa":
-                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, cancel,
+                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, None, cancel,
                                        subject_groups(neural, region))
                 elif metric == "cka":
                     resp = torch.as_tensor(neural.region(region).mean(), device=dev)
@@ -456,7 +477,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                     opts = {"n_splits": n_splits, "test_size": test_size, "n_components": n_components,
                             "alphas": DEFAULT_ALPHAS if alphas is None else alphas,
                             "project": project, "level": ci, "split_recipe": split_recipe}
-                    sc = _Encoding(feats, neural.region(region).data, encoding, labels, seed, opts, dev, cancel)
+                    sc = _Encoding([feats[i] for i in valid], neural.region(region).data, encoding, labels, seed,
+                                   opts, dev, cancel)
                 scorers[(label, region)] = sc
                 everything = np.arange(n)
                 values, raws = sc.score(everything)
@@ -466,11 +488,16 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                 if label == "trained":
                     bands[region] = {"lower" if metric == "rsa" else "ceiling": ceil, "upper": ceil_upper,
                                      "ci": ceil_ci}
+                k = {layer: j for j, layer in enumerate(valid)}
                 for i, name in enumerate(layers):
-                    value = float(values[i])
-                    rows.append(LayerScore(label, region, name, value, float(lo[i]), float(hi[i]), ceil,
-                                           _ceiled(value, ceil, ceiling_formula, ceil_ci), n, raws[i], note))
-                best.append(_commit(sc, label, region, layers, sel, ev, crossfit, ceiling_formula))
+                    if i in notes:
+                        rows.append(LayerScore(label, region, name, float("nan"), float("nan"), float("nan"), ceil,
+                                               float("nan"), n, np.array([]), note, notes[i]))
+                        continue
+                    value = float(values[k[i]])
+                    rows.append(LayerScore(label, region, name, value, float(lo[k[i]]), float(hi[k[i]]), ceil,
+                                           _ceiled(value, ceil, ceiling_formula, ceil_ci), n, raws[k[i]], note))
+                best.append(_commit(sc, label, region, names, sel, ev, crossfit, ceiling_formula))
                 done += 1
                 report(done, total, stage=f"{label}: {region}")
 

@@ -1,0 +1,98 @@
+"""A model's layer RDMs for a sweep, computed and prepared once and shared by every region.
+
+Each layer's RDM is kept condensed (the N(N-1)/2 upper triangle, half a square matrix). A layer whose RDM is
+undefined (a constant pattern under the correlation distance) or numerically constant — every dissimilarity
+equal to within ``CONSTANT_TOL`` of the distance's scale, as for identical images or zero-initialised
+weights, where what is left is floating-point noise — is not scored: it gets a note instead. The rows that
+score all stimuli and the sort orders of the bootstrap are computed once per layer, not per region.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from .compare import Prepared, comparable_rows, compare_vectors, upper
+from .rdm import _rdm_one, mean_square, variation_ratio
+
+CONSTANT_TOL = 1e-10
+
+
+def condensed_positions(idx: np.ndarray, n: int) -> torch.Tensor:
+    """Positions in an N-stimulus condensed RDM of the pairs (a < b) of the stimuli ``idx`` (in their order)."""
+    k = len(idx)
+    i, j = np.triu_indices(k, 1)
+    a, b = np.asarray(idx)[i], np.asarray(idx)[j]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    return torch.as_tensor(lo * n - lo * (lo + 1) // 2 + hi - lo - 1)
+
+
+def constant_note(v: torch.Tensor, method: str, scale: float) -> str:
+    """A note if the condensed RDM ``v`` is (numerically) constant, else ""."""
+    spread = float(v.max() - v.min())
+    if spread <= CONSTANT_TOL * scale:
+        return (f"not scored: the layer's RDM is constant (every {method} dissimilarity within {spread:.2g} of "
+                "the others: identical or constant activations, e.g. identical images or zero-initialised weights)")
+    return ""
+
+
+def constant_features_note(x: torch.Tensor) -> str:
+    """A note if the activations (N, D) are the same for every stimulus to within ``CONSTANT_TOL`` of their
+    mean square (or all zero), else ""."""
+    ratio = variation_ratio(x)
+    if not ratio > CONSTANT_TOL:  # NaN (all zero) included
+        return ("not scored: the layer's activations are constant over the stimuli (relative variation "
+                f"{ratio:.2g}: identical images or zero-initialised weights?)")
+    return ""
+
+
+class LayerRDMs:
+    """Condensed RDMs (L, M) of the scorable layers of one model; ``notes`` names the others."""
+
+    def __init__(self, feats: List[torch.Tensor], method: str, device: torch.device) -> None:
+        self.notes: Dict[int, str] = {}
+        vectors = []
+        for i, f in enumerate(feats):
+            try:
+                v = upper(_rdm_one(f, method, device)[None])[0]
+            except ValueError as err:  # e.g. a constant pattern has no correlation distance
+                self.notes[i] = f"not scored: {err}"
+                continue
+            # correlation and cosine distances are on [0, 2]; squared Euclidean / d scales with the mean square
+            scale = 1.0 if method != "euclidean" else 2 * mean_square(f)
+            note = constant_note(v, method, scale)
+            if note:
+                self.notes[i] = note
+            else:
+                vectors.append(v)
+        self.valid = [i for i in range(len(feats)) if i not in self.notes]
+        self.n = feats[0].shape[0]
+        self.v = torch.stack(vectors) if vectors else torch.empty(0, self.n * (self.n - 1) // 2,
+                                                                   dtype=torch.float64, device=device)
+        self._rows: Dict[Tuple[str, bytes], torch.Tensor] = {}
+        self._prepared: Dict[str, Prepared] = {}
+
+    def sub(self, idx: np.ndarray, layers: Optional[List[int]] = None) -> torch.Tensor:
+        v = self.v if layers is None else self.v[layers]
+        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
+            return v
+        return v[:, condensed_positions(idx, self.n).to(v.device)]
+
+    def compare(self, brain: torch.Tensor, idx: np.ndarray, method: str) -> torch.Tensor:
+        """(layers, subjects) similarities on the stimuli ``idx`` with the condensed brain RDMs (S, M)."""
+        if method == "tau-a":
+            return compare_vectors(self.sub(idx), brain, method)
+        key = (method, np.asarray(idx).tobytes())
+        if key not in self._rows:  # once per layer and stimulus subset, shared by the regions
+            self._rows[key] = comparable_rows(self.sub(idx), method)
+        return self._rows[key] @ comparable_rows(brain, method).T
+
+    def prepared(self, method: str) -> Prepared:
+        """The bootstrap's preparation of all layers on all stimuli (sort orders), made once."""
+        if method not in self._prepared:
+            self._prepared[method] = Prepared(self.v, method)
+        return self._prepared[method]
+
+    def nbytes(self) -> int:
+        return self.v.numel() * 8
