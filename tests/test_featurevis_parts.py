@@ -174,6 +174,9 @@ def gabor():
     (lambda p: render(p, "layer3:1", cancel="stop"), TypeError, "CancelToken"),
     (lambda p: render(p, "layer3"), ValueError, "'layer:channel'"),
     (lambda p: render(p, "layer3:1", param="wavelet"), ValueError, "'fft' or 'pixel'"),
+    (lambda p: render_layer(p, "layer3", channels="all"), TypeError, "for every channel pass channels=None"),
+    (lambda p: render_layer(p, "layer3", channels=[1.5]), TypeError, "got [1.5]"),
+    (lambda p: render(p, ob.channel("layer3", "five")), TypeError, "must be an int index or a list of int indices"),
 ])
 def test_bad_inputs_on_resnet20(resnet20, call, error, message):
     before = snapshot(resnet20.module)

@@ -13,10 +13,11 @@ import torch
 
 from ..hooks import capture
 from ..model_state import preserved
-from ..probe import Probe, first_tensor
+from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..stimuli import StimulusSet
 from .receptive_field import ReceptiveField, receptive_field
+from .taps import resolve_taps
 
 
 @dataclass
@@ -72,7 +73,7 @@ def dataset_examples(
     if not isinstance(stimuli, StimulusSet):
         raise TypeError(f"stimuli must be an nw.StimulusSet or a uint8 image array (N, H, W, 3), "
                         f"not {type(stimuli).__name__}")
-    calls = {layer: probe.layer(layer).calls}
+    taps = resolve_taps(probe, [layer])
     n = len(stimuli)
     if not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
@@ -84,12 +85,12 @@ def dataset_examples(
     maxes, where = [], []
     map_size = (1, 1)
     check_cancel(cancel)
-    with preserved(probe.module), torch.no_grad(), capture(probe.module, [layer], calls=calls) as cap:
+    with preserved(probe.module), torch.no_grad(), capture(probe.module, list(taps.calls), calls=taps.calls) as cap:
         for start in range(0, n, batch_size):
             check_cancel(cancel)
             stop = min(start + batch_size, n)
             cap.run(probe.batch(stimuli, start, stop))
-            a = first_tensor(cap.outputs[layer][0])
+            a = taps.acts(cap)[layer]
             if a.dim() == 4:
                 map_size = tuple(a.shape[-2:])
                 flat = a.flatten(2)

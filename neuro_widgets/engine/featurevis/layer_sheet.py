@@ -13,13 +13,14 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..hooks import capture
+from ..hooks import capture, layer_name
 from ..model_state import preserved
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter
-from .objectives import channel
+from .objectives import channel, channel_list
 from .param import ImageParam
-from .render import ModelInput, Plan, Size, layer_calls, make_plan, optimize, plan_settings
+from .render import ModelInput, Plan, Size, layer_calls, layer_shapes, make_plan, optimize, plan_settings
+from .taps import resolve_taps
 
 _CPU_BUDGET = 2 * 2**30
 _GPU_FRACTION = 0.5  # of the free device memory
@@ -110,19 +111,20 @@ def render_layer(
     """
     if not isinstance(probe, Probe):
         raise TypeError(f"the first argument must be an nw.Probe, not {type(probe).__name__}")
-    info = probe.layer(layer)
-    if not info.output_shape:
+    taps = resolve_taps(probe, [layer_name(layer)])
+    shape = layer_shapes(probe, [layer], probe.input_spec.size)[layer]
+    if not shape:
         raise ValueError(f"layer {layer!r} has no tensor output with channels")
-    n_all = info.output_shape[0]
-    if channels is None:
-        chans = list(range(n_all))
-    else:
-        chans = [int(c) for c in np.atleast_1d(np.asarray(channels))]
-        if not chans:
-            raise ValueError("channels is empty; pass None for every channel or a list of channel indices")
-        bad = [c for c in chans if not 0 <= c < n_all]
-        if bad:
-            raise ValueError(f"channel {bad[0]} is out of range; layer {layer!r} has {n_all} channels (0..{n_all - 1})")
+    n_all = shape[0]
+    if isinstance(channels, str):
+        raise TypeError(f"render_layer: channels must be None (every channel of the layer) or a list of channel "
+                        f"indices, got {channels!r}; for every channel pass channels=None")
+    chans = list(range(n_all)) if channels is None else channel_list(channels, "render_layer")
+    if not chans:
+        raise ValueError("channels is empty; pass None for every channel or a list of channel indices")
+    bad = [c for c in chans if not 0 <= c < n_all]
+    if bad:
+        raise ValueError(f"channel {bad[0]} is out of range; layer {layer!r} has {n_all} channels (0..{n_all - 1})")
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     if cancel is not None and not isinstance(cancel, CancelToken):
@@ -130,7 +132,9 @@ def render_layer(
     common = dict(size=size, input_size=input_size, param=param, transforms=transforms, steps=steps, lr=lr,
                   redirect_relu=redirect_relu, snapshots=())
     first = make_plan(probe, channel(layer, chans[:1]), batch=1, **common)
-    bs = int(batch_size) if batch_size is not None else choose_batch(probe, first, len(chans), memory_budget)
+    # the memory is measured through the layer's module, up to its last call (an upper bound for "name@k")
+    sizing = Plan(**{**first.__dict__, "objective": channel(taps.picks[layer][0], chans[:1])})
+    bs = int(batch_size) if batch_size is not None else choose_batch(probe, sizing, len(chans), memory_budget)
     chunks = [chans[i:i + bs] for i in range(0, len(chans), bs)]
     report = make_reporter(progress, f"render {layer}")
     previews = progress not in (None, False, True)

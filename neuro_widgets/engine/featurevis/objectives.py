@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..describe import brief
 
 #: pseudo layer name for the model's final output (class logits); needs the full forward pass
 OUTPUT = "<output>"
@@ -187,9 +189,9 @@ def channel(layer: str, n: Union[int, Sequence[int]], batch: BatchSel = None) ->
     >>> channel("layer3", 5)
     """
     _check_layer_name(layer)
-    many = not isinstance(n, (int, np.integer))
-    chans = [int(k) for k in (n if many else [n])]
     what = f"channel objective on {layer!r}"
+    chans = channel_list(n, what)
+    many = np.ndim(n) == 1
     if many and not chans:
         raise ValueError(f"{what}: the list of channels is empty")
     if many and batch is not None:
@@ -379,6 +381,19 @@ def l2(constant: float = 0.5) -> Objective:
 
 
 # ---- small utilities --------------------------------------------------------------------------------
+def channel_list(n: Any, what: str) -> List[int]:
+    """Channel indices (one int, or a flat list/array of ints) as a list; anything else — a name such as
+    ``"all"``, floats, booleans, nested lists — is refused with what to pass instead."""
+    try:
+        arr = np.asarray(n.detach().cpu() if isinstance(n, torch.Tensor) else n)
+    except (TypeError, ValueError):
+        arr = np.asarray(None)
+    if arr.dtype.kind not in "iu" or arr.ndim > 1:
+        raise TypeError(f"{what}: channels must be an int index or a list of int indices (e.g. 5 or [0, 3, 7]), "
+                        f"got {brief(n)}")
+    return [int(k) for k in arr.reshape(-1)]
+
+
 def _check_layer_name(layer: Any) -> None:
     if not isinstance(layer, str) or not layer:
         raise TypeError(f"the layer must be a layer name (a string, see probe.layer_names()), got {layer!r}")

@@ -17,7 +17,8 @@ import torch
 
 from ..hooks import capture
 from ..model_state import module_dtype, preserved
-from ..probe import Probe, first_tensor
+from ..probe import Probe
+from .taps import resolve_taps
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,10 @@ def receptive_field(probe: Probe, layer: str, n_inputs: int = 4, seed: int = 0) 
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n_inputs, spec.channels, h, w, generator=gen)
     x = x.to(device=probe.device, dtype=module_dtype(probe.module)).requires_grad_(True)
-    with preserved(probe.module), capture(probe.module, [layer], calls={layer: probe.layer(layer).calls}) as cap:
+    taps = resolve_taps(probe, [layer])
+    with preserved(probe.module), capture(probe.module, list(taps.calls), calls=taps.calls) as cap:
         cap.run(x)
-        a = first_tensor(cap.outputs[layer][0])
+        a = taps.acts(cap)[layer]
         if a.dim() != 4:
             return ReceptiveField(size=(h, w), stride=(float(h), float(w)), offset=(0.0, 0.0), map_size=(1, 1),
                                   input_size=(h, w))

@@ -21,11 +21,12 @@ import torch.nn.functional as F
 
 from ..hooks import capture
 from ..model_state import module_dtype, preserved
-from ..probe import Probe, first_tensor
+from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
 from .objectives import OUTPUT, Context, Objective, as_objective
 from .param import ImageParam, as_param
 from .relu_redirect import redirected_relus
+from .taps import resolve_taps
 from .transforms import Compose, as_transform
 
 Size = Union[int, Tuple[int, int]]
@@ -98,25 +99,17 @@ def layer_calls(probe: Probe, layers: Sequence[str]) -> Dict[str, int]:
     return {n: probe.layer(n).calls for n in layers if n != OUTPUT}
 
 
-def _context(cap: Any, layers: Sequence[str], image: torch.Tensor, output: Any) -> Context:
-    acts = {n: first_tensor(cap.outputs[n][0]) for n in layers if n != OUTPUT}
-    return Context(acts=acts, image=image, output=None if output is None else first_tensor(output))
-
-
 def layer_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int]) -> Dict[str, Tuple[int, ...]]:
     """Per-image output shapes of ``layers`` (and OUTPUT) for inputs of ``input_size``, from one dry run."""
-    for n in layers:
-        if n != OUTPUT:
-            probe.layer(n)  # unknown layers raise KeyError with suggestions
+    taps = resolve_taps(probe, layers)
     spec = probe.input_spec
     x = torch.zeros(1, spec.channels, *input_size, dtype=module_dtype(probe.module), device=probe.device)
     need_output = OUTPUT in layers
-    hooked = [n for n in layers if n != OUTPUT]
     try:
         with preserved(probe.module), torch.no_grad(), \
-                capture(probe.module, hooked, calls=layer_calls(probe, hooked), stop_early=not need_output) as cap:
+                capture(probe.module, list(taps.calls), calls=taps.calls, stop_early=not need_output) as cap:
             out = cap.run(x)
-            ctx = _context(cap, hooked, x, out)
+            ctx = taps.context(cap, x, out)
     except (RuntimeError, ValueError, IndexError) as err:
         raise ValueError(
             f"the model does not accept {input_size[0]}x{input_size[1]} inputs up to the target layers "
@@ -204,14 +197,14 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     live = plan.param.build(plan.batch, plan.size, generator, probe.device)
     to_input = ModelInput(probe, plan.transforms, plan.input_size)
     layers = list(plan.objective.layers)
-    hooked = [n for n in layers if n != OUTPUT]
+    taps = resolve_taps(probe, layers)
     opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
     history: List[torch.Tensor] = []
     snaps: Dict[int, np.ndarray] = {}
     cancelled = False
     done = 0
     with preserved(probe.module), redirected_relus(probe.module, active=plan.redirect_steps > 0) as redirect, \
-            capture(probe.module, hooked, calls=layer_calls(probe, hooked), stop_early=OUTPUT not in layers) as cap:
+            capture(probe.module, list(taps.calls), calls=taps.calls, stop_early=OUTPUT not in layers) as cap:
         for step in range(plan.steps):
             try:
                 check_cancel(cancel)
@@ -225,7 +218,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
             if step in plan.snapshots:
                 snaps[step] = to_numpy_images(image)
             out = cap.run(to_input(image, generator))
-            values = plan.objective(_context(cap, layers, image, out))
+            values = plan.objective(taps.context(cap, image, out))
             (-values.sum()).backward()
             opt.step()
             history.append(values.detach())
@@ -239,7 +232,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
         with torch.no_grad():
             image = live()
             out = cap.run(to_input(image, None, transform=False))
-            final = plan.objective(_context(cap, layers, image, out))
+            final = plan.objective(taps.context(cap, image, out))
     if plan.steps in plan.snapshots and not cancelled:
         snaps[plan.steps] = to_numpy_images(image)
     values_np = torch.stack(history).cpu().numpy() if history else np.zeros((0, plan.batch), np.float32)
