@@ -175,6 +175,10 @@ def test_contrast_and_size_use_each_channels_preferred_grating(gabor_probe, gabo
     # a linear-rectified unit: the response is proportional to contrast
     np.testing.assert_allclose(cr.responses / cr.responses[:, -1:], [[0, 0.25, 0.5, 0.75, 1]] * 2, atol=1e-3)
     np.testing.assert_allclose(cr.orientation, [GABORS[0][0], 105.0])
+    one = phys.contrast_response(gabor_probe, "conv", survey=gabor_survey, channels=[1], contrasts=[0, 0.5, 1.0])
+    np.testing.assert_allclose(one.channel(1)["curve"]["y"], cr.responses[1, [0, 2, 4]])
+    with pytest.raises(IndexError, match="channel 0 was not measured"):
+        one.channel(0)
     st = phys.size_tuning(gabor_probe, "conv", survey=gabor_survey)
     assert (st.suppression_index < 0.05).all()  # no surround: no suppression
 

@@ -13,7 +13,7 @@ from scipy.optimize import OptimizeWarning, curve_fit
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .preferred import condition_responses, preferred_gratings
-from .receptive_field import aperture_geometry, n_channels
+from .receptive_field import aperture_geometry, channel_indices, channel_row, n_channels
 from .responses import Unit, check_probe_layer, check_unit
 from .stimuli import float_values
 from .tuning import TuningSurvey, value_grid
@@ -49,9 +49,10 @@ def fit_naka_rushton(contrasts: Sequence[float], responses: Sequence[float]) -> 
 
 @dataclass
 class ContrastResponse:
-    """Per channel: responses (C, K) at ``contrasts`` and the Naka-Rushton parameters."""
+    """Per measured channel (``channels``): responses (C, K) at ``contrasts`` and the Naka-Rushton parameters."""
 
     layer: str
+    channels: np.ndarray
     contrasts: np.ndarray
     responses: np.ndarray = field(repr=False)
     orientation: np.ndarray = field(repr=False)  # the grating each channel saw
@@ -62,9 +63,11 @@ class ContrastResponse:
         for key in ("rmax", "c50", "n", "r2"):
             setattr(self, key, np.array([f[key] for f in fits]))
 
-    def channel(self, c: int) -> Dict[str, Any]:
+    def channel(self, channel: int) -> Dict[str, Any]:
+        """One measured channel's curve, fit and parameters as plain arrays with units (for a panel)."""
+        c = channel_row(self.channels, channel)
         grid = np.linspace(0, self.contrasts.max(), 50)
-        return {"channel": int(c), "layer": self.layer,
+        return {"channel": int(channel), "layer": self.layer,
                 "curve": {"x": self.contrasts, "y": self.responses[c], "x_label": "contrast (Michelson)",
                           "y_label": "response (F0 + F1 - blank)"},
                 "fit": {"x": grid, "y": naka_rushton(grid, self.rmax[c], self.c50[c], self.n[c])},
@@ -73,23 +76,25 @@ class ContrastResponse:
 
 
 def contrast_response(probe: Probe, layer: str, survey: Optional[TuningSurvey] = None,
+                      channels: Optional[Sequence[int]] = None,
                       orientation: Union[None, float, Sequence[float]] = None,
                       sf: Union[None, float, Sequence[float]] = None,
                       contrasts: Sequence[float] = (0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.0),
                       phases: Union[int, Sequence[float]] = 8, unit: Unit = "centre",
                       aperture: Union[None, str, float] = None, batch_size: int = 128,
                       progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> ContrastResponse:
-    """Contrast response of every channel of ``layer`` to its preferred grating (from ``survey``) or to the
-    given ``orientation`` / ``sf`` (one value or one per channel), averaged over ``phases``."""
+    """Contrast response of ``channels`` (default all) of ``layer`` to each one's preferred grating (from
+    ``survey``) or to the given ``orientation`` / ``sf`` (one value or one per channel), over ``phases``."""
     check_probe_layer(probe, layer)
     unit = check_unit(unit, probe.layer(layer).output_shape)
     report = make_reporter(progress, "contrast response")
     validate_cancel(cancel)
-    ori, freq = preferred_gratings(n_channels(probe, layer), survey, orientation, sf)
+    chans = channel_indices(channels, n_channels(probe, layer))
+    ori, freq = preferred_gratings(n_channels(probe, layer), chans, survey, orientation, sf)
     con = np.sort(float_values(contrasts, "contrasts", low=0.0, high=1.0))
     ph = value_grid(phases, "phases", 360.0)
     centre, diameter = aperture_geometry(probe, layer, unit, aperture)
-    r = condition_responses(probe, layer, unit, ori, freq, con, np.full(len(con), diameter), ph, centre,
+    r = condition_responses(probe, layer, unit, chans, ori, freq, con, np.full(len(con), diameter), ph, centre,
                             batch_size, report, cancel)
-    return ContrastResponse(layer, con, r, np.array(ori), np.array(freq))
+    return ContrastResponse(layer, chans, con, r, np.array(ori), np.array(freq))
 

@@ -117,10 +117,7 @@ class RFMaps:
         return None if self.pixels_per_degree is None else self.size_px / self.pixels_per_degree
 
     def index(self, channel: int) -> int:
-        hits = np.flatnonzero(self.channels == channel)
-        if len(hits) == 0:
-            raise IndexError(f"channel {channel!r} was not mapped; mapped: {self.channels.tolist()[:20]}")
-        return int(hits[0])
+        return channel_row(self.channels, channel)
 
     def channel(self, channel: int) -> Dict[str, Any]:
         """One channel's maps and geometry as plain arrays with units (for a panel)."""
@@ -132,7 +129,7 @@ class RFMaps:
                 "axes": "rows x columns of the model input (pixels)"}
 
 
-def _channels(channels: Any, n: int) -> np.ndarray:
+def channel_indices(channels: Any, n: int) -> np.ndarray:
     if channels is None:
         return np.arange(n)
     try:
@@ -142,6 +139,14 @@ def _channels(channels: Any, n: int) -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iu" or (arr < 0).any() or (arr >= n).any():
         raise ValueError(f"channels must be None (all) or channel indices in [0, {n}), got {brief(channels)}")
     return arr.astype(np.int64)
+
+
+def channel_row(channels: np.ndarray, channel: Any) -> int:
+    """The row of ``channel`` in a result that measured ``channels``."""
+    hits = np.flatnonzero(channels == channel) if isinstance(channel, (int, np.integer)) else []
+    if len(hits) == 0:
+        raise IndexError(f"channel {brief(channel)} was not measured; measured: {channels.tolist()[:20]}")
+    return int(hits[0])
 
 
 def n_channels(probe: Probe, layer: str) -> int:
@@ -156,7 +161,7 @@ def sparse_noise_rf(probe: Probe, layer: str, channels: Optional[Sequence[int]] 
     theoretical field; ``patch`` (pixels) to 1/16 of the region's larger side (at least one pixel)."""
     check_probe_layer(probe, layer)
     unit = check_unit(unit, probe.layer(layer).output_shape)
-    chans = _channels(channels, n_channels(probe, layer))
+    chans = channel_indices(channels, n_channels(probe, layer))
     ppd = check_pixels_per_degree(pixels_per_degree)
     report = make_reporter(progress, "sparse noise")
     validate_cancel(cancel)
@@ -194,7 +199,7 @@ def gradient_rf(probe: Probe, layer: str, channels: Optional[Sequence[int]] = No
     model's normalised space, drawn from a generator seeded with ``seed``; the global RNG is not touched)."""
     check_probe_layer(probe, layer)
     unit = check_unit(unit, probe.layer(layer).output_shape)
-    chans = _channels(channels, n_channels(probe, layer))
+    chans = channel_indices(channels, n_channels(probe, layer))
     ppd = check_pixels_per_degree(pixels_per_degree)
     n_inputs = positive_int(n_inputs, "n_inputs")
     batch_size = positive_int(batch_size, "batch_size")
