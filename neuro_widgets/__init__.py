@@ -32,6 +32,7 @@ _MODULES = {
     "attribution": "neuro_widgets.attribution",
     "datasets": "neuro_widgets.data.datasets",
     "featurevis": "neuro_widgets.featurevis",
+    "physiology": "neuro_widgets.physiology",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
