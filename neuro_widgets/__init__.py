@@ -26,6 +26,7 @@ _EXPORTS = {
     "AlignmentWidget": "neuro_widgets.widgets",
     "RDMWidget": "neuro_widgets.widgets",
     "NeuronsWidget": "neuro_widgets.widgets",
+    "PhysiologyWidget": "neuro_widgets.widgets",
 }
 _MODULES = {
     "alignment": "neuro_widgets.alignment",

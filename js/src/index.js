@@ -6,11 +6,12 @@ import { attributionPanel } from "./attribution.js";
 import { alignmentPanel } from "./alignment.js";
 import { rdmPanel } from "./rdm.js";
 import { neuronsPanel } from "./neurons.js";
+import { physiologyPanel } from "./physiology.js";
 
-const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel, neurons: neuronsPanel };
-const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs", neurons: "Neurons" };
+const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel, neurons: neuronsPanel, physiology: physiologyPanel };
+const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs", neurons: "Neurons", physiology: "Physiology" };
 // in tabs, the RDM viewer sits under the alignment panel
-const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment", neurons: "neurons" };
+const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment", neurons: "neurons", physiology: "physiology" };
 
 function render({ model, el }) {
   const names = model.get("_panels") || [];

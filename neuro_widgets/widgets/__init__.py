@@ -4,7 +4,8 @@ from .attribution import AttributionWidget
 from .explorer import LayerExplorer, LayerTree
 from .featurevis import FeatureVisWidget
 from .neurons import NeuronsWidget
+from .physiology import PhysiologyWidget
 from .rdm import RDMWidget
 
 __all__ = ["LayerExplorer", "LayerTree", "FeatureVisWidget", "AttributionWidget", "AlignmentWidget", "RDMWidget",
-           "NeuronsWidget"]
+           "NeuronsWidget", "PhysiologyWidget"]

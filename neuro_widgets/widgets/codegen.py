@@ -78,3 +78,24 @@ def with_record(code: str, record: Optional[Dict[str, Any]]) -> str:
 def neuron_wants(layer: str, neuron: int, settings: Dict[str, Any]) -> str:
     return (f"want = nw.featurevis.neuron_wants(probe, stimuli, neural, {layer!r}, {neuron}, {_kwargs(settings)})\n"
             "want.image, want.predicted, want.predicted_spread, want.readout.heldout_r")
+
+
+def physiology_survey(layer: str, settings: Dict[str, Any]) -> str:
+    return (f"survey = nw.physiology.tuning_survey(probe, {layer!r}, {_kwargs(settings)})\n"
+            "survey.summary()  # histograms of preferred orientation, OSI, F1/F0; the oblique effect")
+
+
+def physiology_channel(layer: str, channel: int, settings: Dict[str, Any]) -> str:
+    ppd = settings.get("pixels_per_degree")
+    return (f"survey = nw.physiology.tuning_survey(probe, {layer!r}, {_kwargs(settings)})\n"
+            f"survey.channel({channel})\n"
+            f"sparse = nw.physiology.sparse_noise_rf(probe, {layer!r}, [{channel}], pixels_per_degree={ppd!r})\n"
+            f"grad = nw.physiology.gradient_rf(probe, {layer!r}, [{channel}], pixels_per_degree={ppd!r})\n"
+            "nw.physiology.compare_rfs(sparse, grad)\n"
+            f"nw.physiology.contrast_response(probe, {layer!r}, survey, channels=[{channel}]).channel({channel})\n"
+            f"nw.physiology.size_tuning(probe, {layer!r}, survey, channels=[{channel}]).channel({channel})")
+
+
+def physiology_category(layer: str, control: Optional[str]) -> str:
+    return (f"sel = nw.physiology.category_selectivity(probe, {layer!r}, control={control!r})  # fLoc images\n"
+            "sel.table()")
