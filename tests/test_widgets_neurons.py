@@ -103,3 +103,15 @@ def test_without_single_neuron_data_the_panel_says_why(neurons, k92):
     assert w.jobs["neurons"]["state"] == "notice" and w.jobs["neurons"]["message"] == NO_NEURONS
     with pytest.raises(ValueError, match="features"):
         NeuronsWidget(probe, ds, features=0)
+
+
+def test_in_the_explorer_the_neurons_tab_appears_with_neuron_data_and_sweeps_when_opened(neurons):
+    probe, ds = neurons
+    w = nw.LayerExplorer(probe, ds, featurevis={"steps": 2, "page_size": 4}, neurons=SETTINGS)
+    assert "neurons" in w._panels
+    front_end_update(w, selected_layer="pool")
+    w.wait(120)
+    assert w.neuron_result == {}
+    front_end_update(w, active_tab="neurons")
+    w.wait(120)
+    assert w.neuron_result["layer"] == "pool" and w.jobs["neurons"]["state"] == "done"

@@ -92,3 +92,15 @@ def test_category_selectivity_on_fLoc_with_the_random_control(probe):
         assert 0 <= row["fraction"] <= 1 and 0 <= row["control_fraction"] <= 1
     with pytest.raises(ValueError, match="aperture"):
         PhysiologyWidget(probe, aperture="square")
+
+
+def test_in_the_explorer_the_survey_waits_for_its_tab(probe):
+    stimuli = nw.StimulusSet.from_arrays(np.random.default_rng(0).random((8, 32, 32, 3)).astype(np.float32))
+    w = nw.LayerExplorer(probe, stimuli, featurevis={"steps": 2, "page_size": 4}, physiology=SETTINGS)
+    assert "physiology" in w._panels and "neurons" not in w._panels   # no single-neuron data: no Neurons tab
+    front_end_update(w, selected_layer="relu")
+    w.wait(120)
+    assert w.phys_result == {} and "physiology" not in w.jobs
+    front_end_update(w, active_tab="physiology")
+    w.wait(120)
+    assert w.phys_result["layer"] == "relu" and w.jobs["physiology"]["state"] == "done"

@@ -98,12 +98,20 @@ class NeuronsPanel(t.HasTraits):
     def _has_neurons(self) -> bool:
         return isinstance(self.neural, NeuralResponses) and self.stimuli is not None
 
+    @t.observe("active_tab", "arrangement")
+    def _neurons_shown(self, change: Any) -> None:
+        layer = self.selected_layer
+        if layer and self.neuron_result.get("layer") != layer and "neurons" in self._panels:
+            self._layer_neurons(layer)
+
     def _layer_neurons(self, layer: str) -> None:
         self.neuron_want = {}
         if not self._has_neurons():
             self.neuron_result = {}
             self.notice("neurons", NO_NEURONS)
             return
+        if self.arrangement == "tabs" and self.active_tab != "neurons":
+            return  # swept when the tab is opened: the sweep would compete with the visible panels
         layers = neuron_layers(self, layer)
         s = self.neuron_settings
         call = {"metric": "encoding", "encoding": s["encoding"], "reduce": ("random_projection", s["features"], s["seed"]),

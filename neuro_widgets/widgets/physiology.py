@@ -103,9 +103,17 @@ class PhysiologyPanel(t.HasTraits):
     def _survey_key(self, layer: str) -> tuple:
         return ("phys-survey", layer, tuple(sorted((k, str(v)) for k, v in self._survey_call().items())))
 
+    @t.observe("active_tab", "arrangement")
+    def _phys_shown(self, change: Any) -> None:
+        layer = self.selected_layer
+        if layer and self.phys_result.get("layer") != layer and "physiology" in self._panels:
+            self._layer_physiology(layer)
+
     def _layer_physiology(self, layer: str) -> None:
         self.phys_channel, self.phys_category = {}, {}
         self.phys_result = {}
+        if self.arrangement == "tabs" and self.active_tab != "physiology":
+            return  # measured when the tab is opened: the survey would compete with the visible panels
         call = self._survey_call()
         threshold = float(self.phys_settings["osi_threshold"])
 
