@@ -405,3 +405,116 @@ def test_bad_setting_from_front_end_is_shown_and_undone(resnet20, small):
     assert status["state"] == "error" and "steps must be a positive integer" in status["error"]
     resent = [d["state"] for d, _ in sent if d.get("method") == "update" and "fv_settings" in d.get("state", {})]
     assert resent and resent[-1]["fv_settings"]["steps"] == 4  # the front end gets the kernel's value back
+
+
+# ---- issue 11: stale results, non-applicable methods, cheap views first, malformed actions ------------------
+FINAL = ("done", "error", "cancelled", "notice", "idle")
+SLOTS = ("featurevis", "attribution", "contributions", "alignment", "rdm")
+
+
+def shown_layers(w):
+    """The layer each panel's result claims to be (None: the panel shows nothing)."""
+    return {"featurevis": w.fv_sheet.get("layer"), "attribution": w.attr_result.get("layer"),
+            "contributions": w.attr_contrib.get("layer"), "alignment": w.align_result.get("selected"),
+            "rdm": w.rdm_data.get("layer")}
+
+
+def test_click_on_a_non_spatial_layer_skips_gradcam_with_a_note_and_shows_no_stale_result(resnet20, small):
+    w = nw.LayerExplorer(resnet20, small, featurevis=FV, attribution=ATTR, alignment=ALIGN)
+    capture_sends(w)
+    front_end_update(w, selected_layer="layer3")
+    w.wait(300)
+    assert set(shown_layers(w).values()) == {"layer3"}
+    front_end_update(w, selected_layer="linear")
+    # at once, before any job of the new layer finished: nothing of layer3 is shown under linear's name
+    assert set(shown_layers(w).values()) <= {None, "linear"}, shown_layers(w)
+    w.wait(300)
+    for slot in SLOTS:
+        assert w.jobs[slot]["state"] == "done", (slot, w.jobs[slot])
+    assert set(shown_layers(w).values()) == {"linear"}
+    r = w.attr_result
+    assert [m["method"] for m in r["maps"]] == ["saliency"]
+    (skip,) = r["skipped"]
+    assert skip["method"] == "gradcam" and "spatial" in skip["note"] and "linear" in skip["note"]
+
+
+def test_only_non_applicable_methods_is_a_notice(resnet20, small):
+    w = nw.LayerExplorer(resnet20, small, featurevis=FV, attribution={"methods": ["gradcam"]}, alignment=ALIGN)
+    w.select("linear").wait(300)
+    assert w.jobs["attribution"]["state"] == "notice" and "Grad-CAM" in w.jobs["attribution"]["message"]
+    assert w.attr_result["maps"] == [] and w.attr_result["layer"] == "linear"
+
+
+def test_cheap_views_are_not_held_behind_a_long_render(resnet20, small):
+    """A render that never ends on its own (10^6 steps) is running when the layer is clicked: the new
+    layer's attributions, alignment and RDM still arrive, and the previous layer's render was cancelled."""
+    w = nw.LayerExplorer(resnet20, small, featurevis={**FV, "steps": 10**6}, attribution=ATTR, alignment=ALIGN)
+    front_end_update(w, selected_layer="layer1")
+    first = w.runner.running("featurevis")
+    assert first is not None
+    front_end_update(w, selected_layer="layer2")
+    assert first.cancel.cancelled
+    end = __import__("time").monotonic() + 300
+    while any(w.jobs[s]["state"] not in FINAL for s in SLOTS if s != "featurevis"):
+        assert __import__("time").monotonic() < end, w.jobs
+        __import__("time").sleep(0.05)
+    assert w.jobs["featurevis"]["state"] == "running"  # the render goes on, after the cheap views
+    assert {shown_layers(w)[s] for s in SLOTS if s != "featurevis"} == {"layer2"}
+    front_end_custom(w, action="cancel", slot="featurevis")
+    w.wait(60)
+    assert w.jobs["featurevis"]["state"] == "cancelled"
+
+
+def test_block_clicks_share_one_alignment_sweep(resnet20, small, monkeypatch):
+    from neuro_widgets.engine import alignment as al
+
+    calls = []
+    real = al.sweep
+    monkeypatch.setattr(al, "sweep", lambda *a, **k: calls.append(k["layers"]) or real(*a, **k))
+    w = nw.LayerExplorer(resnet20, small, featurevis=FV, attribution=ATTR, alignment={"n_boot": 20, "seed": 7})
+    for layer in ("layer1", "layer2", "layer3", "layer1.0.conv1", "layer2"):
+        front_end_update(w, selected_layer=layer)
+    w.wait(300)
+    blocks = align_panel.sweep_layers(w)
+    # the blocks' table once (the clicks while it ran joined it), the layer inside a block on its own
+    assert calls == [blocks, ["layer1.0.conv1"]] or calls == [blocks]
+    assert w.align_result["selected"] == "layer2" and w.align_result["layers"] == blocks
+    front_end_update(w, selected_layer="layer1.0.conv1")
+    w.wait(300)
+    a = w.align_result
+    assert a["layers"] == blocks + ["layer1.0.conv1"] and a["selected"] == "layer1.0.conv1"
+    assert calls == [blocks, ["layer1.0.conv1"]]
+    assert all(v is not None for v in a["score"]["hIT"])
+
+
+MALFORMED = [
+    ({"action": "explode"}, "widget", "unknown front-end action 'explode'"),
+    ({"no_action": 1}, "widget", "without an action name"),
+    ({"action": 7}, "widget", "without an action name"),
+    ({"action": "open_channel"}, "featurevis_detail", "missing a required argument: 'channel'"),
+    ({"action": "open_channel", "channel": "abc"}, "featurevis_detail", "invalid literal"),
+    ({"action": "open_channel", "channel": 1, "colour": "red"}, "featurevis_detail", "unexpected keyword"),
+    ({"action": "cancel", "slot": ["featurevis"]}, "widget", "slot must be"),
+    ({"action": "select", "layer": 5}, "widget", "layer must be a layer name"),
+    ({"action": "tab", "tab": None}, "widget", "'active_tab' trait"),
+]
+
+
+@pytest.fixture(scope="module")
+def bare_explorer(resnet20, small):
+    return nw.LayerExplorer(resnet20, small, featurevis=FV, attribution=ATTR, alignment=ALIGN)
+
+
+@pytest.mark.parametrize("content, slot, words", MALFORMED)
+def test_malformed_front_end_action_shows_an_error_in_the_panel(bare_explorer, content, slot, words):
+    w = bare_explorer
+    w.runner.post(slot, {"state": "idle"})
+    front_end_custom(w, **content) if isinstance(content, dict) else None
+    st = w.jobs[slot]
+    assert st["state"] == "error" and words in st["error"], st
+
+
+def test_non_object_front_end_message_shows_an_error(bare_explorer):
+    w = bare_explorer
+    w._handle_msg({"content": {"data": {"method": "custom", "content": ["open_channel", 3]}}, "buffers": []})
+    assert w.jobs["widget"]["state"] == "error" and "['open_channel', 3]" in w.jobs["widget"]["error"]

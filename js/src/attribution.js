@@ -97,11 +97,15 @@ export function attributionPanel(model, root) {
     const r = model.get("attr_result") || {};
     if (!r.maps) { maps.replaceChildren(); maps.dataset.layer = ""; return; }
     maps.dataset.layer = r.layer;
+    // methods that do not apply to this layer (e.g. Grad-CAM without a spatial map) are named with the reason
+    const skipped = (r.skipped || []).map((x) => h("div", { class: "nw-note", "data-method": x.method, text: `${x.label} skipped: ${x.note}` }));
+    if (!r.maps.length) { maps.replaceChildren(...skipped); return; }
     maps.replaceChildren(
       h("figure", { class: "nw-map" }, [h("img", { src: pngUrl(r.input), alt: "input" }), h("figcaption", { text: `stimulus ${r.stimulus_id}` })]),
       ...r.maps.map((m) => h("figure", { class: "nw-map", "data-method": m.method }, [
         h("img", { src: pngUrl(m.image), alt: `${m.label} attribution` }),
         h("figcaption", { text: `${m.label}${m.delta !== null && m.delta !== undefined ? ` (completeness error ${(100 * m.delta).toFixed(1)}%${m.steps ? `, ${m.steps} steps` : ""})` : ""}` })])),
+      ...skipped,
       h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.sign === "all" ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
     );
     announce(root, "attribution", "result", { layer: r.layer });

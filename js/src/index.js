@@ -7,6 +7,7 @@ import { alignmentPanel } from "./alignment.js";
 import { rdmPanel } from "./rdm.js";
 import { neuronsPanel } from "./neurons.js";
 import { physiologyPanel } from "./physiology.js";
+import { statusLine } from "./status.js";
 
 const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel, neurons: neuronsPanel, physiology: physiologyPanel };
 const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs", neurons: "Neurons", physiology: "Physiology" };
@@ -21,7 +22,7 @@ function render({ model, el }) {
   for (const name of names) {
     if (!BUILDERS[name]) continue;
     panels[name] = BUILDERS[name](model, root);
-    for (const trait of panels[name].traits) cleanups.push(listen(model, [trait], () => panels[name].update([trait])));
+    for (const trait of panels[name].traits) cleanups.push(listen(model, [trait], () => { panels[name].update([trait]); markStale(); }));
   }
   let tree = null;
   if (names.includes("tree")) {
@@ -29,6 +30,9 @@ function render({ model, el }) {
     cleanups.push(listen(model, ["layers", "selected_layer"], () => tree.update()));
   }
 
+  // errors that concern no one panel (e.g. a malformed message from this front end) show under the header
+  const widgetStatus = statusLine(model, "widget", root);
+  cleanups.push(listen(model, ["jobs"], () => widgetStatus.update()));
   const title = h("div", { class: "nw-title" });
   const selected = h("span", { class: "nw-selected-layer" });
   const arrangeBtn = h("button", { class: "nw-button", onclick: () => { model.set("arrangement", model.get("arrangement") === "tabs" ? "stacked" : "tabs"); model.save_changes(); } });
@@ -36,7 +40,7 @@ function render({ model, el }) {
   const body = h("div", { class: "nw-body" });
   const main = h("div", { class: "nw-main" }, [tabBar, body]);
   const multi = Object.keys(panels).length > 1;
-  root.append(h("div", { class: "nw-header" }, [title, selected, multi ? arrangeBtn : null]),
+  root.append(h("div", { class: "nw-header" }, [title, selected, multi ? arrangeBtn : null]), widgetStatus.el,
     h("div", { class: `nw-columns${tree ? "" : " nw-no-tree"}` }, [tree ? tree.el : null, Object.keys(panels).length ? main : null]));
 
   function arrange() {
@@ -56,13 +60,21 @@ function render({ model, el }) {
     const layer = model.get("selected_layer");
     selected.textContent = layer ? `layer: ${layer}` : (tree ? "click a layer" : "");
   }
-  arrange(); header();
+  /** A result of another layer than the selected one is faded (the kernel clears them on a click as well). */
+  function markStale() {
+    const layer = model.get("selected_layer");
+    for (const node of body.querySelectorAll("[data-layer]:not(.nw-point)")) {
+      node.classList.toggle("nw-stale", Boolean(node.dataset.layer) && node.dataset.layer !== layer);
+    }
+  }
+  arrange(); header(); markStale();
   // the latency floor: {action: "ping"} is answered at once by the kernel with {pong}
   const onMsg = (msg) => { if (msg && "pong" in msg) announce(root, "widget", "pong", { token: msg.pong }); };
   model.on("msg:custom", onMsg);
   root.nwPing = (token) => model.send({ action: "ping", token });
   cleanups.push(() => model.off("msg:custom", onMsg));
-  cleanups.push(listen(model, ["arrangement", "active_tab"], arrange), listen(model, ["selected_layer", "title"], header));
+  cleanups.push(listen(model, ["arrangement", "active_tab"], arrange), listen(model, ["selected_layer", "title"], header),
+    listen(model, ["selected_layer"], markStale));
   el.classList.add("nw-widget");
   el.replaceChildren(root);
   return () => cleanups.forEach((c) => c());

@@ -233,3 +233,36 @@ describe("alignment and layout", () => {
     style.remove();
   });
 });
+
+describe("issue 11: stale results, skipped methods, widget-level errors", () => {
+  it("names a method skipped for this layer, with the reason", () => {
+    const { model, el } = mount({ ...baseState(["attribution"]), selected_layer: "linear" });
+    model.kernelSet("attr_result", { layer: "linear", stimulus: 0, stimulus_id: "s0", maps: [],
+      skipped: [{ method: "gradcam", label: "Grad-CAM", note: "gradcam: layer 'linear' has output shape (10,); it needs a spatial (C, H, W) map" }] });
+    const note = el.querySelector('.nw-note[data-method="gradcam"]');
+    expect(note.textContent).toContain("Grad-CAM skipped");
+    expect(note.textContent).toContain("spatial");
+    expect(el.querySelectorAll(".nw-map").length).toBe(0);
+  });
+
+  it("fades a result of another layer than the selected one", () => {
+    const { model, el } = mount({ ...baseState(["attribution"]), selected_layer: "layer3" });
+    model.kernelSet("attr_result", { layer: "layer3", stimulus: 0, stimulus_id: "s0", maps: [], skipped: [] });
+    const maps = el.querySelector(".nw-maps");
+    expect(maps.classList.contains("nw-stale")).toBe(false);
+    model.kernelSet("selected_layer", "linear");
+    expect(maps.classList.contains("nw-stale")).toBe(true);
+    model.kernelSet("attr_result", { layer: "linear", stimulus: 0, stimulus_id: "s0", maps: [], skipped: [] });
+    expect(maps.classList.contains("nw-stale")).toBe(false);
+  });
+
+  it("shows an error that concerns no panel under the header", () => {
+    const { model, el } = mount(baseState(["tree", "featurevis"]));
+    const line = el.querySelector('.nw-status[data-slot="widget"]');
+    expect(line.querySelector(".nw-error").hidden).toBe(true);
+    model.kernelSet("jobs", { widget: { state: "error", error: "unknown front-end action 'explode'", traceback: "", job: 3 } });
+    expect(line.dataset.state).toBe("error");
+    expect(line.querySelector(".nw-error").textContent).toContain("unknown front-end action");
+    expect(line.querySelector(".nw-error").hidden).toBe(false);
+  });
+});

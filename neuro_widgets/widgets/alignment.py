@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 import traitlets as t
 
 from . import codegen
-from .base import BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .engines import engine, fraction_progress, sweep_summary
 
 METRICS = ("rsa", "encoding", "cka")
@@ -58,28 +58,38 @@ class AlignmentPanel(t.HasTraits):
             self.align_result = {}
             self.notice("alignment", NO_NEURAL)
             return
+        self.align_result = {}  # never the previous layer's reading under this layer's name
         base = sweep_layers(self)
-        layers = base if layer in base else base + [layer]
+        extra = [] if layer in base else [layer]
+        layers = base + extra
         s = self.align_settings
         call = {"metric": s["metric"], **{k: s[k] for k in METRIC_SETTINGS[s["metric"]]},
                 "control": "random" if s["control"] else None, "n_boot": s["n_boot"], "seed": s["seed"]}
+        settings = tuple(sorted(call.items()))
 
-        def work(report: Any, cancel: Any) -> Any:
-            al = engine("alignment")
-            key = ("sweep-table", tuple(layers), tuple(sorted(call.items())))
+        def swept(al: Any, names: List[str], report: Any, cancel: Any) -> Any:
+            key = ("sweep-table", tuple(names), settings)
             hit = self.runner.cached(key)
             if hit is None:
-                hit = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=layers, **call,
+                hit = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **call,
                                progress=fraction_progress(report, "sweep"), cancel=cancel)
                 self.runner.remember(key, hit)
             return hit
 
-        def show(result: Any) -> None:
-            self.align_result = {**sweep_summary(result, layers), "selected": layer, "metric": s["metric"]}
-            code = codegen.sweep(layers, call)
-            self.set_code("alignment", codegen.with_record(code, getattr(result, "settings", None)))
+        def work(report: Any, cancel: Any) -> List[Any]:
+            """The table of the model's blocks (swept once for every block click), and a layer inside a block
+            on its own."""
+            al = engine("alignment")
+            return [swept(al, base, report, cancel)] + ([swept(al, extra, report, cancel)] if extra else [])
 
-        self.runner.submit("alignment", ("align", layer, tuple(layers), tuple(sorted(call.items()))), work, show)
+        def show(results: List[Any]) -> None:
+            self.align_result = {**sweep_summary(results, layers), "selected": layer, "metric": s["metric"]}
+            code = codegen.sweep(layers, call)
+            self.set_code("alignment", codegen.with_record(code, getattr(results[0], "settings", None)))
+
+        # every block click has the same key: a click while the table is swept joins that sweep
+        self.runner.submit("alignment", ("align", tuple(base), tuple(extra), settings), work, show,
+                           priority=PRIORITY["alignment"])
 
 
 class AlignmentWidget(AlignmentPanel, BaseWidget):

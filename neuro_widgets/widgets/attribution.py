@@ -8,9 +8,10 @@ import numpy as np
 import traitlets as t
 
 from . import codegen
-from .base import BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
-from .engines import attribution_overlays, contribution_bars, engine, fraction_progress, sanity_curve
+from .engines import (attribution_overlays, contribution_bars, engine, fraction_progress, layer_problem,
+                      sanity_curve)
 
 DEFAULT_SETTINGS: Dict[str, Any] = {"stimulus": 0, "target": "predicted", "class": 0, "channel": 0,
                                     "methods": ["saliency", "integrated_gradients", "gradcam"], "top": 24,
@@ -100,12 +101,17 @@ class AttributionPanel(t.HasTraits):
         s = self.attr_settings
         idx = int(s["stimulus"])
         image = stimuli[idx]
-        methods = list(s["methods"])
+        self.attr_result = {}  # never the previous layer's maps under this layer's name
+        self.attr_contrib = {}
         try:
             target = self._target(layer)
-        except ImportError as err:
+            problems = {m: layer_problem(self.probe, m, layer) for m in s["methods"]}
+        except (ImportError, ValueError, KeyError) as err:
             self.fail("attribution", str(err))
             return
+        methods = [m for m in s["methods"] if problems[m] is None]
+        labels = {m["name"]: m["label"] for m in self.attr_methods}
+        skipped = [{"method": m, "label": labels.get(m, m), "note": problems[m]} for m in s["methods"] if problems[m]]
 
         def maps_work(report: Any, cancel: Any) -> Dict[str, Any]:
             attr = engine("attribution")
@@ -124,7 +130,6 @@ class AttributionPanel(t.HasTraits):
         def show_maps(out: Dict[str, Any]) -> None:
             overlays, scale = attribution_overlays([r for _, r in out["results"]], image, MAP_PX, s["sign"],
                                                    bool(s["shared_scale"]))
-            labels = {m["name"]: m["label"] for m in self.attr_methods}
             maps = []
             for (method, result), png in zip(out["results"], overlays):
                 rel, steps = result.relative_delta, result.n_steps
@@ -134,14 +139,20 @@ class AttributionPanel(t.HasTraits):
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx],
                                 "target_label": self._target_label(target, out["predicted"]),
                                 "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
-                                "sign": s["sign"]}
+                                "sign": s["sign"], "skipped": skipped}
             self.set_code("attribution", "\n".join(
                 codegen.with_record(codegen.attribute(idx, m, target, {"layer": layer} if m in LAYER_METHODS else {}),
                                     {"params": getattr(r, "params", None)})
                 for m, (_, r) in zip(methods, out["results"])))
 
-        key = ("attr", layer, idx, repr(target), tuple(methods), s["sign"], bool(s["shared_scale"]))
-        self.runner.submit("attribution", key, maps_work, show_maps)
+        if methods:
+            key = ("attr", layer, idx, repr(target), tuple(methods), s["sign"], bool(s["shared_scale"]))
+            self.runner.submit("attribution", key, maps_work, show_maps, priority=PRIORITY["attribution"])
+        else:
+            self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx], "maps": [],
+                                "skipped": skipped}
+            self.notice("attribution", "no chosen method applies to this layer: "
+                        + "; ".join(f"{x['label']}: {x['note']}" for x in skipped))
 
         def contrib_work(report: Any, cancel: Any) -> Any:
             report(0.0, "channel contributions")
@@ -155,8 +166,8 @@ class AttributionPanel(t.HasTraits):
                                  "channels": channels, "values": values}
             self.set_code("contributions", codegen.layer_contributions(layer, idx, target))
 
-        self.attr_contrib = {}
-        self.runner.submit("contributions", ("contrib", layer, idx, repr(target)), contrib_work, show_contrib)
+        self.runner.submit("contributions", ("contrib", layer, idx, repr(target)), contrib_work, show_contrib,
+                           priority=PRIORITY["contributions"])
 
     def _action_sanity(self) -> None:
         """The cascading-randomisation sanity check for the current stimulus, target and method."""
@@ -178,7 +189,7 @@ class AttributionPanel(t.HasTraits):
             self.attr_sanity = {"method": method, "stimulus": idx, **sanity_curve(result)}
             self.set_code("sanity", codegen.sanity_check(idx, method, target))
 
-        self.runner.submit("sanity", ("sanity", idx, method, repr(target)), work, show)
+        self.runner.submit("sanity", ("sanity", idx, method, repr(target)), work, show, priority=PRIORITY["sanity"])
 
 
 class AttributionWidget(AttributionPanel, BaseWidget):

@@ -10,6 +10,7 @@ front end renders them.
 """
 from __future__ import annotations
 
+import inspect
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -17,6 +18,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import anywidget
 import traitlets as t
 
+from ..engine.describe import brief
+from ..engine.hooks import layer_name
 from ..engine.probe import Probe
 from ..engine.stimuli import StimulusSet
 from .jobs import JobRunner, model_gate
@@ -39,9 +42,19 @@ def _bundle_missing_error() -> RuntimeError:
     )
 
 
+#: the model goes to waiting jobs in this order (lower first): a layer's cheap views before its long renders
+PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
+            "featurevis": 3, "sanity": 3}
 #: which panel's status line reports a bad value the front end sent for a trait
 TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel": "featurevis_detail",
               "attr_settings": "attribution", "align_settings": "alignment", "rdm_region": "rdm"}
+
+
+#: the model goes to waiting jobs in this order (lower first): a layer's cheap views before its long renders
+PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
+            "featurevis": 3, "sanity": 3}
+#: which panel's status line reports a malformed front-end action (others: the slot it names, or the widget's)
+ACTION_SLOT = {"open_channel": "featurevis_detail", "run_featurevis": "featurevis", "sanity": "sanity"}
 
 
 def merge_settings(defaults: Dict[str, Any], settings: Dict[str, Any], what: str) -> Dict[str, Any]:
@@ -256,20 +269,37 @@ class BaseWidget(anywidget.AnyWidget):
                 handler(layer)
 
     def _on_custom(self, _widget: Any, content: Any, buffers: List[Any]) -> None:
-        if not isinstance(content, dict) or "action" not in content:
+        """A ``{"action": ..., **fields}`` message from the front end; a malformed one (not an object, no or
+        an unknown action, missing, unknown or wrongly typed fields) is shown as an error in the panel it
+        concerns (the widget's own status line otherwise), never only logged."""
+        if not isinstance(content, dict) or not isinstance(content.get("action"), str):
+            self.fail("widget", f"the front end sent a message without an action name: {brief(content)}")
             return
-        action = str(content["action"])
+        action = content["action"]
+        fields = {k: v for k, v in content.items() if k != "action"}
+        slot = ACTION_SLOT.get(action) or (fields["slot"] if isinstance(fields.get("slot"), str) else "widget")
         handler = getattr(self, f"_action_{action}", None)
         if handler is None:
-            self.fail(str(content.get("slot", "widget")), f"unknown front-end action {action!r}")
+            known = sorted(n[len("_action_"):] for n in dir(self) if n.startswith("_action_"))
+            self.fail(slot, f"unknown front-end action {action!r}; known: {known}")
             return
-        handler(**{k: v for k, v in content.items() if k != "action"})
+        try:
+            inspect.signature(handler).bind(**fields)
+        except TypeError as err:
+            self.fail(slot, f"the front end sent a malformed {action!r} action ({err}); fields: {sorted(fields)}")
+            return
+        try:
+            handler(**fields)
+        except (t.TraitError, TypeError, ValueError, KeyError) as err:
+            self.fail(slot, f"the front end's {action!r} action was refused: {err}")
 
     def _action_cancel(self, slot: str) -> None:
+        if not isinstance(slot, str):
+            raise TypeError(f"slot must be a panel's job slot name (a string), got {brief(slot)}")
         self.runner.cancel(slot)
 
     def _action_select(self, layer: str) -> None:
-        self.selected_layer = layer
+        self.selected_layer = layer_name(layer, "layer")  # an unknown name: every panel says so
 
     def _action_tab(self, tab: str) -> None:
         self.active_tab = tab

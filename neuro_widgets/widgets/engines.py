@@ -30,6 +30,18 @@ def fraction_progress(report: Callable[..., None], message: str) -> Callable[...
     return progress
 
 
+def layer_problem(probe: Any, method: str, layer: str) -> Optional[str]:
+    """Why attribution ``method`` cannot run through ``layer`` (the engine's own check, e.g. Grad-CAM on a
+    layer without a spatial map), or None when it applies (methods that take no layer always apply)."""
+    if not engine("attribution.registry").get_method(method).needs_layer:
+        return None
+    try:
+        engine("attribution.core").check_layer(probe, layer, method, spatial=True)
+    except (ValueError, TypeError, KeyError) as err:
+        return str(err)
+    return None
+
+
 # ---- result objects -> what the panels show ----------------------------------------------------------------
 def example_rows(examples: Any, channel: int) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
     """Top-k and bottom-k dataset examples of one channel (``featurevis.DatasetExamples``) as
@@ -66,10 +78,12 @@ def sanity_curve(result: Any) -> Dict[str, Any]:
     return {"steps": [str(s) for s in result.steps], "correlations": [float(c) for c in result.correlations]}
 
 
-def sweep_summary(result: Any, layers: Sequence[str]) -> Dict[str, Any]:
-    """A sweep's rows (``alignment.SweepResult``) -> per region, one value per layer (score, CI, random
-    control) and the region's noise ceiling, in the order of ``layers``."""
-    rows = list(result.rows)
+def sweep_summary(results: Sequence[Any], layers: Sequence[str]) -> Dict[str, Any]:
+    """The rows of sweeps of the same settings (``alignment.SweepResult``; e.g. the blocks' table and one more
+    layer) -> per region, one value per layer (score, CI, random control) and the region's noise ceiling, in
+    the order of ``layers``."""
+    result = results[0]
+    rows = [row for res in results for row in res.rows]
     regions = list(dict.fromkeys(r.region for r in rows))
     pos = {name: i for i, name in enumerate(layers)}
 

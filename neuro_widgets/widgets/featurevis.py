@@ -9,7 +9,7 @@ import traitlets as t
 
 from ..engine.progress import Cancelled
 from . import codegen
-from .base import BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .codec import check_message_size, png_bytes, png_list
 from .engines import engine, example_rows, fraction_progress
 
@@ -94,6 +94,7 @@ class FeatureVisPanel(t.HasTraits):
 
     def _layer_featurevis(self, layer: str) -> None:
         self.fv_detail = {}
+        self.runner.post("featurevis_detail", {"state": "idle"})  # the previous layer's channel view stops
         if self.fv_page != 0:
             self.fv_page = 0  # the observer starts the sheet
         else:
@@ -150,7 +151,7 @@ class FeatureVisPanel(t.HasTraits):
                                                             result.settings))
 
         key = ("fv_sheet", layer, tuple(channels), tuple(sorted(kwargs.items())))
-        self.runner.submit("featurevis", key, work, show, on_progress=preview)
+        self.runner.submit("featurevis", key, work, show, on_progress=preview, priority=PRIORITY["featurevis"])
 
     # ---- one channel ----------------------------------------------------------------------------------
     def _run_detail(self, layer: str, channel: int) -> None:
@@ -198,7 +199,7 @@ class FeatureVisPanel(t.HasTraits):
                 codegen.channel_detail(layer, channel, kwargs, s["k"], stimuli is not None), result.settings))
 
         key = ("fv_detail", layer, channel, tuple(sorted(kwargs.items())), s["k"])
-        self.runner.submit("featurevis_detail", key, work, show)
+        self.runner.submit("featurevis_detail", key, work, show, priority=PRIORITY["featurevis_detail"])
 
     def open_channel(self, channel: int) -> None:
         """Show one channel of the selected layer in detail (as a click on its tile or bar does)."""

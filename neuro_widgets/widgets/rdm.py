@@ -8,7 +8,7 @@ import numpy as np
 import traitlets as t
 
 from . import codegen
-from .base import BaseWidget
+from .base import PRIORITY, BaseWidget
 from .codec import check_message_size, encode_array
 from .engines import engine, fraction_progress
 
@@ -46,6 +46,7 @@ class RDMPanel(t.HasTraits):
         except ValueError as err:
             self.fail("rdm", str(err))
             return
+        self.rdm_data = {}  # never the previous layer's RDM under this layer's name
         neural = self.neural
         rdm_level = hasattr(neural, "rdms")
 
@@ -72,7 +73,7 @@ class RDMPanel(t.HasTraits):
                  "layer_rdm": encode_array(out["layer_rdm"]), "region_rdm": region_rdm}, "the RDMs")
             self.set_code("rdm", codegen.rdms(layer, region, rdm_level))
 
-        self.runner.submit("rdm", ("rdm", layer, region), work, show)
+        self.runner.submit("rdm", ("rdm", layer, region), work, show, priority=PRIORITY["rdm"])
 
 
 class RDMWidget(RDMPanel, BaseWidget):
