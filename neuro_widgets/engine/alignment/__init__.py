@@ -15,7 +15,7 @@ from .encoding import EncodingScore, encoding_score
 from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
 from .readout import NeuronReadout, fit_readout
-from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit
+from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit, standardize_features
 from .results import BestLayer, Difference, LayerScore, SweepResult
 from .stats import bootstrap_rsa, percentile_ci, permutation_test
 from .sweep import METRICS, default_layers, sweep
@@ -25,5 +25,5 @@ __all__ = [
     "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
     "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",
     "half_split", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
-    "ridge_fit", "shuffle_splits", "split_half_consistency", "subject_groups", "sweep", "to_rsatoolbox",
+    "ridge_fit", "shuffle_splits", "split_half_consistency", "standardize_features", "subject_groups", "sweep", "to_rsatoolbox",
 ]

@@ -40,6 +40,18 @@ class LinearMap:
         return x @ self.coef + self.intercept
 
 
+def standardize_features(x: torch.Tensor, chunk: int = 16384) -> torch.Tensor:
+    """(N, D) features z-scored per feature across the N stimuli (population SD, as ``scipy.stats.zscore``);
+    constant features become 0. Keeps the dtype; statistics in float64, ``chunk`` features at a time."""
+    out = torch.empty_like(x)
+    for start in range(0, x.shape[1], chunk):
+        block = x[:, start:start + chunk].double()
+        block = block - block.mean(0)
+        sd = block.pow(2).mean(0).sqrt()
+        out[:, start:start + chunk] = torch.where(sd > 0, block / torch.where(sd > 0, sd, 1.0), 0.0).to(x.dtype)
+    return out
+
+
 def _check_xy(x: Any, y: Any, device: Device):
     xt = as_tensor(x, "features", device)
     xt = xt.reshape(xt.shape[0], -1)

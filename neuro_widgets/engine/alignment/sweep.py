@@ -47,7 +47,7 @@ from .encoding import check_encoding_method, corrected_resampled_t, encoding_sco
 from .layer_rdms import LayerRDMs, condensed_positions, constant_features_note
 from .neural_data import NeuralResponses, repetition_mean, subject_groups
 from .rdm import _gram, check_rdm_method
-from .regression import DEFAULT_ALPHAS
+from .regression import DEFAULT_ALPHAS, standardize_features
 from .results import BestLayer, Difference, LayerScore, SweepResult
 from .stats import bootstrap_prepared, percentile_ci
 
@@ -355,7 +355,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
           method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
           n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
           n_components: int = 25, project: Any = None, split_recipe: str = "stratified", kernel: str = "linear",
-          unbiased: bool = True,
+          unbiased: bool = True, standardize: bool = False,
           control: Optional[str] = None, control_seed: int = 0, n_boot: int = 1000, ci: float = 0.95,
           seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: Optional[str] = None,
           reduce: Any = None,
@@ -370,7 +370,10 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy. ``split_recipe`` picks
+    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy. ``standardize=True``
+    z-scores every layer feature across the stimuli before any metric (default False: raw features, so units
+    with large activations dominate correlation RDMs; with it every unit counts equally; the two can order
+    layers differently, so the choice is recorded in ``settings["standardize"]``). ``split_recipe`` picks
     the encoding splits (``"brainscore"``: Brain-Score's; pass ``seed=1`` for its ``random_state``).
 
     Scores are raw, with the ceiling (``row.ceiling``; the RSA band lower/upper and the ceiling's CI over subjects
@@ -389,6 +392,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     check_compare_method(method)
     check_rdm_method(rdm_method)
     check_encoding_method(encoding)
+    if not isinstance(standardize, bool):
+        raise TypeError(f"standardize must be True or False, got {standardize!r}")
     if split_recipe not in SPLIT_RECIPES:
         raise ValueError(f"unknown split_recipe {split_recipe!r}; use one of {list(SPLIT_RECIPES)}")
     if kernel not in CKA_KERNELS:
@@ -456,6 +461,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         done += n_batches
         identity = np.array_equal(order, np.arange(len(stimuli)))
         feats = [_layer_tensor(acts[name], name) for name in layers]
+        if standardize:
+            feats = [standardize_features(f) for f in feats]
         if not identity:
             feats = [f[torch.as_tensor(order)] for f in feats]
         del acts
@@ -527,7 +534,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
                             "cka": "none"}[metric],
                 "ci_kind": settings_ci, "crossfit": crossfit, "ceiling_bands": bands,
-                "split_recipe": split_recipe,
+                "split_recipe": split_recipe, "standardize": standardize,
                 "ceiled": ("not computed: raw scores with their ceiling band (pass ceiling_formula='default' or a "
                            "formula name for ceiled scores)" if ceiling_formula is None else
                            f"{CEILING_FORMULA_TEXT[ceiling_formula]}; refused (NaN) where the ceiling's "
