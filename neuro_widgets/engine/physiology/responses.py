@@ -66,8 +66,12 @@ def centre_position(map_shape: Tuple[int, ...]) -> Tuple[int, int]:
 def model_input(probe: Probe, luminance: torch.Tensor) -> torch.Tensor:
     """Luminance images (n, H, W) in [0, 1] -> normalised model input on the model's device."""
     spec = probe.input_spec
-    x = luminance[:, None].expand(-1, spec.channels, -1, -1)
-    return spec.normalize(x.to(device=probe.device, dtype=module_dtype(probe.module)))
+    dtype = module_dtype(probe.module)
+    scale = 1 / torch.tensor(spec.std, dtype=torch.float64)
+    shift = -torch.tensor(spec.mean, dtype=torch.float64) * scale
+    lum = luminance.to(device=probe.device, dtype=dtype)[:, None]
+    # (lum - mean) / std for every channel in one pass that writes the model input once
+    return torch.addcmul(shift.to(lum).view(1, -1, 1, 1), lum, scale.to(lum).view(1, -1, 1, 1))
 
 
 def check_source_size(probe: Probe, stimuli: StimulusSource) -> None:

@@ -73,23 +73,32 @@ class GratingSet:
         return len(self.orientation)
 
     def images(self, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
-        """Luminance images ``start:stop`` as a float32 tensor (n, H, W) in [0, 1]."""
+        """Luminance images ``start:stop`` as a float32 tensor (n, H, W) in [0, 1].
+
+        The sinusoid is separable, ``cos(A_x + B_y) = cos A cos B - sin A sin B``, so each image is one batched
+        (H, 2) x (2, W) product: the full-size image is written once."""
         sl = slice(start, len(self) if stop is None else stop)
         h, w = self.size
-        y = (self.centre[0] - torch.arange(h, dtype=torch.float32)).view(1, h, 1)  # up is positive
-        x = (torch.arange(w, dtype=torch.float32) - self.centre[1]).view(1, 1, w)
+        y = (self.centre[0] - torch.arange(h, dtype=torch.float64)).view(1, h)  # up is positive
+        x = (torch.arange(w, dtype=torch.float64) - self.centre[1]).view(1, w)
 
         def col(a: np.ndarray) -> torch.Tensor:
-            return torch.as_tensor(a[sl], dtype=torch.float32).view(-1, 1, 1)
+            return torch.as_tensor(a[sl], dtype=torch.float64).view(-1, 1)
 
-        theta = torch.deg2rad(col(self.orientation))
-        # modulation runs along the bars' normal (-sin, cos): bars at ``orientation``
-        along = -x * torch.sin(theta) + y * torch.cos(theta)
-        wave = torch.cos(2 * math.pi * col(self.sf) * along + torch.deg2rad(col(self.phase)))
-        lum = BACKGROUND + 0.5 * col(self.contrast) * wave
-        radius = col(self.diameter) / 2
-        outside = (x ** 2 + y ** 2) > radius ** 2
-        return torch.where(outside, torch.full_like(lum, BACKGROUND), lum)
+        theta, k = torch.deg2rad(col(self.orientation)), 2 * math.pi * col(self.sf)
+        # phase argument k * (-x sin theta + y cos theta) + phase: bars at ``orientation``
+        a = -k * torch.sin(theta) * x + torch.deg2rad(col(self.phase))  # (n, W)
+        b = k * torch.cos(theta) * y  # (n, H)
+        amplitude = 0.5 * col(self.contrast)
+        rows = torch.stack([torch.cos(b), -torch.sin(b)], -1) * amplitude[:, :, None]  # (n, H, 2)
+        cols = torch.stack([torch.cos(a), torch.sin(a)], 1)  # (n, 2, W)
+        lum = torch.bmm(rows.float(), cols.float()).add_(BACKGROUND)
+        diameter = self.diameter[sl]
+        if np.isfinite(diameter).any():
+            radius2 = torch.as_tensor(diameter / 2, dtype=torch.float32).view(-1, 1, 1) ** 2
+            outside = (x.float() ** 2).view(1, 1, w) + (y.float() ** 2).view(1, h, 1) > radius2
+            lum.masked_fill_(outside, BACKGROUND)
+        return lum
 
 
 def gratings(size: Any, orientations: Any, sfs: Any, phases: Any, contrasts: Any = 1.0, diameters: Any = math.inf,

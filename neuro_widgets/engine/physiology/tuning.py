@@ -184,8 +184,9 @@ class TuningSurvey:
 
 
 def default_sfs(size: Tuple[int, int], n: int) -> np.ndarray:
-    """``n`` SFs spaced evenly in log from one cycle across the image to 1/4 cycles per pixel (4 px period)."""
-    return np.geomspace(1.0 / min(size), 0.25, n)
+    """``n`` SFs spaced evenly in log from one cycle across the image to 0.4 cycles per pixel (a 2.5-pixel
+    period, below the 0.5 Nyquist limit: early layers often prefer the finest gratings)."""
+    return np.geomspace(1.0 / min(size), 0.4, n)
 
 
 def value_grid(values: Union[int, Sequence[float]], name: str, period: float) -> np.ndarray:
