@@ -26,6 +26,8 @@ _EXPORTS = {
     "AlignmentWidget": "neuro_widgets.widgets",
     "RDMWidget": "neuro_widgets.widgets",
     "NeuronsWidget": "neuro_widgets.widgets",
+    "Study": "neuro_widgets.study",
+    "StudyResult": "neuro_widgets.study",
 }
 _MODULES = {
     "alignment": "neuro_widgets.alignment",
