@@ -27,6 +27,8 @@ _EXPORTS = {
     "RDMWidget": "neuro_widgets.widgets",
     "NeuronsWidget": "neuro_widgets.widgets",
     "PhysiologyWidget": "neuro_widgets.widgets",
+    "Study": "neuro_widgets.study",
+    "StudyResult": "neuro_widgets.study",
 }
 _MODULES = {
     "alignment": "neuro_widgets.alignment",
