@@ -14,7 +14,13 @@ from .cross_validation import half_split, shuffle_splits
 from .encoding import EncodingScore, encoding_score
 from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
-from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit, standardize_features
+from .regression import (
+    DEFAULT_ALPHAS,
+    LinearMap,
+    pls_fit,
+    ridge_fit,
+    standardize_features,
+)
 from .results import BestLayer, Difference, LayerScore, SweepResult
 from .stats import bootstrap_rsa, percentile_ci, permutation_test
 from .sweep import METRICS, default_layers, sweep
