@@ -67,6 +67,7 @@ def main() -> None:
     widget.comm.send = lambda *a, **k: None  # no front end: messages go nowhere
     layers = [row["name"] for row in widget.layers if row["shape"]]
     states: dict = {}
+    errors: dict = {}  # "panel on layer" -> its first error message
     start = time.monotonic()
     rss = {0: rss_mb()}
     for i in range(1, args.clicks + 1):
@@ -75,6 +76,8 @@ def main() -> None:
         for slot in SLOTS:
             state = widget.jobs.get(slot, {}).get("state", "idle")
             states[state] = states.get(state, 0) + 1
+            if state == "error":
+                errors.setdefault(f"{slot} on {widget.selected_layer}", widget.jobs[slot]["error"][:200])
             if state not in FINAL:
                 raise SystemExit(f"click {i}: panel {slot} ended in state {state!r}")
         if i == args.baseline or i % args.every == 0 or i == args.clicks:
@@ -86,7 +89,8 @@ def main() -> None:
     summary = {"clicks": args.clicks, "layers": len(layers), "seconds": round(time.monotonic() - start, 1),
                "rss_start_mb": round(rss[0], 1), "rss_baseline_mb": round(rss[args.baseline], 1),
                "rss_end_mb": round(rss[args.clicks], 1), "growth_mb": round(growth, 1),
-               "limit_mb": args.limit_mb, "panel_states": states, "passed": growth <= args.limit_mb}
+               "limit_mb": args.limit_mb, "panel_states": states, "errors": errors,
+               "passed": growth <= args.limit_mb}
     print(json.dumps(summary), flush=True)
     sys.exit(0 if summary["passed"] else 1)
 

@@ -18,7 +18,7 @@ from neuro_widgets.widgets.codec import (
     payload_bytes,
     png_bytes,
 )
-from neuro_widgets.widgets.jobs import JobRunner, ModelGate
+from neuro_widgets.widgets.jobs import JobRunner, ModelGate, Notice
 
 
 class Recorder:
@@ -407,3 +407,17 @@ def test_same_key_joins_the_running_job():
     assert second is first and len(calls) == 1 and runner.computed == 1
     assert shown == [("layer2", "table")]  # shown once, for the latest click
     assert rec.status["alignment"]["state"] == "done"
+
+
+def test_notice_from_the_work_ends_the_job_as_a_notice():
+    rec, got = Recorder(), []
+
+    def work(report, cancel):
+        raise Notice("layer 'heads' has no RDM: its response is constant")
+
+    runner = JobRunner(rec)
+    runner.submit("rdm", "k", work, got.append)
+    runner.wait(10)
+    st = rec.status["rdm"]
+    assert st["state"] == "notice" and "constant" in st["message"] and st["error"] == ""
+    assert got == [] and runner.cached("k") is None

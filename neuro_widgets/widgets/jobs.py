@@ -85,6 +85,11 @@ def model_gate(module: Any) -> ModelGate:
         return gate
 
 
+class Notice(Exception):
+    """Raised by a job's work when it ends with nothing to show for a reason that is not a failure (e.g. a
+    layer whose responses are constant has no RDM): the slot shows the message as a notice."""
+
+
 def idle_status() -> Dict[str, Any]:
     return {"state": "idle", "fraction": 0.0, "message": "", "error": "", "traceback": "", "cached": False,
             "job": 0, "seconds": 0.0}
@@ -309,6 +314,9 @@ class JobRunner:
                     self._gate.release()
         except Cancelled:
             self._final(job, {"state": "cancelled", "message": "cancelled"})
+            return
+        except Notice as note:
+            self._final(job, {"state": "notice", "message": str(note)})
             return
         except BaseException as err:  # noqa: BLE001 - every failure must reach the widget
             self._final(job, {"state": "error", "error": f"{type(err).__name__}: {err}",

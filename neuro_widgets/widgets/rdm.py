@@ -11,6 +11,7 @@ from . import codegen
 from .base import PRIORITY, BaseWidget
 from .codec import check_message_size, encode_array
 from .engines import engine, fraction_progress
+from .jobs import Notice
 
 #: two N x N float32 RDMs are 8 N^2 bytes in one message; this keeps them under codec.MAX_MESSAGE_BYTES
 MAX_RDM_STIMULI = 700
@@ -63,7 +64,14 @@ class RDMPanel(t.HasTraits):
                                           cancel=cancel)[layer]
             if isinstance(acts, list):
                 acts = acts[0]
-            layer_rdm = np.asarray(al.rdm(acts.reshape(len(acts), -1)), dtype=np.float64)
+            flat = acts.reshape(len(acts), -1)
+            constant = [ids[i] for i in np.flatnonzero(np.ptp(np.asarray(flat, dtype=np.float64), axis=1) == 0)]
+            if constant:
+                raise Notice(f"layer {layer!r} has no RDM: its response to {len(constant)} of {len(ids)} stimuli "
+                             f"(e.g. {constant[0]!r}) is the same value everywhere, and the correlation distance "
+                             "of a constant pattern is undefined (a layer that outputs zeros, such as a "
+                             "zero-initialised head, does this); pick another layer")
+            layer_rdm = np.asarray(al.rdm(flat), dtype=np.float64)
             return {"ids": ids, "layer_rdm": layer_rdm, "region_rdm": region_rdm}
 
         def show(out: Dict[str, Any]) -> None:
