@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from captum.attr import LayerConductance, LayerIntegratedGradients
 
-from ..model_state import preserved
+from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
 from .budget import inputs_per_pass
@@ -102,7 +102,7 @@ def layer_contributions(
     check_runs_before(probe, layer, plan, "layer_contributions")
     module = probe.module.get_submodule(layer)
     algo_cls = LayerIntegratedGradients if method == "integrated_gradients" else LayerConductance
-    with preserved(probe.module):
+    with preserved(probe.module), inplace_off(probe.module):  # captum's layer input is a leaf: no in-place op on it
         ibs = internal_batch_size or max(2, min(inputs_per_pass(probe), n * n_steps))
         batch = min(n, max(1, ibs // 2))
 

@@ -17,7 +17,7 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, GuidedGradCam, 
                          IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
-from ..model_state import preserved
+from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
 from ..stimuli import InputSpec
@@ -204,7 +204,7 @@ def attribute(
                 auto["internal_batch_size"] = max(auto["internal_batch_size"], batch)
         p.update(auto)
         draws = drawing_from(p["seed"]) if spec.stochastic else contextlib.nullcontext()
-        with draws, quiet_captum():
+        with draws, quiet_captum(), inplace_off(model):
             parts = run_batches(probe, source, n, batch,
                                 lambda x, rows: _one_batch(spec, p, probe, plan, model, x, rows),
                                 progress, cancel, f"attribution: {spec.name}")
