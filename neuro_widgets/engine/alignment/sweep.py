@@ -417,9 +417,9 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
-        models.append(("random" if len(seeds) == 1 else f"random:{s}",
-                       Probe(random_copy(probe.module, s), probe.input_spec, name=f"{probe.name} (random init, seed {s})",
-                             cache=probe.cache)))
+        control_probe = Probe(random_copy(probe.module, s), probe.input_spec,
+                              name=f"{probe.name} (random init, seed {s})", cache=probe.cache)
+        models.append(("random" if len(seeds) == 1 else f"random:{s}", control_probe))
     n_batches = -(-len(stimuli) // batch_size)
     total = len(models) * (n_batches + len(regions))
     report = make_reporter(progress, "sweep")
