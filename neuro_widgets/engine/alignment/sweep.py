@@ -29,6 +29,7 @@ from ..neural import NeuralRDMs
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..reduce import normalize_reduce
+from ..rng import check_seed
 from ..stimuli import StimulusSet
 from ._tensor import resolve_device, single_threaded
 from .ceiling import (
@@ -350,13 +351,75 @@ def _layer_tensor(value: Any, name: str) -> torch.Tensor:
     return value.reshape(value.shape[0], -1)
 
 
+def _control_seeds(control_seed: Any, control_seeds: Any) -> Tuple[int, ...]:
+    """The seeds of the random controls: ``control_seeds`` when given (distinct non-negative ints), else one."""
+    if control_seeds is None:
+        return (check_seed(control_seed, "control_seed"),)
+    if isinstance(control_seeds, (str, bytes)) or not hasattr(control_seeds, "__iter__"):
+        raise TypeError(f"control_seeds must be a list of seeds, e.g. (0, 1, 2, 3, 4), got {control_seeds!r}")
+    seeds = tuple(check_seed(s, "each of control_seeds") for s in control_seeds)
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"control_seeds must be distinct seeds, at least one, got {list(control_seeds)}")
+    return seeds
+
+
+def _with_init_spread(center: float, lo: float, hi: float, per_seed: np.ndarray) -> Tuple[float, float]:
+    """Widen a resampling CI around ``center`` by the uncertainty of a mean over control initialisations: each
+    half-width and 1.96 x SD(per-seed scores) / sqrt(K) are added in quadrature (independent sources)."""
+    per_seed = np.asarray(per_seed, dtype=np.float64)
+    init = _Z * per_seed.std(ddof=1) / np.sqrt(len(per_seed))
+    return center - float(np.hypot(center - lo, init)), center + float(np.hypot(hi - center, init))
+
+
+def _pool_controls(rows: List[LayerScore], best: List[BestLayer], seeds: Sequence[int],
+                   scorers: Dict[Tuple[str, str], _Scorer], formula: Optional[str],
+                   bands: Dict[str, Dict[str, Any]]) -> Tuple[List[LayerScore], List[BestLayer]]:
+    """Add ``"random"`` rows pooling the controls of every seed (kept as ``"random:<seed>"``).
+
+    Per layer and region: the mean score over seeds, a CI whose half-widths are the seeds' mean resampling
+    half-widths widened by the initialisation spread (:func:`_with_init_spread`), and ``raw`` = the per-seed
+    scores. The pooled best layer averages each seed's held-out best-layer score and paired resamples (its
+    ``fold_layers`` lists each seed's choice; ``layer`` is the most frequent one).
+    """
+    labels = [f"random:{s}" for s in seeds]
+    nan2 = (float("nan"), float("nan"))
+    pooled_rows: List[LayerScore] = []
+    for r in (r for r in rows if r.model == labels[0]):
+        same = [next(o for o in rows if o.model == lab and o.region == r.region and o.layer == r.layer)
+                for lab in labels]
+        scores = np.array([o.score for o in same])
+        center = float(scores.mean())
+        lo, hi = _with_init_spread(center, center - float(np.mean([o.score - o.ci_low for o in same])),
+                                   center + float(np.mean([o.ci_high - o.score for o in same])), scores)
+        ci = bands.get(r.region, {}).get("ci", nan2)
+        pooled_rows.append(LayerScore("random", r.region, r.layer, center, lo, hi, r.ceiling,
+                                      _ceiled(center, r.ceiling, formula, ci), r.n_stimuli, scores, r.ceiling_note,
+                                      r.note))
+    pooled_best: List[BestLayer] = []
+    for b in (b for b in best if b.model == labels[0]):
+        same = [next(o for o in best if o.model == lab and o.region == b.region) for lab in labels]
+        scores = np.array([o.score for o in same])
+        center = float(scores.mean())
+        samples = np.mean([o.samples for o in same], axis=0)
+        lo, hi = scorers[(labels[0], b.region)].bounds(np.array([center]), samples[:, None])
+        lo, hi = _with_init_spread(center, float(lo[0]), float(hi[0]), scores)
+        chosen = [o.layer for o in same]
+        pooled_best.append(BestLayer("random", b.region, max(set(chosen), key=chosen.count),
+                                     float(np.mean([o.selection_score for o in same])), center, lo, hi, b.ceiling,
+                                     _ceiled(center, b.ceiling, formula, bands.get(b.region, {}).get("ci", nan2)),
+                                     scores, samples, fold_layers=chosen,
+                                     fold_scores=list(scores)))
+    return rows + pooled_rows, best + pooled_best
+
+
 def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metric: str = "rsa", *,
           stimuli: Optional[StimulusSet] = None, regions: Optional[Sequence[str]] = None,
           method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
           n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
           n_components: int = 25, project: Any = None, split_recipe: str = "stratified", kernel: str = "linear",
           unbiased: bool = True, standardize: bool = False,
-          control: Optional[str] = None, control_seed: int = 0, n_boot: int = 1000, ci: float = 0.95,
+          control: Optional[str] = None, control_seed: int = 0, control_seeds: Optional[Sequence[int]] = None,
+          n_boot: int = 1000, ci: float = 0.95,
           seed: int = 0, stratify: Any = "category", crossfit: bool = True, ceiling_formula: Optional[str] = None,
           reduce: Any = None,
           memory_budget: Optional[int] = None, batch_size: int = 64, device: Any = None,
@@ -370,7 +433,10 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy. ``standardize=True``
+    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy (``control_seed``), or
+    one per seed of ``control_seeds``: then each initialisation keeps its rows as model ``"random:<seed>"``, the
+    ``"random"`` rows pool them (see :func:`_pool_controls`), and the trained-minus-random CI includes the
+    initialisation variability. ``standardize=True``
     z-scores every layer feature across the stimuli before any metric (default False: raw features, so units
     with large activations dominate correlation RDMs; with it every unit counts equally; the two can order
     layers differently, so the choice is recorded in ``settings["standardize"]``). ``split_recipe`` picks
@@ -439,10 +505,12 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     dev = resolve_device(device, probe.device)
     red, batch_size = _budget_plan(probe, layers, stimuli, reduce, memory_budget, batch_size)
 
+    seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
     models: List[Tuple[str, Probe]] = [("trained", probe)]
-    if control == "random":
-        models.append(("random", Probe(random_copy(probe.module, control_seed), probe.input_spec,
-                                       name=f"{probe.name} (random init, seed {control_seed})", cache=probe.cache)))
+    for s in seeds:
+        control_probe = Probe(random_copy(probe.module, s), probe.input_spec,
+                              name=f"{probe.name} (random init, seed {s})", cache=probe.cache)
+        models.append(("random" if len(seeds) == 1 else f"random:{s}", control_probe))
     n_batches = -(-len(stimuli) // batch_size)
     total = len(models) * (n_batches + len(regions))
     report = make_reporter(progress, "sweep")
@@ -512,6 +580,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     settings_ci = {"rsa": f"percentile bootstrap over stimuli and subjects ({n_boot} resamples, {ci:.0%})",
                    "encoding": f"corrected resampled t over splits (Nadeau-Bengio), {ci:.0%}",
                    "cka": f"CKA ± 1.96 delete-a-group jackknife SE over stimuli ({_JACK_GROUPS} groups)"}[metric]
+    if len(seeds) > 1:
+        rows, best = _pool_controls(rows, best, seeds, scorers, ceiling_formula, bands)
     if control == "random":
         for region in regions:
             bt = next(b for b in best if b.model == "trained" and b.region == region)
@@ -521,6 +591,9 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             lo, hi = scorers[("trained", region)].bounds(np.array([diff]), paired[:, None])
             lo, hi = lo[0], hi[0]
             how = f"paired {settings_ci}"
+            if len(seeds) > 1:
+                lo, hi = _with_init_spread(diff, lo, hi, br.raw)
+                how += f"; initialisation variability over {len(seeds)} control seeds added in quadrature"
             differences.append(Difference(region, bt.layer, br.layer, diff, float(lo), float(hi), how))
 
     split = {"selection": [neural.stimulus_ids[i] for i in sel], "evaluation": [neural.stimulus_ids[i] for i in ev],
@@ -529,6 +602,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                                                                               else f"{kernel} CKA"),
                 "rdm_method": rdm_method, "ceiling_formula": ceiling_formula, "n_boot": n_boot, "ci": ci,
                 "reduce": red, "batch_size": batch_size, "control": control, "control_seed": control_seed,
+                "control_seeds": list(seeds),
                 "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects; rsatoolbox pooling; "
                                    "sessions grouped by subject)",
                             "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",

@@ -14,12 +14,12 @@ import numpy as np
 import torch
 from captum.attr import LayerConductance, LayerIntegratedGradients
 
-from ..model_state import preserved
+from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
 from .budget import inputs_per_pass
 from .core import baseline_value, check_layer, check_probe, prepare_inputs, quiet_captum, run_batches
-from .ig_auto import relative_delta
+from .ig_auto import WARN_ABOVE, check_completeness, relative_delta
 from .registry import Param
 from .targets import TargetArg, check_runs_before, resolve_target
 
@@ -41,7 +41,8 @@ class LayerContributions:
 
     ``per_image``: (N, C) contributions summed over space. ``values``: (C,) their mean over images.
     ``ranking``: channels by ``values``, largest first. ``delta`` / ``relative_delta``: the completeness gap
-    of each image (the contributions of all channels sum to F(x) - F(baseline) up to it).
+    of each image (the contributions of all channels sum to F(x) - F(baseline) up to it); ``converged``: per
+    image, whether that gap is within ``ig_auto.WARN_ABOVE`` (a CompletenessWarning names the others).
     """
 
     layer: str
@@ -53,6 +54,7 @@ class LayerContributions:
     delta: torch.Tensor
     relative_delta: torch.Tensor
     classes: Optional[np.ndarray] = None
+    converged: Optional[np.ndarray] = None
 
     def top(self, k: int = 10, by: str = "positive") -> List[int]:
         """The ``k`` channels that push the target up most (``"positive"``), down most (``"negative"``),
@@ -102,7 +104,7 @@ def layer_contributions(
     check_runs_before(probe, layer, plan, "layer_contributions")
     module = probe.module.get_submodule(layer)
     algo_cls = LayerIntegratedGradients if method == "integrated_gradients" else LayerConductance
-    with preserved(probe.module):
+    with preserved(probe.module), inplace_off(probe.module):  # captum's layer input is a leaf: no in-place op on it
         ibs = internal_batch_size or max(2, min(inputs_per_pass(probe), n * n_steps))
         batch = min(n, max(1, ibs // 2))
 
@@ -120,6 +122,8 @@ def layer_contributions(
     per_image = attr.reshape(n, attr.shape[1], -1).sum(dim=2) if attr.dim() > 2 else attr
     values = per_image.mean(dim=0)
     ranking = np.argsort(-values.double().numpy(), kind="stable")
-    return LayerContributions(layer, method, plan.describe(target), per_image, values, ranking, delta,
-                              relative_delta(attr, delta),
-                              classes=None if plan.classes is None else plan.classes.copy())
+    rel = relative_delta(attr, delta)
+    converged = check_completeness(rel, WARN_ABOVE, f"layer_contributions ({method}, {layer})",
+                                   np.full(n, n_steps))
+    return LayerContributions(layer, method, plan.describe(target), per_image, values, ranking, delta, rel,
+                              classes=None if plan.classes is None else plan.classes.copy(), converged=converged)

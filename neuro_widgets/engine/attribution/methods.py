@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -17,14 +17,14 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, GuidedGradCam, 
                          IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
-from ..model_state import preserved
+from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
 from ..stimuli import InputSpec
 from .budget import inputs_per_pass
 from ..rng import drawing_from
 from .core import baseline_value, check_layer, check_probe, prepare_inputs, quiet_captum, run_batches, subset_target
-from .ig_auto import integrate_to_tolerance, relative_delta
+from .ig_auto import WARN_ABOVE, check_completeness, integrate_to_tolerance, relative_delta
 from .registry import MethodSpec, get_method, resolve_params
 from .relu_fix import relu_safe_model
 from .targets import TargetArg, TargetPlan, check_runs_before, resolve_target
@@ -37,7 +37,9 @@ class AttributionResult:
     ``attributions``: (N, C, H, W) for input methods, (N, H, W) for Grad-CAM — on the CPU, in the model's
     input space. ``delta``: the convergence delta sum(attributions) - (F(x) - F(baseline)) per image for
     methods that have one, and ``relative_delta`` = |delta| / |F(x) - F(baseline)|. ``n_steps``: the
-    integration steps each image used (integrated gradients). ``classes``: the explained class per image
+    integration steps each image used (integrated gradients). ``converged`` (integrated gradients): per image,
+    whether ``relative_delta`` is within ``completeness_threshold`` (the tolerance in auto mode, else
+    ``ig_auto.WARN_ABOVE``); a CompletenessWarning names the others. ``classes``: the explained class per image
     for class targets. ``params``: every parameter as used, automatic choices filled in.
     """
 
@@ -50,6 +52,13 @@ class AttributionResult:
     relative_delta: Optional[torch.Tensor] = None
     n_steps: Optional[np.ndarray] = None
     private_copy: bool = False
+    converged: Optional[np.ndarray] = None
+    completeness_threshold: Optional[float] = None
+
+    @property
+    def not_converged(self) -> List[int]:
+        """The images whose completeness error is above the threshold (integrated gradients; else empty)."""
+        return [] if self.converged is None else [int(i) for i in np.flatnonzero(~self.converged)]
 
     def maps(self) -> torch.Tensor:
         """(N, H, W) signed maps: the channel sum of input attributions (Grad-CAM maps as they are)."""
@@ -204,7 +213,7 @@ def attribute(
                 auto["internal_batch_size"] = max(auto["internal_batch_size"], batch)
         p.update(auto)
         draws = drawing_from(p["seed"]) if spec.stochastic else contextlib.nullcontext()
-        with draws, quiet_captum():
+        with draws, quiet_captum(), inplace_off(model):
             parts = run_batches(probe, source, n, batch,
                                 lambda x, rows: _one_batch(spec, p, probe, plan, model, x, rows),
                                 progress, cancel, f"attribution: {spec.name}")
@@ -217,6 +226,9 @@ def attribute(
         result.relative_delta = relative_delta(attributions, result.delta)
     if spec.name == "integrated_gradients":
         result.n_steps = np.concatenate([s for _, _, s in parts])
+        result.completeness_threshold = p["tolerance"] if p["auto_steps"] else WARN_ABOVE
+        result.converged = check_completeness(result.relative_delta, result.completeness_threshold,
+                                              "integrated_gradients", result.n_steps, auto=p["auto_steps"])
     return result
 
 
