@@ -453,12 +453,12 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         if not identity:
             feats = [f[torch.as_tensor(order)] for f in feats]
         del acts
+        notes, valid, pre = _prepare_layers(feats, metric, rdm_method, dev)  # matrix products: all threads
+        if not valid:
+            raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
+                f"{layers[i]}: {note}" for i, note in notes.items()))
+        names = [layers[i] for i in valid]
         with single_threaded(dev):  # many small ops: see _tensor.single_threaded
-            notes, valid, pre = _prepare_layers(feats, metric, rdm_method, dev)
-            if not valid:
-                raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
-                    f"{layers[i]}: {note}" for i, note in notes.items()))
-            names = [layers[i] for i in valid]
             for region in regions:
                 check_cancel(cancel)
                 if metric == "rsa":
