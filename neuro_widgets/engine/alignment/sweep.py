@@ -35,7 +35,7 @@ from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
 from .compare import Prepared, check_compare_method
 from .control import random_copy
 from .cross_validation import half_split, shuffle_splits
-from .encoding import check_encoding_method, encoding_score
+from .encoding import check_encoding_method, check_project, encoding_score
 from .neural_data import NeuralResponses, repetition_mean
 from .layer_rdms import LayerRDMs, condensed_positions, constant_features_note
 from .rdm import _gram, check_rdm_method
@@ -138,7 +138,7 @@ def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: 
 
 
 def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: str, n: int,
-                 regions: List[str], n_models: int, converted: bool, n_boot: int, reduce: Any,
+                 regions: List[str], n_models: int, converted: bool, n_boot: int, reduce: Any, project: Any,
                  memory_budget: Optional[int], batch_size: int) -> Tuple[Any, int, Optional[int]]:
     """(reduce, batch_size, bootstrap chunk bytes) keeping the whole call within ``memory_budget``: the
     scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
@@ -149,8 +149,12 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or not memory_budget >= 1:
         raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
     memory_budget = int(memory_budget)
-    widths = [int(np.prod(probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape))
-              for name in layers]
+    shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
+    canon = normalize_reduce(reduce)  # the regressions see the kept (and then projected) features
+    widths = [int(np.prod(s)) if canon is None else canon[1] if canon[0] == "random_projection" else s[0]
+              for s in shapes]
+    if project is not None:
+        widths = [min(w, check_project(project)[1]) for w in widths]
     subjects = max(len(neural.rdms(r)) for r in regions) if metric == "rsa" else 0
     neuroids = max(neural.region(r).data.shape[1] for r in regions) if metric == "encoding" else 0
     plan = scoring_plan(metric, n, len(layers), n_models, subjects, len(regions) if converted else 0, n_boot,
@@ -426,8 +430,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     sel, ev = half_split(n, labels, seed)
     dev = resolve_device(device, probe.device)
     red, batch_size, chunk_bytes = _memory_plan(probe, layers, stimuli, neural, metric, n, regions,
-                                                1 + (control == "random"), converted, n_boot, reduce, memory_budget,
-                                                batch_size)
+                                                1 + (control == "random"), converted, n_boot, reduce, project,
+                                                memory_budget, batch_size)
 
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     if control == "random":
