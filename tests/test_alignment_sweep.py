@@ -317,7 +317,8 @@ def _with_constant_heads(probe):
     return nw.Probe(net, probe.input_spec)
 
 
-@pytest.mark.parametrize("metric,rdm_method", [("rsa", "correlation"), ("rsa", "euclidean"), ("cka", "correlation")])
+@pytest.mark.parametrize("metric,rdm_method", [("rsa", "correlation"), ("rsa", "euclidean"), ("cka", "correlation"),
+                                               ("encoding", "correlation")])
 def test_constant_layers_get_nan_with_a_note_and_the_rest_is_scored(tiny, metric, rdm_method):
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
