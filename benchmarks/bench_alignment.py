@@ -11,11 +11,14 @@
    encoding settings are light — 2 splits, 10 alphas, a 256-d projection per layer — so the CPU run ends in
    minutes; memory is what is measured.)
 
+4. Peak memory of RSA and CKA sweeps over 1,000 stimuli under a memory budget (issue 11 item 9): within the
+   budget, or refused up front with what the call would need.
+
 Activations are extracted once and shared by both contenders in (1) and (2); both sides compute in float64.
 Wall and process CPU times are reported (the machines are shared and noisy).
 
     .venv/bin/python benchmarks/bench_alignment.py [--n-boot 100] [--stimuli 10000] [--budget-gib 2]
-        [--skip-rsa] [--skip-ridge] [--skip-memory]
+        [--skip-rsa] [--skip-ridge] [--skip-memory] [--skip-budget-peaks]
 """
 from __future__ import annotations
 
@@ -202,6 +205,51 @@ def bench_memory(n: int, budget: int) -> None:
           f"{over:.2f} | {'yes' if peak[0] - base <= budget else 'NO'} | {wall:.0f} |")
 
 
+def peak_above_baseline(fn):
+    """(result or the error, peak resident memory above the baseline) via the kernel's high-water mark."""
+    import gc
+    import re
+
+    def status(key):
+        with open("/proc/self/status") as f:
+            return int(re.search(key + r":\s+(\d+) kB", f.read()).group(1)) * 1024
+
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    base = status("VmRSS")
+    try:
+        out = fn()
+    except ValueError as err:
+        out = err
+    return out, status("VmHWM") - base
+
+
+def bench_budget_peaks(n: int = 1000) -> None:
+    """Issue 11 item 9: sweeps under a memory budget over 1,000 stimuli (ResNet-20, random images, synthetic
+    responses of 2 subjects): the peak stays within the budget or the call is refused up front."""
+    probe = nw.load_model("cifar_resnet20")
+    every = nw.alignment.default_layers(probe)
+    rng = np.random.default_rng(0)
+    stim = nw.StimulusSet(rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8))
+    resp = nw.alignment.NeuralResponses(rng.normal(size=(n, 80, 2)), stim.ids,
+                                        {"region": np.array(["IT"] * 80), "subject": np.repeat([1, 2], 40)})
+    rdms = resp.to_rdms()
+    ten = every[::8][:10]
+    cases = [("rsa", every, 200), ("cka", every, 40), ("rsa", ten, 200), ("cka", ten, 40), ("rsa", ten, 400),
+             ("cka", ten, 200)]
+    print(f"\n### 4. Memory budgets kept: sweeps over {n:,} stimuli, ResNet-20\n")
+    print("| metric | layers | budget (MiB) | peak above baseline (MiB) | outcome |\n|---|---|---|---|---|")
+    for metric, layers, mib in cases:
+        data = rdms if metric == "rsa" else resp
+        out, peak = peak_above_baseline(lambda: nw.alignment.sweep(
+            probe, data, layers, metric=metric, stimuli=stim, n_boot=100, memory_budget=mib * 2**20))
+        outcome = (f"refused up front: {str(out).split(';')[0]}" if isinstance(out, Exception)
+                   else f"ran ({'within' if peak <= mib * 2**20 else 'OVER'} budget; reduce={out.settings['reduce']}, "
+                        f"batch {out.settings['batch_size']})")
+        print(f"| {metric} | {len(layers)} | {mib} | {peak / 2**20:.0f} | {outcome} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n-boot", type=int, default=100)
@@ -210,6 +258,7 @@ def main() -> None:
     ap.add_argument("--skip-memory", action="store_true")
     ap.add_argument("--skip-rsa", action="store_true")
     ap.add_argument("--skip-ridge", action="store_true")
+    ap.add_argument("--skip-budget-peaks", action="store_true")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs")
     if not args.skip_rsa:
@@ -218,6 +267,8 @@ def main() -> None:
         bench_ridge((64, 256, 1024, 4096))
     if not args.skip_memory:
         bench_memory(args.stimuli, int(args.budget_gib * 2**30))
+    if not args.skip_budget_peaks:
+        bench_budget_peaks()
 
 
 if __name__ == "__main__":

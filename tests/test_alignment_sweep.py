@@ -9,6 +9,7 @@ from torch import nn
 
 import neuro_widgets as nw
 from neuro_widgets.engine.alignment import NeuralResponses
+from neuro_widgets.engine.alignment.budget import scoring_plan
 
 GT_LAYERS = ["1", "3", "5", "8"]
 
@@ -159,8 +160,11 @@ def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
 
     def budget(kept_width, batch, layers=GT_LAYERS):
         one_image = 4 * sum(int(np.prod(probe.layer(name).output_shape)) for name in layers)
-        # the preprocessed set (kept by the StimulusSet), the kept activations twice, one batch of full outputs
-        return 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept_width + batch * one_image
+        # the scoring first (layer and brain RDMs of 3 subjects; budgets this small leave room for one bootstrap
+        # draw), then the preprocessed set (kept by the StimulusSet), the kept activations twice, one batch of
+        # full outputs
+        scoring = scoring_plan("rsa", n, len(layers), 1, 3, 1, 5, 0, 0, boot_room=0).total
+        return scoring + 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept_width + batch * one_image
 
     def plan(memory_budget, layers=GT_LAYERS, **kw):
         s = nw.alignment.sweep(probe, resp, layers, stimuli=stim, n_boot=5, memory_budget=memory_budget, **kw).settings
@@ -313,7 +317,8 @@ def _with_constant_heads(probe):
     return nw.Probe(net, probe.input_spec)
 
 
-@pytest.mark.parametrize("metric,rdm_method", [("rsa", "correlation"), ("rsa", "euclidean"), ("cka", "correlation")])
+@pytest.mark.parametrize("metric,rdm_method", [("rsa", "correlation"), ("rsa", "euclidean"), ("cka", "correlation"),
+                                               ("encoding", "correlation")])
 def test_constant_layers_get_nan_with_a_note_and_the_rest_is_scored(tiny, metric, rdm_method):
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)

@@ -83,18 +83,26 @@ def _centre(v: torch.Tensor) -> torch.Tensor:
 
 def comparable_rows(v: torch.Tensor, method: str) -> torch.Tensor:
     """Condensed RDMs (K, M) transformed so that ``compare_vectors(a, b) = rows(a) @ rows(b).T`` (every method
-    but tau-a): computed once per RDM, they compare with any number of others by one matrix product."""
+    but tau-a): computed once per RDM, they compare with any number of others by one matrix product. Row by
+    row, so the ranking's temporaries stay those of one row."""
+    if method == "tau-a":
+        raise ValueError("tau-a has no comparable rows; use compare_vectors")
+    check_compare_method(method)
+    out = torch.empty(v.shape, dtype=torch.float64, device=v.device)
+    for k in range(v.shape[0]):
+        out[k] = _comparable_row(v[k:k + 1], method)[0]
+    return out
+
+
+def _comparable_row(v: torch.Tensor, method: str) -> torch.Tensor:
     if method in ("pearson", "corr"):
         return _unit(_centre(v))
     if method == "cosine":
         return _unit(v)
     if method == "spearman":
         return _unit(_centre(average_ranks(v)))
-    if method == "rho-a":
-        m = v.shape[1]
-        return _centre(average_ranks(v)) * (12.0 / (m ** 3 - m)) ** 0.5
-    check_compare_method(method)
-    raise ValueError("tau-a has no comparable rows; use compare_vectors")
+    m = v.shape[1]  # rho-a
+    return _centre(average_ranks(v)) * (12.0 / (m ** 3 - m)) ** 0.5
 
 
 def _tau_a(a: torch.Tensor, b: torch.Tensor, chunk: int = 64) -> torch.Tensor:

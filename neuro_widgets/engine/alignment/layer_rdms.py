@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .compare import Prepared, comparable_rows, compare_vectors, upper
+from .compare import Prepared, comparable_rows, compare_vectors
 from .rdm import _rdm_one, mean_square, variation_ratio
 
 CONSTANT_TOL = 1e-10
@@ -52,24 +52,27 @@ class LayerRDMs:
 
     def __init__(self, feats: List[torch.Tensor], method: str, device: torch.device) -> None:
         self.notes: Dict[int, str] = {}
-        vectors = []
+        self.n = feats[0].shape[0]
+        v = torch.empty(len(feats), self.n * (self.n - 1) // 2, dtype=torch.float64, device=device)
+        i_up, j_up = torch.triu_indices(self.n, self.n, 1, device=device)
+        flat = i_up * self.n + j_up  # squareform order in a flattened N x N matrix
+        del i_up, j_up
+        kept = 0
         for i, f in enumerate(feats):
             try:
-                v = upper(_rdm_one(f, method, device)[None])[0]
+                torch.index_select(_rdm_one(f, method, device).flatten(), 0, flat, out=v[kept])
             except ValueError as err:  # e.g. a constant pattern has no correlation distance
                 self.notes[i] = f"not scored: {err}"
                 continue
             # correlation and cosine distances are on [0, 2]; squared Euclidean / d scales with the mean square
             scale = 1.0 if method != "euclidean" else 2 * mean_square(f)
-            note = constant_note(v, method, scale)
+            note = constant_note(v[kept], method, scale)
             if note:
                 self.notes[i] = note
             else:
-                vectors.append(v)
+                kept += 1
         self.valid = [i for i in range(len(feats)) if i not in self.notes]
-        self.n = feats[0].shape[0]
-        self.v = torch.stack(vectors) if vectors else torch.empty(0, self.n * (self.n - 1) // 2,
-                                                                   dtype=torch.float64, device=device)
+        self.v = v[:kept]
         self._rows: Dict[Tuple[str, bytes], torch.Tensor] = {}
         self._prepared: Dict[str, Prepared] = {}
 

@@ -32,6 +32,7 @@ from ..reduce import normalize_reduce
 from ..rng import check_seed
 from ..stimuli import StimulusSet
 from ._tensor import resolve_device, single_threaded
+from .budget import MIB, scoring_plan
 from .ceiling import (
     CEILING_FORMULA_TEXT,
     ceiled,
@@ -41,10 +42,10 @@ from .ceiling import (
     unit_bootstrap_ci,
 )
 from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
-from .compare import Prepared, check_compare_method, upper
+from .compare import Prepared, check_compare_method
 from .control import random_copy
 from .cross_validation import SPLIT_RECIPES, half_split, shuffle_splits
-from .encoding import check_encoding_method, corrected_resampled_t, encoding_score, test_train_ratio
+from .encoding import check_encoding_method, check_project, corrected_resampled_t, encoding_score, test_train_ratio
 from .layer_rdms import LayerRDMs, condensed_positions, constant_features_note
 from .neural_data import NeuralResponses, repetition_mean, subject_groups
 from .rdm import _gram, check_rdm_method
@@ -146,6 +147,43 @@ def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: 
     return red, int(min(batch_size, fits))
 
 
+def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: str, n: int,
+                 regions: List[str], n_models: int, converted: bool, n_boot: int, reduce: Any, project: Any,
+                 memory_budget: Optional[int], batch_size: int) -> Tuple[Any, int, Optional[int]]:
+    """(reduce, batch_size, bootstrap chunk bytes) keeping the whole call within ``memory_budget``: the
+    scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
+    (RSA: up to an eighth of the budget, at least one draw), the activation pass gets the rest; refused up
+    front, with what it would need, if that cannot fit."""
+    if memory_budget is None:
+        return reduce, batch_size, None
+    if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or not memory_budget >= 1:
+        raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
+    memory_budget = int(memory_budget)
+    shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
+    canon = normalize_reduce(reduce)  # the regressions see the kept (and then projected) features
+    widths = [int(np.prod(s)) if canon is None else canon[1] if canon[0] == "random_projection" else s[0]
+              for s in shapes]
+    if project is not None:
+        widths = [min(w, check_project(project)[1]) for w in widths]
+    subjects = max(len(neural.rdms(r)) for r in regions) if metric == "rsa" else 0
+    neuroids = max(neural.region(r).data.shape[1] for r in regions) if metric == "encoding" else 0
+    plan = scoring_plan(metric, n, len(layers), n_models, subjects, len(regions) if converted else 0, n_boot,
+                        max(widths), neuroids, boot_room=memory_budget // 8)
+    chunk = plan.chunk_bytes if metric == "rsa" else None
+    left = memory_budget - plan.total
+    what = (f"sweep(metric={metric!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs about "
+            f"{plan.total / MIB:.0f} MiB for scoring ({plan.describe()})")
+    if left <= 0:
+        raise ValueError(f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations; "
+                         "raise memory_budget, or sweep fewer layers or stimuli")
+    try:
+        red, batch = _budget_plan(probe, layers, stimuli, reduce, left, batch_size)
+    except ValueError as err:
+        raise ValueError(f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
+                         f"cannot hold the activations: {err}") from err
+    return red, batch, chunk
+
+
 class _Scorer:
     """One metric on one model's layers for one region: scores on any subset of the (aligned) stimuli."""
 
@@ -171,7 +209,8 @@ class _RSA(_Scorer):
                  seed: int, chunk_bytes: Optional[int], cancel: Optional[CancelToken],
                  groups: Optional[List[Any]] = None) -> None:
         self.layers, self.method, self.groups = layer_rdms, method, groups
-        self.brain = upper(torch.tensor(np.array(brain), device=layer_rdms.v.device))  # (subjects, pairs)
+        i, j = np.triu_indices(layer_rdms.n, 1)
+        self.brain = torch.as_tensor(np.asarray(brain, dtype=np.float64)[:, i, j], device=layer_rdms.v.device)
         self.n_boot, self.level, self.seed, self.chunk_bytes, self.cancel = n_boot, level, seed, chunk_bytes, cancel
         if len(brain) < 2:
             self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
@@ -475,7 +514,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     if metric in ("encoding", "cka") and not isinstance(neural, NeuralResponses):
         raise ValueError(f"metric={metric!r} needs response-level data (NeuralResponses: stimuli x neuroids "
                          "[x repetitions]); RDM-level data supports metric='rsa' only")
-    if metric == "rsa" and isinstance(neural, NeuralResponses):
+    converted = metric == "rsa" and isinstance(neural, NeuralResponses)
+    if converted:
         neural = neural.to_rdms(rdm_method)
     all_regions = neural.regions
     regions = _names(regions, "regions", all_regions[0])
@@ -503,9 +543,10 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one per stimulus")
     sel, ev = half_split(n, labels, seed)
     dev = resolve_device(device, probe.device)
-    red, batch_size = _budget_plan(probe, layers, stimuli, reduce, memory_budget, batch_size)
-
     seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
+    red, batch_size, chunk_bytes = _memory_plan(probe, layers, stimuli, neural, metric, n, regions,
+                                                1 + len(seeds), converted, n_boot, reduce, project,
+                                                memory_budget, batch_size)
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
         control_probe = Probe(random_copy(probe.module, s), probe.input_spec,
@@ -534,16 +575,16 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         if not identity:
             feats = [f[torch.as_tensor(order)] for f in feats]
         del acts
+        notes, valid, pre = _prepare_layers(feats, metric, rdm_method, dev)  # matrix products: all threads
+        if not valid:
+            raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
+                f"{layers[i]}: {note}" for i, note in notes.items()))
+        names = [layers[i] for i in valid]
         with single_threaded(dev):  # many small ops: see _tensor.single_threaded
-            notes, valid, pre = _prepare_layers(feats, metric, rdm_method, dev)
-            if not valid:
-                raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
-                    f"{layers[i]}: {note}" for i, note in notes.items()))
-            names = [layers[i] for i in valid]
             for region in regions:
                 check_cancel(cancel)
                 if metric == "rsa":
-                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, None, cancel,
+                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, chunk_bytes, cancel,
                                        subject_groups(neural, region))
                 elif metric == "cka":
                     resp = torch.as_tensor(neural.region(region).mean(), device=dev)

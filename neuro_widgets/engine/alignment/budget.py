@@ -1,0 +1,61 @@
+"""Memory plan of a sweep's scoring: what it allocates beyond the kept activations, so that ``memory_budget``
+covers the whole call, or the call is refused up front with what it would need.
+
+Counted in bytes of float64 (8 per number), N stimuli, M = N(N-1)/2 stimulus pairs, L layers:
+
+* RSA, per model: the condensed layer RDMs, their comparable rows on all stimuli and on both halves, and the
+  bootstrap's sort orders (3.5 x 8 L M); one layer's Gram matrix, RDM and flat index while it is computed
+  (~6 N²); the brain RDMs made from response-level data (8 S N² per region) and per region its condensed
+  RDMs, rows and sort orders (4 x 8 S M); the bootstrap's draws, chunked to what is left (see
+  :func:`.stats.bootstrap_bytes`; at least one draw must fit).
+* CKA, per model: the L Gram matrices (8 L N²); the brain's Gram and one layer's kernels, centred copies and
+  jackknife sub-matrices (~10 N²).
+* Encoding: one split's regression working memory on the widest layer — centred training features, their
+  eigenbasis and the leave-one-out residual blocks (8 (3 N D + 3 min(N, D)² + 4 N T) for T neuroids).
+
+The factors were checked against resident-memory peaks sampled while sweeps ran (tests/test_alignment_memory.py,
+benchmarks/RESULTS.md): the plan is an upper bound there.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict
+
+from .stats import DEFAULT_CHUNK_BYTES, bootstrap_bytes
+
+MIB = 2 ** 20
+
+
+@dataclass
+class ScoringPlan:
+    """Bytes the scoring needs (``parts`` by item) and the bootstrap chunk it may use."""
+
+    parts: Dict[str, int]
+    chunk_bytes: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.parts.values())
+
+    def describe(self) -> str:
+        return ", ".join(f"{name} {size / MIB:.0f} MiB" for name, size in self.parts.items())
+
+
+def scoring_plan(metric: str, n: int, n_layers: int, n_models: int, subjects: int, rdm_regions: int,
+                 n_boot: int, widest: int, neuroids: int, boot_room: int) -> ScoringPlan:
+    """The scoring's memory, the bootstrap's draws taking up to ``boot_room`` bytes (at least one draw, at most
+    its default chunk)."""
+    sq, pairs = 8 * n * n, 8 * (n * (n - 1) // 2)
+    if metric == "rsa":
+        parts = {"layer RDMs": int(3.5 * n_models * n_layers * pairs),
+                 "one layer's RDM in the making": 6 * sq,
+                 "brain RDMs": rdm_regions * subjects * sq + 4 * subjects * pairs}
+        one_draw = bootstrap_bytes(n, subjects, 1, 0)
+        chunk = max(one_draw, min(DEFAULT_CHUNK_BYTES, boot_room))
+        parts["bootstrap draws"] = bootstrap_bytes(n, subjects, n_boot, chunk)
+        return ScoringPlan(parts, chunk)
+    if metric == "cka":
+        return ScoringPlan({"layer Gram matrices": n_models * n_layers * sq,
+                            "kernels and jackknife": 10 * sq}, 0)
+    k = min(n, widest)
+    return ScoringPlan({"regression working memory": 8 * (3 * n * widest + 3 * k * k + 4 * n * neuroids)}, 0)
