@@ -102,6 +102,19 @@ def test_second_layer_unit_recovers_its_known_combination(gabor_probe):
     assert corr(img[c:c + size, c:c + size], expected) > 0.8
 
 
+def test_default_recipe_recovers_a_gabor_at_32_pixels():
+    # the default recipe (FFT, colour decorrelation, standard transforms, ReLU redirection), no pull to gray:
+    # the transforms are scaled to the unit's 9-pixel field, so they no longer smear its 4-pixel-period filter
+    # (Lucid's amounts scaled to the image alone gave a correlation of 0.06 here)
+    probe = nw.Probe(GaborNet(), nw.InputSpec(size=(32, 32), mean=0.5, std=0.5))
+    res = render(probe, ob.neuron("conv1", 0), steps=96)
+    img = res.images[0].mean(-1) - 0.5
+    c = 24 // 2  # conv1 map is 24x24; its centre unit sees input rows/cols c .. c + K
+    window = img[c:c + K, c:c + K]
+    assert corr(window, gabor(math.pi / 6).numpy()) > 0.5
+    assert corr(window, gabor(2 * math.pi / 3).numpy()) < 0.2
+
+
 def test_relu_redirection_revives_a_unit_behind_a_dead_relu():
     # the ReLU before the target is off for every image in [0, 1]: plain gradients are all zero
     net = nn.Sequential(nn.Conv2d(3, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 1))

@@ -1,6 +1,8 @@
 """Feature visualization parts: objectives on known tensors, transforms, parameterizations, bad inputs."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -126,6 +128,19 @@ def test_affine_transforms_and_seeding():
 
 
 # ---- parameterizations -------------------------------------------------------------------------------
+def test_standard_transforms_scale_to_the_unit_extent():
+    assert repr(standard_transforms(128)) == ("pad(12) -> jitter(8) -> random_scale(0.9..1.1) -> "
+                                              "random_rotate(-10..10 deg) -> jitter(4)")
+    assert repr(standard_transforms(32)).startswith("pad(3) -> jitter(2) -> random_scale(0.95..1.05)")
+    # a 9-pixel receptive field: no pixel shifts at all, and scale/rotation move its edge by < 0.1 pixel
+    small = standard_transforms(32, receptive_field=9).transforms
+    assert [type(t) for t in small] == [RandomScale, RandomRotate]
+    s, a = max(small[0].scales) - 1.0, max(small[1].angles)
+    assert 4.5 * s < 0.1 and 4.5 * math.sin(math.radians(a)) < 0.15
+    # a field wider than the image: the image size rules
+    assert repr(standard_transforms(32, receptive_field=80)) == repr(standard_transforms(32))
+
+
 def test_fft_image_starts_gray_with_a_decaying_spectrum():
     live = ImageParam().build(4, (64, 64), torch.Generator().manual_seed(0), torch.device("cpu"))
     img = live()
@@ -169,7 +184,7 @@ def gabor():
     (lambda p: render(p, ob.diversity("layer3"), batch=1), ValueError, "at least 2 images"),
     (lambda p: render(p, ob.channel("layer3", 0, batch=3), batch=2), ValueError, "needs a batch of at least 4 images, got 2"),
     (lambda p: render(p, ob.class_logit(10)), ValueError, "class 10 is out of range; the model has 10 outputs"),
-    (lambda p: render(p, "layer3:1", size=2), ValueError, "transforms do not fit a 2x2 image"),
+    (lambda p: render(p, "layer3:1", size=6, transforms=[Jitter(3)]), ValueError, "transforms do not fit a 6x6 image"),
     (lambda p: render(p, "layer3:1", snapshots=[600]), ValueError, "snapshots must be step counts"),
     (lambda p: render(p, "layer3:1", cancel="stop"), TypeError, "CancelToken"),
     (lambda p: render(p, "layer3"), ValueError, "'layer:channel'"),

@@ -25,6 +25,7 @@ from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
 from .objectives import OUTPUT, Context, Objective, as_objective
 from .param import ImageParam, as_param
+from .receptive_field import receptive_field
 from .relu_redirect import redirected_relus
 from .taps import resolve_taps
 from .transforms import Compose, as_transform
@@ -122,6 +123,17 @@ def layer_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int
     return shapes
 
 
+def unit_extent(probe: Probe, layers: Sequence[str], size: Tuple[int, int], input_size: Tuple[int, int]) -> float:
+    """The widest receptive field among the objective's layers, in pixels of the optimized image (the
+    whole image for the model output or when no layer is named): what the standard transforms scale to."""
+    extent = float(max(size))
+    fields = [receptive_field(probe, n) for n in layers if n != OUTPUT]
+    if fields and OUTPUT not in layers:
+        extent = max(max(rf.size[0] * size[0] / input_size[0], rf.size[1] * size[1] / input_size[1])
+                     for rf in fields)
+    return extent
+
+
 @dataclass
 class Plan:
     """Everything an optimization needs, validated up front (so bad input fails before any work)."""
@@ -154,7 +166,10 @@ def make_plan(probe: Probe, objective: Union[str, Objective], *, batch: Optional
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     size = _pair(size if size is not None else probe.input_spec.size, "size")
     input_size = _pair(input_size if input_size is not None else probe.input_spec.size, "input_size")
-    tf = as_transform(transforms, min(size))
+    resolve_taps(probe, objective.layers)  # layer names fail here, before anything is measured
+    standard = isinstance(transforms, str) and transforms == "standard"
+    field = unit_extent(probe, objective.layers, size, input_size) if standard else None
+    tf = as_transform(transforms, min(size), field)
     if min(size) < 2:
         raise ValueError(f"size {size} is too small; images need at least 2x2 pixels")
     try:

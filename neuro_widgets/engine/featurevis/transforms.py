@@ -22,6 +22,7 @@ Transform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 Size = Tuple[int, int]
 
 _LUCID_SIZE = 128  # the image size Lucid's pixel amounts were chosen for
+_FULL_STRENGTH_EXTENT = 64  # below this many pixels the scale and rotation ranges shrink in proportion
 _FILL = 0.5  # mid-gray where a transform uncovers the image
 SCALES = tuple(round(0.90 + 0.02 * i, 2) for i in range(11))  # 0.90, 0.92, ..., 1.10
 ANGLES = tuple(range(-10, 11)) + (0,) * 5  # degrees; 0 weighted 6 of 26
@@ -192,25 +193,43 @@ def random_rotate(angles: Sequence[float] = ANGLES) -> RandomRotate:
     return RandomRotate(angles)
 
 
-def standard_transforms(size: int = _LUCID_SIZE) -> Compose:
-    """Lucid's stack — pad 12, jitter 8, random scale 0.9–1.1, random rotation ±10°, jitter 4 — with the
-    pixel amounts scaled by ``size / 128`` so a 32-pixel CIFAR image is not swamped by 12 pixels of padding.
+def standard_transforms(size: int = _LUCID_SIZE, receptive_field: Optional[float] = None) -> Compose:
+    """Lucid's stack — pad 12, jitter 8, random scale 0.9–1.1, random rotation ±10°, jitter 4 — scaled to
+    what the target unit sees: its extent is the image size, or the receptive field (in image pixels) when
+    that is smaller.
+
+    The pixel amounts scale with ``extent / 128`` (rounded down; an amount under one pixel drops that
+    transform), so a 32-pixel CIFAR image is not swamped by 12 pixels of padding; the scale and rotation
+    ranges shrink with ``extent / 64`` below 64 pixels. A first-layer unit with a 9-pixel field is then moved
+    by a fraction of a pixel, not by half the period of the filter it is tuned to — Lucid's amounts, tuned for
+    fields of a hundred pixels and more, cut the recovery of a known 9-pixel Gabor from 0.6 to 0.3.
 
     >>> standard_transforms(128)
     pad(12) -> jitter(8) -> random_scale(0.9..1.1) -> random_rotate(-10..10 deg) -> jitter(4)
     """
-    k = size / _LUCID_SIZE
-    return Compose([pad(max(1, round(12 * k))), jitter(max(1, round(8 * k))), random_scale(), random_rotate(),
-                    jitter(max(1, round(4 * k)))])
+    extent = float(size) if receptive_field is None else min(float(size), float(receptive_field))
+    k = extent / _LUCID_SIZE
+    r = min(1.0, extent / _FULL_STRENGTH_EXTENT)
+    steps: List[Transform] = []
+    if int(12 * k):
+        steps.append(pad(int(12 * k)))
+    if int(8 * k):
+        steps.append(jitter(int(8 * k)))
+    steps += [random_scale(tuple(round(1.0 + (s - 1.0) * r, 4) for s in SCALES)),
+              random_rotate(tuple(a * r for a in ANGLES))]
+    if int(4 * k):
+        steps.append(jitter(int(4 * k)))
+    return Compose(steps)
 
 
-def as_transform(transforms: Union[None, str, Transform, Sequence[Transform]], size: int) -> Compose:
+def as_transform(transforms: Union[None, str, Transform, Sequence[Transform]], size: int,
+                 receptive_field: Optional[float] = None) -> Compose:
     if transforms is None:
         return Compose([])
     if isinstance(transforms, str):
         if transforms != "standard":
             raise ValueError(f"transforms must be 'standard', None or a list of transforms, not {transforms!r}")
-        return standard_transforms(size)
+        return standard_transforms(size, receptive_field)
     if isinstance(transforms, Compose):
         return transforms
     if callable(transforms):
