@@ -258,6 +258,10 @@ def test_bad_inputs_elsewhere_are_refused_clearly(gabor_probe, gabor_survey):
         phys.contrast_response(nw.Probe(SurroundUnit(), SPEC), "out", survey=gabor_survey)
     with pytest.raises(ValueError, match="a receptive field belongs to one unit"):
         phys.sparse_noise_rf(gabor_probe, "conv", unit="mean")
+    with pytest.raises(ValueError, match=r"region must be \(top, left, bottom, right\)"):
+        phys.sparse_noise_rf(gabor_probe, "conv", region=(0, 0, 10))
+    with pytest.raises(ValueError, match="does not overlap"):
+        phys.sparse_noise_rf(gabor_probe, "conv", region=(70, 70, 80, 80))
     with pytest.raises(ValueError, match=r"channels must be None \(all\) or channel indices in \[0, 2\)"):
         phys.gradient_rf(gabor_probe, "conv", channels=[5])
     with pytest.raises(ValueError, match="contrasts must lie in"):

@@ -168,6 +168,9 @@ def sparse_noise_rf(probe: Probe, layer: str, channels: Optional[Sequence[int]] 
     unit_position(probe, layer, unit)
     if region is None:
         region = unit_field(probe, layer, unit)[1]
+    elif not (isinstance(region, (tuple, list)) and len(region) == 4
+              and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in region)):
+        raise ValueError(f"region must be (top, left, bottom, right) in input pixels, got {brief(region)}")
     region = tuple(int(v) for v in region)
     if patch is None:
         patch = max(1, round(max(region[2] - region[0], region[3] - region[1]) / 16))

@@ -26,7 +26,8 @@ class StimulusSource(Protocol):
 
     def __len__(self) -> int: ...
 
-    def images(self, start: int = 0, stop: Optional[int] = None) -> torch.Tensor: ...
+    def images(self, start: int = 0, stop: Optional[int] = None, out: Optional[torch.Tensor] = None
+               ) -> torch.Tensor: ...
 
 
 def check_probe_layer(probe: Any, layer: Any) -> int:
@@ -63,15 +64,15 @@ def centre_position(map_shape: Tuple[int, ...]) -> Tuple[int, int]:
     return map_shape[1] // 2, map_shape[2] // 2
 
 
-def model_input(probe: Probe, luminance: torch.Tensor) -> torch.Tensor:
-    """Luminance images (n, H, W) in [0, 1] -> normalised model input on the model's device."""
+def model_input(probe: Probe, luminance: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """Luminance images (n, H, W) in [0, 1] -> normalised model input on the model's device (into ``out``)."""
     spec = probe.input_spec
     dtype = module_dtype(probe.module)
     scale = 1 / torch.tensor(spec.std, dtype=torch.float64)
     shift = -torch.tensor(spec.mean, dtype=torch.float64) * scale
     lum = luminance.to(device=probe.device, dtype=dtype)[:, None]
     # (lum - mean) / std for every channel in one pass that writes the model input once
-    return torch.addcmul(shift.to(lum).view(1, -1, 1, 1), lum, scale.to(lum).view(1, -1, 1, 1))
+    return torch.addcmul(shift.to(lum).view(1, -1, 1, 1), lum, scale.to(lum).view(1, -1, 1, 1), out=out)
 
 
 def check_source_size(probe: Probe, stimuli: StimulusSource) -> None:
@@ -94,12 +95,18 @@ def record(probe: Probe, layer: str, stimuli: StimulusSource, unit: Unit = "cent
     check_source_size(probe, stimuli)
     n = len(stimuli)
     out: Optional[np.ndarray] = None
+    # the batches' images and model inputs are written into two buffers reused batch after batch: fresh
+    # full-size tensors would cost a page fault per 4 KiB each time (as much system time as the convolutions)
+    spec, rows = probe.input_spec, min(batch_size, n)
+    lum_buffer = torch.empty(rows, *spec.size)
+    input_buffer = torch.empty(rows, spec.channels, *spec.size, dtype=module_dtype(probe.module), device=probe.device)
     check_cancel(cancel)
     with preserved(probe.module), torch.no_grad(), capture(probe.module, [layer]) as cap:
         for start in range(0, n, batch_size):
             check_cancel(cancel)
             stop = min(start + batch_size, n)
-            cap.run(model_input(probe, stimuli.images(start, stop)))
+            lum = stimuli.images(start, stop, out=lum_buffer[: stop - start])
+            cap.run(model_input(probe, lum, out=input_buffer[: stop - start]))
             a = first_tensor(cap.outputs[layer][0])
             if a.dim() == 4:
                 if unit == "mean":

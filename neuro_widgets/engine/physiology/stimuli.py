@@ -72,8 +72,9 @@ class GratingSet:
     def __len__(self) -> int:
         return len(self.orientation)
 
-    def images(self, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
-        """Luminance images ``start:stop`` as a float32 tensor (n, H, W) in [0, 1].
+    def images(self, start: int = 0, stop: Optional[int] = None, out: Optional[torch.Tensor] = None
+               ) -> torch.Tensor:
+        """Luminance images ``start:stop`` as a float32 tensor (n, H, W) in [0, 1] (written into ``out`` if given).
 
         The sinusoid is separable, ``cos(A_x + B_y) = cos A cos B - sin A sin B``, so each image is one batched
         (H, 2) x (2, W) product: the full-size image is written once."""
@@ -92,7 +93,7 @@ class GratingSet:
         amplitude = 0.5 * col(self.contrast)
         rows = torch.stack([torch.cos(b), -torch.sin(b)], -1) * amplitude[:, :, None]  # (n, H, 2)
         cols = torch.stack([torch.cos(a), torch.sin(a)], 1)  # (n, 2, W)
-        lum = torch.bmm(rows.float(), cols.float()).add_(BACKGROUND)
+        lum = torch.bmm(rows.float(), cols.float(), out=out).add_(BACKGROUND)
         diameter = self.diameter[sl]
         if np.isfinite(diameter).any():
             radius2 = torch.as_tensor(diameter / 2, dtype=torch.float32).view(-1, 1, 1) ** 2
@@ -144,10 +145,11 @@ class SparseNoiseSet:
     def __len__(self) -> int:
         return len(self.polarity)
 
-    def images(self, start: int = 0, stop: Optional[int] = None) -> torch.Tensor:
+    def images(self, start: int = 0, stop: Optional[int] = None, out: Optional[torch.Tensor] = None
+               ) -> torch.Tensor:
         stop = len(self) if stop is None else stop
         h, w = self.size
-        out = torch.full((stop - start, h, w), BACKGROUND)
+        out = torch.full((stop - start, h, w), BACKGROUND) if out is None else out.fill_(BACKGROUND)
         for i, ((r, c), s) in enumerate(zip(self.positions[start:stop], self.polarity[start:stop])):
             out[i, r:r + self.patch, c:c + self.patch] = BACKGROUND + 0.5 * self.contrast * float(s)
         return out
