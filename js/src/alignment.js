@@ -11,7 +11,7 @@ export function alignmentCurve(result, onSelect, { width = 460, height = 220 } =
   const pad = { l: 36, r: 34, t: 10, b: 60 };
   const all = [];
   for (const reg of regions) for (const arr of [score[reg], ci_low[reg], ci_high[reg], control[reg]]) for (const v of arr || []) if (v !== null && Number.isFinite(v)) all.push(v);
-  for (const reg of regions) if (ceiling[reg] !== null && ceiling[reg] !== undefined) all.push(ceiling[reg]);
+  for (const reg of regions) for (const v of [ceiling[reg], (result.ceiling_upper || {})[reg]]) if (v !== null && v !== undefined) all.push(v);
   const lo = Math.min(0, ...all), hi = Math.max(0.05, ...all);
   const x = (i) => pad.l + (i / Math.max(1, layers.length - 1)) * (width - pad.l - pad.r);
   const y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * (height - pad.t - pad.b);
@@ -28,6 +28,9 @@ export function alignmentCurve(result, onSelect, { width = 460, height = 220 } =
   regions.forEach((reg, r) => {
     const color = OKABE_ITO[r % OKABE_ITO.length];
     const c = ceiling[reg];
+    const cu = (result.ceiling_upper || {})[reg];
+    if (c !== null && c !== undefined && cu !== null && cu !== undefined) svg.append(s("rect", { x: pad.l, width: width - pad.l - pad.r, y: y(Math.max(c, cu)), height: Math.abs(y(c) - y(cu)), fill: color, opacity: 0.08, class: "nw-ceiling-band" },
+      [Object.assign(s("title"), { textContent: `${reg} noise ceiling: lower ${fmt(c)}, upper ${fmt(cu)}` })]));
     if (c !== null && c !== undefined) svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(c), y2: y(c), stroke: color, "stroke-width": 1, "stroke-dasharray": "1 3", class: "nw-ceiling" }, [Object.assign(s("title"), { textContent: `${reg} noise ceiling ${fmt(c)}` })]));
     const band = layers.map((_, i) => [ci_low[reg]?.[i], ci_high[reg]?.[i]]);
     if (band.every(([a, b]) => a !== null && a !== undefined && b !== null && b !== undefined)) {
@@ -86,12 +89,12 @@ export function alignmentPanel(model, root) {
       h("thead", {}, h("tr", {}, ["region", `${r.label} (95% CI)`, "noise ceiling", "random control"].map((t) => h("th", { text: t })))),
       h("tbody", {}, r.regions.map((reg) => h("tr", { "data-region": reg }, [
         h("td", { text: reg }), h("td", { class: "nw-align-score", text: scoreText(r.score[reg][i], r.ci_low[reg][i], r.ci_high[reg][i]) }),
-        h("td", { text: fmt(r.ceiling[reg]), title: (r.ceiling_note || {})[reg] || "" }),
+        h("td", { class: "nw-align-ceiling", text: (r.ceiling_upper || {})[reg] !== null && (r.ceiling_upper || {})[reg] !== undefined ? `${fmt(r.ceiling[reg])}–${fmt(r.ceiling_upper[reg])}` : fmt(r.ceiling[reg]), title: (r.ceiling_note || {})[reg] || "" }),
         h("td", { text: fmt(r.control[reg]?.[i]) })]))),
     ]));
     curve.replaceChildren(alignmentCurve(r, (layer) => { model.set("selected_layer", layer); model.save_changes(); }));
     legend.replaceChildren(...r.regions.map((reg, k) => h("span", { class: "nw-legend-item" }, [h("span", { class: "nw-swatch", style: { background: OKABE_ITO[k % OKABE_ITO.length] } }), reg])),
-      h("span", { class: "nw-caption", text: "solid: trained (band: 95% CI), dashed: random init, dotted: noise ceiling" }));
+      h("span", { class: "nw-caption", text: "solid: trained (band: 95% CI), dashed: random init, dotted: noise ceiling (lower bound; shaded up to its upper bound)" }));
     announce(root, "alignment", "result", { layer: r.selected });
   }
   function update(changed) {

@@ -54,3 +54,14 @@ describe("neurons panel", () => {
     expect(want.querySelectorAll(".nw-neuron-strip img").length).toBe(3);
   });
 });
+
+describe("alignment ceiling band", () => {
+  it("shows the noise ceiling as lower–upper and shades the band on the curve", () => {
+    const state = { ...baseState(["alignment"]), align_result: { layers: ["conv1", "layer3"], regions: ["hIT"], selected: "layer3", label: "RSA (spearman)",
+      score: { hIT: [0.1, 0.2] }, ci_low: { hIT: [0.05, 0.1] }, ci_high: { hIT: [0.15, 0.3] }, control: { hIT: [0.05, 0.06] },
+      ceiling: { hIT: 0.31 }, ceiling_upper: { hIT: 0.52 }, ceiling_note: { hIT: "" } } };
+    const { el } = mount(state);
+    expect(el.querySelector(".nw-align-ceiling").textContent).toBe("0.310–0.520");
+    expect(el.querySelectorAll(".nw-ceiling-band").length).toBe(1);
+  });
+});

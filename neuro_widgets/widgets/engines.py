@@ -102,12 +102,14 @@ def sweep_summary(results: Sequence[Any], layers: Sequence[str]) -> Dict[str, An
             if ceiling[r.region] is None:
                 ceiling[r.region] = _num(r.ceiling)
             notes[r.region] = notes[r.region] or r.ceiling_note
-        else:
+        elif r.model == "random":  # one control, or the pool of several seeds ("random:<seed>" rows are its parts)
             control[r.region][i] = _num(r.score)
+    bands = result.settings.get("ceiling_bands", {})
+    upper = {reg: _num(bands.get(reg, {}).get("upper")) for reg in regions}
     label = {"rsa": "RSA", "encoding": "encoding r", "cka": "CKA"}.get(result.metric, result.metric)
     method = result.settings.get("method") if result.metric == "rsa" else None
     return {"layers": list(layers), "regions": regions, "score": score, "ci_low": lo, "ci_high": hi,
-            "control": control, "ceiling": ceiling, "ceiling_note": notes,
+            "control": control, "ceiling": ceiling, "ceiling_upper": upper, "ceiling_note": notes,
             "label": f"{label} ({method})" if method else label}
 
 
