@@ -102,9 +102,14 @@ export function attributionPanel(model, root) {
     if (!r.maps.length) { maps.replaceChildren(...skipped); return; }
     maps.replaceChildren(
       h("figure", { class: "nw-map" }, [h("img", { src: pngUrl(r.input), alt: "input" }), h("figcaption", { text: `stimulus ${r.stimulus_id}` })]),
-      ...r.maps.map((m) => h("figure", { class: "nw-map", "data-method": m.method }, [
-        h("img", { src: pngUrl(m.image), alt: `${m.label} attribution` }),
-        h("figcaption", { text: `${m.label}${m.delta !== null && m.delta !== undefined ? ` (completeness error ${(100 * m.delta).toFixed(1)}%${m.steps ? `, ${m.steps} steps` : ""})` : ""}` })])),
+      ...r.maps.map((m) => {
+        const hasDelta = m.delta !== null && m.delta !== undefined;
+        const over = hasDelta && m.threshold !== null && m.threshold !== undefined && Math.abs(m.delta) > m.threshold;
+        return h("figure", { class: `nw-map${over ? " nw-warn" : ""}`, "data-method": m.method }, [
+          h("img", { src: pngUrl(m.image), alt: `${m.label} attribution` }),
+          h("figcaption", { text: `${m.label}${hasDelta ? ` (completeness error ${(100 * m.delta).toFixed(1)}%${m.steps ? `, ${m.steps} steps` : ""})` : ""}` }),
+          over ? h("div", { class: "nw-warning", role: "status", text: `⚠ above ${(100 * m.threshold).toFixed(0)}%: the map does not add up to the output change; raise n_steps or use auto_steps` }) : null]);
+      }),
       ...skipped,
       h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.sign === "all" ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
     );

@@ -65,3 +65,18 @@ describe("alignment ceiling band", () => {
     expect(el.querySelectorAll(".nw-ceiling-band").length).toBe(1);
   });
 });
+
+describe("integrated-gradients completeness", () => {
+  it("warns under a map whose completeness error is above its threshold", async () => {
+    const { pngBuffer } = await import("./fake_model.js");
+    const png = await pngBuffer(8, 8);
+    const state = { ...baseState(["attribution"]), attr_result: { layer: "layer3", stimulus: 0, stimulus_id: "s0", target_label: "cat", input: png, scale: 1, sign: "all", skipped: [],
+      maps: [{ method: "integrated_gradients", label: "Integrated gradients", image: png, delta: 0.12, steps: 50, threshold: 0.05 },
+        { method: "saliency", label: "Saliency", image: png, delta: null, steps: null, threshold: null }] } };
+    const { el } = mount(state);
+    const ig = el.querySelector('.nw-map[data-method="integrated_gradients"]');
+    expect(ig.classList.contains("nw-warn")).toBe(true);
+    expect(ig.querySelector(".nw-warning").textContent).toContain("above 5%");
+    expect(el.querySelector('.nw-map[data-method="saliency"] .nw-warning')).toBeNull();
+  });
+});

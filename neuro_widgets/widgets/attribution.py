@@ -133,9 +133,11 @@ class AttributionPanel(t.HasTraits):
             maps = []
             for (method, result), png in zip(out["results"], overlays):
                 rel, steps = result.relative_delta, result.n_steps
+                threshold = getattr(result, "completeness_threshold", None)
                 maps.append({"method": method, "label": labels.get(method, method), "image": png,
                              "delta": None if rel is None else float(rel.reshape(-1)[0]),
-                             "steps": None if steps is None else int(np.asarray(steps).reshape(-1)[0])})
+                             "steps": None if steps is None else int(np.asarray(steps).reshape(-1)[0]),
+                             "threshold": None if threshold is None else float(threshold)})
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx],
                                 "target_label": self._target_label(target, out["predicted"]),
                                 "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
