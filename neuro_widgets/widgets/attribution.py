@@ -10,8 +10,14 @@ import traitlets as t
 from . import codegen
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
-from .engines import (attribution_overlays, contribution_bars, engine, fraction_progress, layer_problem,
-                      sanity_curve)
+from .engines import (
+    attribution_overlays,
+    contribution_bars,
+    engine,
+    fraction_progress,
+    layer_problem,
+    sanity_curve,
+)
 
 DEFAULT_SETTINGS: Dict[str, Any] = {"stimulus": 0, "target": "predicted", "class": 0, "channel": 0,
                                     "methods": ["saliency", "integrated_gradients", "gradcam"], "top": 24,
