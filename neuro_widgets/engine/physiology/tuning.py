@@ -62,7 +62,7 @@ def half_width(curve: np.ndarray, peak: int, circular: bool) -> Tuple[float, flo
     sides = []
     for step in (-1, 1):
         dist, prev, i = math.nan, curve[peak], peak
-        for k in range(1, n if circular else n):
+        for k in range(1, n):
             j = i + step
             if not circular and not 0 <= j < n:
                 break
