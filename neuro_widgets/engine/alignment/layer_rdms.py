@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 import torch
 
-from .compare import Prepared, comparable_rows, compare_vectors, upper
+from .compare import Prepared, comparable_rows, compare_vectors
 from .rdm import _rdm_one, mean_square, variation_ratio
 
 CONSTANT_TOL = 1e-10

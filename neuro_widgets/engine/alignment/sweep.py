@@ -36,8 +36,8 @@ from .compare import Prepared, check_compare_method
 from .control import random_copy
 from .cross_validation import half_split, shuffle_splits
 from .encoding import check_encoding_method, check_project, encoding_score
-from .neural_data import NeuralResponses, repetition_mean
 from .layer_rdms import LayerRDMs, condensed_positions, constant_features_note
+from .neural_data import NeuralResponses, repetition_mean
 from .rdm import _gram, check_rdm_method
 from .regression import DEFAULT_ALPHAS
 from .results import BestLayer, Difference, LayerScore, SweepResult
