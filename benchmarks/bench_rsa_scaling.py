@@ -116,7 +116,7 @@ def main() -> None:
     probe = nw.load_model("cifar_resnet20")
     every = nw.alignment.default_layers(probe)
     b = args.n_boot
-    print(f"\n| N | L | ours: sweep CPU s | ours: bootstrap_rsa CPU s | floor CPU s | sweep / floor | "
+    print("\n| N | L | ours: sweep CPU s | ours: bootstrap_rsa CPU s | floor CPU s | sweep / floor | "
           "bootstrap / floor | rsatoolbox CPU s | rsatoolbox / sweep |")
     print("|---|---|---|---|---|---|---|---|---|")
     results, skipped = {}, []
