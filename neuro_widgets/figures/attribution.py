@@ -10,7 +10,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 
 from ..engine.attribution.display import _check_sign, _shown, as_maps, common_scale
-from .style import AxesArg, figure_axes, rc, resolve
+from .style import AxesArg, figure_axes, outside_legend, rc, resolve
 
 
 def _images(images: Any, n: int) -> Optional[np.ndarray]:
@@ -52,7 +52,7 @@ def plot_attribution(result: Any, ax: AxesArg = None, *, images: Any = None, sig
             if pics is not None:
                 a.imshow(pics[i].mean(-1), cmap="gray", vmin=0, vmax=1, extent=extent)
             im = a.imshow(shown[i], cmap=cmap, norm=norm, alpha=alpha if pics is not None else 1.0,
-                          extent=extent, interpolation="bilinear")
+                          extent=extent, interpolation="antialiased")
             a.set_xticks([])
             a.set_yticks([])
             for spine in a.spines.values():
@@ -85,7 +85,7 @@ def plot_layer_contributions(result: Any, ax: AxesArg = None, *, k: int = 15, by
         ax.set_yticks(ys, [f"ch {c}" for c in channels])
         ax.invert_yaxis()
         ax.set_xlabel(f"contribution to {result.target} ({result.method}, mean over images)")
-        ax.set_ylabel(f"{result.layer} channel")
+        ax.set_ylabel(f"channel of {result.layer}")
         ax.set_title(style["title"] or f"top {len(channels)} channels by {by}", loc="left")
     return fig
 
@@ -106,5 +106,5 @@ def plot_sanity_check(curve: Any, ax: AxesArg = None, **style: Any) -> Figure:
         ax.set_xlabel("re-initialised up to block (cascading)")
         ax.set_ylabel("Spearman ρ with trained maps")
         ax.set_title(style["title"] or f"sanity check: {curve.method}", loc="left")
-        ax.legend(loc="best")
+        outside_legend(ax)
     return fig

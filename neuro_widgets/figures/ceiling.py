@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
-from .style import AxesArg, figure_axes, rc, resolve
+from .style import AxesArg, figure_axes, outside_legend, rc, resolve
 
 
 def plot_noise_ceiling(ceiling: Any, ax: AxesArg = None, **style: Any) -> Figure:
@@ -17,7 +17,7 @@ def plot_noise_ceiling(ceiling: Any, ax: AxesArg = None, **style: Any) -> Figure
     names = [str(x) for x in ceiling.subjects] if ceiling.subjects is not None else [str(i + 1) for i in range(s)]
     xs = np.arange(s)
     with rc_context(rc(style)):
-        fig, (ax,) = figure_axes(ax, 1, style, (max(3.0, 0.3 * s + 1.5), 3.0), where="plot_noise_ceiling")
+        fig, (ax,) = figure_axes(ax, 1, style, (max(4.5, 0.3 * s + 3.0), 3.0), where="plot_noise_ceiling")
         ax.axhspan(ceiling.lower, ceiling.upper, color="0.8", lw=0,
                    label=f"noise ceiling [{ceiling.lower:.3f}, {ceiling.upper:.3f}]")
         ax.vlines(xs, lower, upper, color="0.5", lw=0.8)
@@ -27,5 +27,5 @@ def plot_noise_ceiling(ceiling: Any, ax: AxesArg = None, **style: Any) -> Figure
         ax.set_xlabel("subject")
         ax.set_ylabel(f"{ceiling.method}{'²' if ceiling.squared else ''} with the pooled RDM")
         ax.set_title(style["title"] or "RSA noise ceiling", loc="left")
-        ax.legend(loc="best")
+        outside_legend(ax)
     return fig

@@ -12,26 +12,13 @@ from matplotlib.patches import Rectangle
 from .style import AxesArg, figure_axes, rc, resolve
 
 
-def mosaic(images: np.ndarray, columns: int, gap: int) -> np.ndarray:
-    """(B, H, W, 3) images in [0, 1] or uint8 tiled row-major on a white canvas with ``gap`` pixels between."""
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        images = images / 255.0
-    b, h, w = images.shape[:3]
-    rows = -(-b // columns)
-    canvas = np.ones((rows * (h + gap) - gap, columns * (w + gap) - gap, 3))
-    for i, img in enumerate(images):
-        r, c = divmod(i, columns)
-        canvas[r * (h + gap):r * (h + gap) + h, c * (w + gap):c * (w + gap) + w] = np.clip(img[..., :3], 0, 1)
-    return canvas
-
-
 def plot_contact_sheet(result: Any, ax: AxesArg = None, *, columns: Optional[int] = None,
-                       labels: Optional[Sequence[str]] = None, **style: Any) -> Figure:
+                       labels: Optional[Sequence[str]] = None, smooth: bool = False, **style: Any) -> Figure:
     """A RenderResult (one tile per image, labelled with its objective value) or a LayerSheet (one tile per
-    channel, labelled with the channel index)."""
+    channel, labelled with the channel index). Pixels are shown as pixels; ``smooth=True`` upsamples each
+    tile smoothly instead (tiles are drawn separately, so nothing bleeds between them)."""
     style = resolve(style, "plot_contact_sheet")
-    images = np.asarray(result.images)
+    images = np.clip(np.asarray(result.images, dtype=float)[..., :3], 0, 1)
     b, h, w = images.shape[:3]
     if labels is None:
         if hasattr(result, "channels"):
@@ -41,15 +28,17 @@ def plot_contact_sheet(result: Any, ax: AxesArg = None, *, columns: Optional[int
     if len(labels) != b:
         raise ValueError(f"plot_contact_sheet: {len(labels)} labels for {b} images")
     columns = columns or int(np.ceil(np.sqrt(b)))
-    gap = max(1, w // 8)
     rows = -(-b // columns)
+    dx, dy = w * 1.08, h * 1.25  # tile pitch: a thin gap across, room for the label below
     with rc_context(rc(style)):
         fig, (ax,) = figure_axes(ax, 1, style, (1.3 * columns, 1.45 * rows + 0.4), where="plot_contact_sheet")
-        ax.imshow(mosaic(images, columns, gap), interpolation="lanczos" if h < 96 else "antialiased")
-        for i, text in enumerate(labels):
+        for i, (img, text) in enumerate(zip(images, labels)):
             r, c = divmod(i, columns)
-            ax.text(c * (w + gap) + w / 2, r * (h + gap) + h + gap * 0.1, text, ha="center", va="top",
-                    fontsize="x-small")
+            x0, y0 = c * dx, r * dy
+            ax.imshow(img, extent=(x0, x0 + w, y0 + h, y0), interpolation="lanczos" if smooth else "nearest")
+            ax.text(x0 + w / 2, y0 + h + 0.04 * h, text, ha="center", va="top", fontsize="x-small")
+        ax.set_xlim(0, (columns - 1) * dx + w)
+        ax.set_ylim(rows * dy, 0)
         ax.set_axis_off()
         title = getattr(result, "layer", None) or getattr(result, "objective", "")
         ax.set_title(style["title"] or str(title), loc="left")
@@ -73,20 +62,22 @@ def plot_dataset_examples(examples: Any, ax: AxesArg = None, *, channels: Option
     k = min(k or k_all, k_all)
     stim = examples.stimuli.images
     h, w = stim.shape[1:3]
-    gap = max(1, w // 10)
-    tiles = np.stack([stim[idx[c, j]] for c in channels for j in range(k)])
+    dx, dy = w * 1.08, h * 1.08
     with rc_context(rc(style)):
         fig, (ax,) = figure_axes(ax, 1, style, (1.0 * k + 1.0, 1.0 * len(channels) + 0.6),
                                  where="plot_dataset_examples")
-        ax.imshow(mosaic(tiles, k, gap))
         for r, c in enumerate(channels):
             for j in range(k):
+                x0, y0 = j * dx, r * dy
+                ax.imshow(stim[idx[c, j]], extent=(x0, x0 + w, y0 + h, y0), interpolation="nearest")
                 if boxes:
                     t, l, b, rr = rf[c, j]
-                    ax.add_patch(Rectangle((j * (w + gap) + l - 0.5, r * (h + gap) + t - 0.5), rr - l, b - t,
-                                           fill=False, edgecolor=style["colors"][0], lw=0.8))
-        ax.set_yticks([r * (h + gap) + h / 2 for r in range(len(channels))], [f"ch {c}" for c in channels])
-        ax.set_xticks([j * (w + gap) + w / 2 for j in range(k)], [str(j + 1) for j in range(k)])
+                    ax.add_patch(Rectangle((x0 + l, y0 + t), rr - l, b - t, fill=False,
+                                           edgecolor=style["colors"][0], lw=0.8))
+        ax.set_xlim(0, (k - 1) * dx + w)
+        ax.set_ylim((len(channels) - 1) * dy + h, 0)
+        ax.set_yticks([r * dy + h / 2 for r in range(len(channels))], [f"ch {c}" for c in channels])
+        ax.set_xticks([j * dx + w / 2 for j in range(k)], [str(j + 1) for j in range(k)])
         ax.set_xlabel(f"rank ({which} {k} by max activation)")
         ax.tick_params(length=0)
         for spine in ax.spines.values():

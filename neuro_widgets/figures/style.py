@@ -94,3 +94,8 @@ def figure_axes(ax: AxesArg, n: int, style: Dict[str, Any], default_size: Tuple[
     for a in axes:
         tidy(a)
     return axes[0].figure, axes
+
+
+def outside_legend(ax: Axes) -> None:
+    """The legend right of the plot, where it hides no data."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))

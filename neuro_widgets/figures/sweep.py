@@ -9,7 +9,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from ..engine.alignment.ceiling import CEILING_FORMULA_TEXT
-from .style import AxesArg, figure_axes, rc, resolve
+from .style import AxesArg, figure_axes, outside_legend, rc, resolve
 
 METRIC_NAMES = {"rsa": "RSA", "encoding": "encoding", "cka": "CKA"}
 
@@ -50,7 +50,7 @@ def plot_sweep(result: Any, ax: AxesArg = None, *, ceiled: bool = False, **style
     layers = list(dict.fromkeys(r.layer for r in result.rows))
     x = {layer: i for i, layer in enumerate(layers)}
     with rc_context(rc(style)):
-        fig, (ax,) = figure_axes(ax, 1, style, (max(4.0, 0.35 * len(layers) + 2), 3.2), where="plot_sweep")
+        fig, (ax,) = figure_axes(ax, 1, style, (max(5.0, 0.35 * len(layers) + 3.2), 3.2), where="plot_sweep")
         for k, region in enumerate(regions):
             colour = style["colors"][k % len(style["colors"])]
             band = None if ceiled else _band(result, region)
@@ -63,8 +63,10 @@ def plot_sweep(result: Any, ax: AxesArg = None, *, ceiled: bool = False, **style
                     continue
                 xs = np.array([x[r.layer] for r in rows])
                 ys = np.array([getattr(r, column) for r in rows])
-                ax.plot(xs, ys, dash, color=colour, marker="o", ms=3, lw=1.4,
-                        label=f"{region}, {'random init' if model == 'random' else 'trained'}")
+                label = f"{region}, {'random init' if model == 'random' else 'trained'}"
+                if not np.isfinite(ys).any():
+                    label += " (no ceiled score)" if ceiled else " (not scored)"
+                ax.plot(xs, ys, dash, color=colour, marker="o", ms=3, lw=1.4, label=label)
                 if not ceiled:
                     ax.fill_between(xs, [r.ci_low for r in rows], [r.ci_high for r in rows], color=colour,
                                     alpha=0.25 if model == "trained" else 0.1, lw=0)
@@ -74,5 +76,5 @@ def plot_sweep(result: Any, ax: AxesArg = None, *, ceiled: bool = False, **style
         ax.set_ylabel(score_label(result, ceiled))
         ci = result.settings.get("ci_kind")
         ax.set_title(style["title"] or (f"bands: {ci}" if ci and not ceiled else ""), fontsize="small", loc="left")
-        ax.legend(loc="best")
+        outside_legend(ax)
     return fig
