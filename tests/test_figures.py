@@ -249,3 +249,23 @@ def test_save_writes_png_svg_pdf_atomically(tmp_path, sweep_result):
     assert sorted(os.listdir(tmp_path)) == ["a.pdf", "a.png", "a.svg"]  # no .xyz, no temporary left
     with pytest.raises(FileNotFoundError, match="does not exist"):
         figures.save(fig, tmp_path / "missing" / "a.png")
+
+
+def test_house_style_and_callers_axes(sweep_result):
+    from neuro_widgets.engine.attribution import display
+
+    assert (figures.SIGNED_CMAP, figures.UNSIGNED_CMAP) == (display.SIGNED_CMAP, display.UNSIGNED_CMAP)
+    ax = sweep_result.plot(font_size=12).axes[0]
+    assert not ax.spines["top"].get_visible() and not ax.spines["right"].get_visible()
+    assert ax.xaxis.label.get_fontsize() == pytest.approx(12)
+    with figures.house_style():
+        import matplotlib as mpl
+
+        assert mpl.rcParams["axes.spines.top"] is False
+    assert matplotlib.rcParams["axes.spines.top"] is True  # the user's settings come back
+    own = Figure()
+    a, b = own.subplots(1, 2)
+    assert sweep_result.plot(ax=b) is own and b.get_xlabel() == "layer" and a.get_xlabel() == ""
+    assert not b.spines["right"].get_visible()
+    with pytest.raises(ValueError, match="draws 1 panel"):
+        sweep_result.plot(ax=[a, b])

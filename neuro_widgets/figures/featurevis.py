@@ -52,8 +52,7 @@ def plot_dataset_examples(examples: Any, ax: AxesArg = None, *, channels: Option
     style = resolve(style, "plot_dataset_examples")
     if which not in ("top", "bottom"):
         raise ValueError(f"plot_dataset_examples: which must be 'top' or 'bottom', got {which!r}")
-    idx, values, rf = ((examples.top, examples.top_values, examples.top_boxes) if which == "top" else
-                       (examples.bottom, examples.bottom_values, examples.bottom_boxes))
+    idx, rf = (examples.top, examples.top_boxes) if which == "top" else (examples.bottom, examples.bottom_boxes)
     n_channels, k_all = idx.shape
     channels: List[int] = list(range(min(8, n_channels))) if channels is None else [int(c) for c in channels]
     bad = [c for c in channels if not 0 <= c < n_channels]

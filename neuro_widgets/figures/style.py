@@ -5,11 +5,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from cycler import cycler
 from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..engine.attribution.display import SIGNED_CMAP, UNSIGNED_CMAP  # the one colour-map source
+from ..engine.attribution.display import (  # the one colour-map source
+    SIGNED_CMAP,
+    UNSIGNED_CMAP,
+)
 
 #: Okabe & Ito (2008) colour-blind-safe palette, black last
 OKABE_ITO = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
@@ -24,7 +28,7 @@ RC: Dict[str, Any] = {
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
-    "axes.prop_cycle": __import__("cycler").cycler(color=OKABE_ITO),
+    "axes.prop_cycle": cycler(color=OKABE_ITO),
     "image.cmap": UNSIGNED_CMAP,
     "savefig.dpi": 300,
     "savefig.bbox": "tight",
