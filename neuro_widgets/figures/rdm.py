@@ -48,7 +48,7 @@ def plot_rdm(rdm: Any, ax: AxesArg = None, *, categories: Optional[Sequence[Any]
             m = m[np.ix_(order, order)]
             categories = [categories[i] for i in order]
     with rc_context(rc(style)):
-        fig, (ax,) = figure_axes(ax, 1, style, (4.2, 3.6), where="plot_rdm")
+        fig, (ax,) = figure_axes(ax, 1, style, (5.0, 4.4), where="plot_rdm")
         im = ax.imshow(m, cmap=style["unsigned_cmap"], interpolation="nearest")
         fig.colorbar(im, ax=ax, label=label, shrink=0.85)
         ax.set_xlabel("stimulus")
