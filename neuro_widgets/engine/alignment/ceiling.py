@@ -69,6 +69,18 @@ class RSACeiling:
         return (f"RSACeiling(lower={self.lower:.4f}, upper={self.upper:.4f}, {len(self.upper_per_subject)} "
                 f"subjects, {self.convention})")
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_noise_ceiling``)."""
+        from ...figures import plot_noise_ceiling
+
+        return plot_noise_ceiling(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def check_pooling(pooling: str) -> str:
     if pooling not in POOLINGS:

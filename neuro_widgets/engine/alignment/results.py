@@ -116,3 +116,15 @@ class SweepResult:
         for d in self.differences:
             lines.append(f"  trained - random {d.region:6s} {d.difference:+.4f} [{d.ci_low:+.4f}, {d.ci_high:+.4f}]")
         return "\n".join(lines)
+
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_sweep``)."""
+        from ...figures import plot_sweep
+
+        return plot_sweep(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)

@@ -8,7 +8,7 @@ widget can open next.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
@@ -69,6 +69,18 @@ class LayerContributions:
         else:
             raise ValueError(f"by must be 'positive', 'negative' or 'abs', got {by!r}")
         return [int(c) for c in order[:k]]
+
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_layer_contributions``)."""
+        from ...figures import plot_layer_contributions
+
+        return plot_layer_contributions(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
 
 
 def layer_contributions(

@@ -68,6 +68,18 @@ class AttributionResult:
     def __len__(self) -> int:
         return len(self.attributions)
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_attribution``)."""
+        from ...figures import plot_attribution
+
+        return plot_attribution(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def noise_baselines(spec: InputSpec, n: int, seed: int, size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
     """``n`` uniform-noise images (pixels in [0, 1]) normalised for the model: GradientSHAP's baselines.

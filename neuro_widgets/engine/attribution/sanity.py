@@ -47,6 +47,18 @@ class SanityCurve:
             warnings.simplefilter("ignore", RuntimeWarning)  # a step where every map is constant gives NaN
             return np.nanmean(self.rank_corr, axis=1)
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_sanity_check``)."""
+        from ...figures import plot_sanity_check
+
+        return plot_sanity_check(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     ra, rb = rankdata(a), rankdata(b)

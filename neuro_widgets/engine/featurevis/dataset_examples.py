@@ -49,6 +49,18 @@ class DatasetExamples:
         c, k = self.top.shape
         return f"DatasetExamples({self.layer!r}, {c} channels, top/bottom {k} of {len(self.stimuli)} stimuli)"
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_dataset_examples``)."""
+        from ...figures import plot_dataset_examples
+
+        return plot_dataset_examples(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def dataset_examples(
     probe: Probe,

@@ -43,6 +43,18 @@ class LayerSheet:
         state = ", cancelled" if self.cancelled else ""
         return f"LayerSheet({self.layer!r}, {len(self.channels)} channels{state})"
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_contact_sheet``)."""
+        from ...figures import plot_contact_sheet
+
+        return plot_contact_sheet(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def _never_unpacked(_: None) -> torch.Tensor:
     raise RuntimeError("bytes_per_image measures a forward pass only; it never runs the backward")

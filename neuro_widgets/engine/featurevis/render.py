@@ -51,6 +51,18 @@ class RenderResult:
         return (f"RenderResult({self.images.shape[0]} images {self.images.shape[1]}x{self.images.shape[2]}, "
                 f"{self.steps_done} steps{state}, objective: {self.objective})")
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_contact_sheet``)."""
+        from ...figures import plot_contact_sheet
+
+        return plot_contact_sheet(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def versions() -> Dict[str, str]:
     import neuro_widgets

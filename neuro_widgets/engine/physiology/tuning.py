@@ -182,6 +182,18 @@ class TuningSurvey:
                 f"median OSI {np.nanmedian(self.osi) if ok.any() else math.nan:.2f}, "
                 f"simple {int(self.simple.sum())}/{int(ok.sum())})")
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_tuning_survey``)."""
+        from ...figures import plot_tuning_survey
+
+        return plot_tuning_survey(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def default_sfs(size: Tuple[int, int], n: int) -> np.ndarray:
     """``n`` SFs spaced evenly in log from one cycle across the image to 0.4 cycles per pixel (a 2.5-pixel
