@@ -12,6 +12,7 @@ carry the gradient-redirection hooks of :mod:`.relu_redirect`; all of it is put 
 from __future__ import annotations
 
 import platform
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -135,15 +136,22 @@ def layer_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int
     return shapes
 
 
+#: receptive-field sizes (model-input pixels) per model and layer: they depend on the architecture, not on
+#: the weights, and measuring one costs a forward and backward pass
+_FIELD_SIZES: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[str, Tuple[int, int]]]" = weakref.WeakKeyDictionary()
+
+
 def unit_extent(probe: Probe, layers: Sequence[str], size: Tuple[int, int], input_size: Tuple[int, int]) -> float:
     """The widest receptive field among the objective's layers, in pixels of the optimized image (the
     whole image for the model output or when no layer is named): what the standard transforms scale to."""
-    extent = float(max(size))
-    fields = [receptive_field(probe, n) for n in layers if n != OUTPUT]
-    if fields and OUTPUT not in layers:
-        extent = max(max(rf.size[0] * size[0] / input_size[0], rf.size[1] * size[1] / input_size[1])
-                     for rf in fields)
-    return extent
+    named = [n for n in layers if n != OUTPUT]
+    if not named or OUTPUT in layers:
+        return float(max(size))
+    known = _FIELD_SIZES.setdefault(probe.module, {})
+    for n in named:
+        if n not in known:
+            known[n] = receptive_field(probe, n).size
+    return max(max(known[n][0] * size[0] / input_size[0], known[n][1] * size[1] / input_size[1]) for n in named)
 
 
 @dataclass
