@@ -35,6 +35,7 @@ _MODULES = {
     "attribution": "neuro_widgets.attribution",
     "datasets": "neuro_widgets.data.datasets",
     "featurevis": "neuro_widgets.featurevis",
+    "figures": "neuro_widgets.figures",
     "physiology": "neuro_widgets.physiology",
 }
 

@@ -30,7 +30,7 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
 
 def sweep_layers(widget: BaseWidget) -> List[str]:
     """The layers of the curve: the model's blocks (top two levels of the module tree) with tensor outputs."""
-    return [row["name"] for row in widget.layers if row["depth"] <= 1 and row["shape"]]
+    return [row["name"] for row in widget.layers if row["depth"] <= 1 and row["shape"] and row["calls"] == 1]
 
 
 class AlignmentPanel(t.HasTraits):
@@ -59,6 +59,10 @@ class AlignmentPanel(t.HasTraits):
             self.notice("alignment", NO_NEURAL)
             return
         self.align_result = {}  # never the previous layer's reading under this layer's name
+        note = self.reused_note(layer)
+        if note:
+            self.notice("alignment", note)
+            return
         base = sweep_layers(self)
         extra = [] if layer in base else [layer]
         layers = base + extra

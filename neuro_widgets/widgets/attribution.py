@@ -174,6 +174,11 @@ class AttributionPanel(t.HasTraits):
                                  "channels": channels, "values": values}
             self.set_code("contributions", codegen.layer_contributions(layer, idx, target))
 
+        note = self.reused_note(layer)
+        if note:
+            self.attr_contrib = {}
+            self.notice("contributions", note)
+            return
         self.runner.submit("contributions", ("contrib", layer, idx, repr(target)), contrib_work, show_contrib,
                            priority=PRIORITY["contributions"])
 

@@ -42,9 +42,6 @@ def _bundle_missing_error() -> RuntimeError:
     )
 
 
-#: the model goes to waiting jobs in this order (lower first): a layer's cheap views before its long renders
-PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
-            "featurevis": 3, "sanity": 3}
 #: which panel's status line reports a bad value the front end sent for a trait
 TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel": "featurevis_detail",
               "attr_settings": "attribution", "align_settings": "alignment", "rdm_region": "rdm"}
@@ -209,6 +206,16 @@ class BaseWidget(anywidget.AnyWidget):
         """Show a message in a panel's status line as an error that needs no traceback (e.g. unknown layer);
         the slot's running job is superseded."""
         self.runner.post(slot, {"state": "error", "error": message})
+
+    def reused_note(self, layer: str) -> Optional[str]:
+        """Why a layer's own views skip a module that runs several times per forward pass (None when it runs
+        once): a shared module (e.g. one activation object used by every block) has no single output to show."""
+        calls = self.probe.layer(layer).calls
+        if calls <= 1:
+            return None
+        return (f"{layer!r} is one module run {calls} times per forward pass (shared by several blocks), so it has "
+                f"no single output to show here; click a block that uses it, or name one call from code: "
+                f"'{layer}@0' … '{layer}@{calls - 1}'")
 
     def notice(self, slot: str, message: str) -> None:
         """Explain in a panel why it has nothing to show (not an error: e.g. no neural data was given)."""

@@ -95,6 +95,11 @@ class FeatureVisPanel(t.HasTraits):
     def _layer_featurevis(self, layer: str) -> None:
         self.fv_detail = {}
         self.runner.post("featurevis_detail", {"state": "idle"})  # the previous layer's channel view stops
+        note = self.reused_note(layer)
+        if note:
+            self.fv_sheet = {}
+            self.notice("featurevis", note)
+            return
         if self.fv_page != 0:
             self.fv_page = 0  # the observer starts the sheet
         else:

@@ -37,7 +37,7 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
 
 def neuron_layers(widget: BaseWidget, layer: str) -> List[str]:
     """The curve's layers: the model's blocks (top two levels) with tensor outputs, plus the selected one."""
-    base = [row["name"] for row in widget.layers if row["depth"] <= 1 and row["shape"]]
+    base = [row["name"] for row in widget.layers if row["depth"] <= 1 and row["shape"] and row["calls"] == 1]
     return base if layer in base else base + [layer]
 
 
@@ -112,6 +112,11 @@ class NeuronsPanel(t.HasTraits):
             return
         if self.arrangement == "tabs" and self.active_tab != "neurons":
             return  # swept when the tab is opened: the sweep would compete with the visible panels
+        note = self.reused_note(layer)
+        if note:
+            self.neuron_result = {}
+            self.notice("neurons", note)
+            return
         layers = neuron_layers(self, layer)
         s = self.neuron_settings
         call = {"metric": "encoding", "encoding": s["encoding"], "reduce": ("random_projection", s["features"], s["seed"]),

@@ -114,6 +114,10 @@ class PhysiologyPanel(t.HasTraits):
         self.phys_result = {}
         if self.arrangement == "tabs" and self.active_tab != "physiology":
             return  # measured when the tab is opened: the survey would compete with the visible panels
+        note = self.reused_note(layer)
+        if note:
+            self.notice("physiology", note)
+            return
         call = self._survey_call()
         threshold = float(self.phys_settings["osi_threshold"])
 

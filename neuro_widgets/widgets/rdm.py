@@ -48,6 +48,10 @@ class RDMPanel(t.HasTraits):
             self.fail("rdm", str(err))
             return
         self.rdm_data = {}  # never the previous layer's RDM under this layer's name
+        note = self.reused_note(layer)
+        if note:
+            self.notice("rdm", note)
+            return
         neural = self.neural
         rdm_level = hasattr(neural, "rdms")
 
