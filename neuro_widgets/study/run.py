@@ -108,9 +108,9 @@ class Study:
         chosen = self.layers.get(model) if isinstance(self.layers, dict) else self.layers
         return None if chosen is None else list(chosen)
 
-    def settings(self) -> Dict[str, Any]:
-        """What changes the numbers (the store keeps results per settings digest)."""
-        return {"layers": self.layers, "options": self.options}
+    def settings(self, model: str) -> Dict[str, Any]:
+        """What changes a model's numbers (the store keeps results per digest of these)."""
+        return {"layers": self._layers_of(model), "options": self.options}
 
     def run(self, client: Any = None, *, n_workers: int = 2, progress: ProgressArg = None,
             cancel: Optional[CancelToken] = None) -> StudyResult:
@@ -123,7 +123,8 @@ class Study:
         """
         report = _reporter(progress)
         cancel = validate_cancel(cancel)
-        store = None if self.store_folder is None else ResultStore(self.store_folder, settings_digest(self.settings()))
+        store = None if self.store_folder is None else ResultStore(
+            self.store_folder, lambda key: settings_digest(self.settings(key.model)))
         sweeps: Dict[TaskKey, Any] = {}
         if store is not None:
             for recipe in self.models:
