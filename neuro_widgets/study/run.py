@@ -18,7 +18,8 @@ from ..engine.cache import DEFAULT_BUDGET_BYTES
 from ..engine.progress import CancelToken, ProgressArg, check_cancel, make_reporter, validate_cancel
 from .result import StudyResult
 from .store import ResultStore, settings_digest
-from .tasks import ModelRecipe, TaskFailure, TaskKey, TaskOutcome, data_name, model_recipe, plan, run_task
+from .tasks import (ModelRecipe, TaskFailure, TaskKey, TaskOutcome, data_name, load_data, model_recipe, plan,
+                    run_task)
 
 _OWN_ARGS = {"probe", "data", "layers", "metric", "progress", "cancel", "stimuli"}
 SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask LocalCluster (the default of "
@@ -65,7 +66,7 @@ class Study:
     (their module must pickle; the Probe's ``name`` identifies it in the results and the store, so give each a
     distinct one). ``data``: Datasets (``nw.datasets.*()``) or the names of ``nw.datasets`` functions (read on
     the workers). ``layers``: None (every layer, as in ``sweep()``), one list for every model, or a dict
-    model name -> list. ``store``: a folder for the Parquet result store; a re-run with the same settings
+    model name -> list (or None: every layer). ``store``: a folder for the Parquet result store; a re-run with the same settings
     recomputes only what is missing there. ``memory_budget`` (bytes) bounds each task's activation pass (see
     ``sweep()``). Every other keyword goes to ``sweep()`` (``control``, ``n_boot``, ``seed``, ``reduce``, …).
 
@@ -104,13 +105,12 @@ class Study:
         self.store_folder = store
 
     def _layers_of(self, model: str) -> Optional[List[str]]:
-        if self.layers is None:
-            return None
-        return list(self.layers[model] if isinstance(self.layers, dict) else self.layers)
+        chosen = self.layers.get(model) if isinstance(self.layers, dict) else self.layers
+        return None if chosen is None else list(chosen)
 
-    def settings(self) -> Dict[str, Any]:
-        """What changes the numbers (the store keeps results per settings digest)."""
-        return {"layers": self.layers, "options": self.options}
+    def settings(self, model: str) -> Dict[str, Any]:
+        """What changes a model's numbers (the store keeps results per digest of these)."""
+        return {"layers": self._layers_of(model), "options": self.options}
 
     def run(self, client: Any = None, *, n_workers: int = 2, progress: ProgressArg = None,
             cancel: Optional[CancelToken] = None) -> StudyResult:
@@ -123,7 +123,8 @@ class Study:
         """
         report = _reporter(progress)
         cancel = validate_cancel(cancel)
-        store = None if self.store_folder is None else ResultStore(self.store_folder, settings_digest(self.settings()))
+        store = None if self.store_folder is None else ResultStore(
+            self.store_folder, lambda key: settings_digest(self.settings(key.model)))
         sweeps: Dict[TaskKey, Any] = {}
         if store is not None:
             for recipe in self.models:
@@ -170,7 +171,7 @@ class Study:
         own_client = own_cluster = None
         if client is None:
             own_cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None)
+                                                   dashboard_address=":0")
             own_client = client = distributed.Client(own_cluster)
         elif isinstance(client, str):
             own_client = client = distributed.Client(client)
@@ -183,26 +184,34 @@ class Study:
                 own_cluster.close()
 
     def _run_here(self, todo: List, finished: Callable[[TaskOutcome], None], cancel: Optional[CancelToken]) -> None:
-        for recipe, _, ds, keys in todo:
+        loaded: Dict[str, Any] = {}  # a data set given by name is read once
+        for recipe, name, ds, keys in todo:
             check_cancel(cancel)
-            finished(run_task(recipe, ds, *self._task_args(recipe, keys), cancel=cancel))
+            if isinstance(ds, str) and name not in loaded:
+                try:
+                    loaded[name] = load_data(ds)
+                except Exception:  # run_task reports it as this task's failure
+                    pass
+            finished(run_task(recipe, loaded.get(name, ds), *self._task_args(recipe, keys), cancel=cancel))
 
     def _run_dask(self, distributed: Any, client: Any, todo: List, finished: Callable[[TaskOutcome], None],
                   cancel: Optional[CancelToken]) -> None:
-        # every model with a module and every data set object goes to the cluster once, as the result of a task
-        # that unpickles it: if the worker holding it dies, Dask rebuilds it from the task (scattered data
-        # would be lost with its worker); zoo names and data set names are read on the workers
+        # every model with a module and every data set goes to the cluster once, as the result of a task that
+        # unpickles it (or reads a data set by name): if the worker holding it dies, Dask rebuilds it from the
+        # task (scattered data would be lost with its worker); zoo models are built from their name per task
         import cloudpickle  # a dependency of distributed
 
-        shipped: Dict[int, Any] = {}
+        shipped: Dict[Any, Any] = {}
 
         def ship(obj: Any) -> Any:
-            if isinstance(obj, str) or (isinstance(obj, ModelRecipe) and obj.module is None):
+            if isinstance(obj, ModelRecipe) and obj.module is None:
                 return obj
-            if id(obj) not in shipped:
-                shipped[id(obj)] = client.submit(pickle.loads, cloudpickle.dumps(obj), pure=False,
-                                                 key=f"study-input-{len(shipped)}-{time.time_ns()}")
-            return shipped[id(obj)]
+            ident = obj if isinstance(obj, str) else id(obj)
+            if ident not in shipped:
+                key = f"study-input-{len(shipped)}-{time.time_ns()}"
+                shipped[ident] = (client.submit(load_data, obj, pure=False, key=key) if isinstance(obj, str) else
+                                  client.submit(pickle.loads, cloudpickle.dumps(obj), pure=False, key=key))
+            return shipped[ident]
 
         futures = {}
         for recipe, name, ds, keys in todo:

@@ -16,7 +16,7 @@ import pickle
 import re
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Callable, Dict, Union
 
 from ..engine.alignment.results import SweepResult
 from .tasks import TaskKey
@@ -35,9 +35,9 @@ def _safe(text: str) -> str:
 
 
 class ResultStore:
-    """Finished results of one study's settings in ``folder`` (created if needed)."""
+    """Finished results in ``folder`` (created if needed); ``digest(key)`` names the settings of a key's sweep."""
 
-    def __init__(self, folder: Union[str, os.PathLike], digest: str) -> None:
+    def __init__(self, folder: Union[str, os.PathLike], digest: Callable[[TaskKey], str]) -> None:
         try:
             import pyarrow  # noqa: F401
         except ImportError as err:
@@ -49,7 +49,7 @@ class ResultStore:
 
     def path(self, key: TaskKey) -> Path:
         ident = hashlib.sha256(json.dumps([key.model, key.data, key.metric]).encode()).hexdigest()[:8]
-        return self.folder / f"{_safe(key.model)}__{_safe(key.data)}__{key.metric}__{ident}-{self.digest}.parquet"
+        return self.folder / f"{_safe(key.model)}__{_safe(key.data)}__{key.metric}__{ident}-{self.digest(key)}.parquet"
 
     def has(self, key: TaskKey) -> bool:
         return self.path(key).is_file()

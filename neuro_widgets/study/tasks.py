@@ -18,6 +18,7 @@ set share the same selection/evaluation split and resamples (paired comparisons 
 """
 from __future__ import annotations
 
+import copy
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -58,7 +59,9 @@ class ModelRecipe:
 
             probe = load_model(self.name, **self.load_kwargs)
             return Probe(probe.module, probe.input_spec, name=probe.name, cache=cache)
-        return Probe(self.module, self.input_spec, name=self.name, cache=cache)
+        # a copy: on a Dask worker the module is shared data that the worker may be pickling for another
+        # worker while this task's hooks are on it (hooks hold locks and do not pickle)
+        return Probe(copy.deepcopy(self.module), self.input_spec, name=self.name, cache=cache)
 
 
 def model_recipe(model: Any) -> ModelRecipe:
