@@ -235,6 +235,12 @@ CASES = [
     ("n_steps array", lambda p, s, t: nw.attribution.attribute(p, s, "integrated_gradients", 3,
                                                                n_steps=np.arange(100)),
      TypeError, r"'n_steps' must be an int, got a ndarray of shape \(100,\), dtype int64$"),
+    # ---- names given where lists are expected, None where data are expected
+    ("sanity blocks as one string", lambda p, s, t: nw.attribution.sanity_check(p, s[:1], "saliency", 3,
+                                                                               blocks="layer9"),
+     KeyError, r"unknown layer 'layer9'"),
+    ("split-half of None", lambda p, s, t: nw.alignment.split_half_consistency(None), TypeError, r"got None"),
+    ("rdm of None", lambda p, s, t: nw.alignment.rdm(None), TypeError, r"None"),
 ]
 
 

@@ -203,6 +203,9 @@ def split_half_consistency(responses: Any, n_splits: int = 10, seed: int = 0,
 
     >>> c = nw.alignment.split_half_consistency(resp)     # resp: (N, neuroids, reps), reps >= 2
     """
+    if responses is None:
+        raise TypeError("split_half_consistency(responses): got None; give responses (stimuli, neuroids, "
+                        "repetitions) as an array, tensor or NeuralResponses")
     raw = getattr(responses, "data", responses)
     if isinstance(raw, torch.Tensor):
         device = raw.device if device is None else device

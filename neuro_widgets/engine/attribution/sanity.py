@@ -16,7 +16,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from ..hooks import resolve_layers
+from ..hooks import layer_list, resolve_layers
 from ..model_state import private_copy
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
@@ -113,7 +113,7 @@ def sanity_check(
     if blocks is None:
         blocks = default_blocks(probe)
     else:
-        blocks = list(blocks)
+        blocks = layer_list(blocks, "blocks")  # one name is one block, not a list of its letters
         resolve_layers(probe.module, blocks)
     if not blocks:
         raise ValueError("the model has no parameters to randomise")
