@@ -20,6 +20,7 @@ import resource
 import tempfile
 import time
 
+import dask
 import numpy as np
 import torch
 from torch import nn
@@ -54,7 +55,7 @@ def speedup(n_boot: int, budget: int) -> None:
     study = nw.Study(models, data, metrics="rsa", n_boot=n_boot, memory_budget=budget)
     walls = {}
     for workers in (1, 2):
-        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+        with dask.config.set(study_run.WORKER_CONFIG), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                       dashboard_address=":0", silence_logs=40) as cluster, \
                 distributed.Client(cluster) as client:
             base = client.run(_worker_rss)
@@ -98,8 +99,9 @@ def overhead() -> None:
 
     print("| where | store | tasks | wall s | sum of task run times s | overhead per task ms |")
     print("|---|---|---|---|---|---|")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    with dask.config.set(study_run.WORKER_CONFIG), \
+            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                     silence_logs=40) as cluster, distributed.Client(cluster) as client:
         stand_in_study(50).run(client)  # warm the workers (imports)
         for n, store in ((250, False), (500, False), (1000, False), (1000, True)):
             wall, busy = _timed_run(stand_in_study(n), client, store)

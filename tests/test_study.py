@@ -16,6 +16,7 @@ from neuro_widgets.study import run as study_run
 from neuro_widgets.study.tasks import TaskKey
 
 distributed = pytest.importorskip("distributed")
+dask = pytest.importorskip("dask")
 
 OPTIONS = {"control": "random", "n_boot": 40, "n_splits": 3}
 
@@ -52,7 +53,8 @@ def synthetic(k24):
 
 @pytest.fixture(scope="module")
 def client():
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    with dask.config.set(study_run.WORKER_CONFIG):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     c = distributed.Client(cluster)
     yield c
     c.close()

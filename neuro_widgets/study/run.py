@@ -26,6 +26,13 @@ SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask Lo
                   "Study.run()), or pass client=distributed.Client('tcp://scheduler:8786') for a cluster")
 
 
+#: Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap threshold:
+#: every tensor over 128 KiB is then a fresh mmap with its page faults, and a sweep ran 2.8x slower on a worker
+#: than in-process (benchmarks/RESULTS.md). A fixed mmap threshold of 256 MiB lets torch reuse heap memory again.
+#: Our LocalCluster uses it; pass it to ``dask.config.set`` before starting a cluster of your own.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 256 * 2**20}
+
+
 def _import_distributed():
     import distributed
 
@@ -170,8 +177,11 @@ class Study:
             return self._run_here(todo, finished, cancel)
         own_client = own_cluster = None
         if client is None:
-            own_cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=":0")
+            import dask
+
+            with dask.config.set(WORKER_CONFIG):
+                own_cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                                       dashboard_address=":0")
             own_client = client = distributed.Client(own_cluster)
         elif isinstance(client, str):
             own_client = client = distributed.Client(client)
