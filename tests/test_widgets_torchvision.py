@@ -45,12 +45,9 @@ def data(k92):
     return nw.datasets.Dataset("k92-8", stimuli, neural)
 
 
-@pytest.mark.parametrize("arch", list(BUILDERS))
-def test_every_panel_on_every_block(arch, data):
-    torch.manual_seed(0)
-    model = BUILDERS[arch]().eval()
-    size = SIZE.get(arch, 32)
-    probe = nw.Probe(model, nw.InputSpec(size=(size, size), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)))
+def click_every_block(probe, data):
+    """A LayerExplorer with the lightest settings clicked on every top-level block; the problems found (a panel
+    that did not end done or with a notice), one line each."""
     w = nw.LayerExplorer(probe, data, featurevis={"steps": 2, "page_size": 2, "k": 2},
                          attribution={"methods": ["saliency", "gradcam"], "top": 4},
                          alignment={"n_boot": 5, "control": False})
@@ -62,9 +59,19 @@ def test_every_panel_on_every_block(arch, data):
         for slot in SLOTS:
             st = w.jobs[slot]
             if st["state"] not in ("done", "notice"):
-                problems.append(f"{block} {slot}: {st['state']} {st['error']}")
+                problems.append(f"{block} {slot}: {st['state']} {st.get('error')}")
         if w.jobs["attribution"]["state"] == "done":
             r = w.attr_result
             assert r["layer"] == block and len(r["maps"]) + len(r["skipped"]) == 2
             assert all("gradcam" in s["note"] for s in r["skipped"])
+    return problems
+
+
+@pytest.mark.parametrize("arch", list(BUILDERS))
+def test_every_panel_on_every_block(arch, data):
+    torch.manual_seed(0)
+    model = BUILDERS[arch]().eval()
+    size = SIZE.get(arch, 32)
+    probe = nw.Probe(model, nw.InputSpec(size=(size, size), mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)))
+    problems = click_every_block(probe, data)
     assert not problems, "\n".join(problems)

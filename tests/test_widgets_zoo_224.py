@@ -4,7 +4,7 @@ says why it does not apply — never an error, never still running."""
 from __future__ import annotations
 
 import pytest
-from test_widgets_torchvision import SLOTS, data  # noqa: F401  (the 8-image data set fixture)
+from test_widgets_torchvision import click_every_block, data  # noqa: F401  (the 8-image data set fixture)
 
 import neuro_widgets as nw
 
@@ -13,15 +13,5 @@ import neuro_widgets as nw
 def test_every_panel_on_every_block_at_224_px(name, data):  # noqa: F811
     probe = nw.load_model(name)
     assert probe.input_spec.size == (224, 224)
-    w = nw.LayerExplorer(probe, data, featurevis={"steps": 2, "page_size": 2, "k": 2},
-                         attribution={"methods": ["saliency", "gradcam"], "top": 4},
-                         alignment={"n_boot": 5, "control": False})
-    blocks = [row["name"] for row in w.layers if row["depth"] == 0]
-    problems = []
-    for block in blocks:
-        w.select(block).wait(300)
-        for slot in SLOTS:
-            st = w.jobs[slot]
-            if st["state"] not in ("done", "notice"):
-                problems.append(f"{block} {slot}: {st['state']} {st.get('error')}")
+    problems = click_every_block(probe, data)
     assert not problems, "\n".join(problems)

@@ -1,3 +1,5 @@
+import widget from "../src/index.js";
+
 // A stand-in for the anywidget model: get/set/on/off/save_changes/send, with a log of what the view sent.
 export function fakeModel(state) {
   const values = { ...state };
@@ -54,4 +56,13 @@ export function baseState(panels) {
     align_settings: { metric: "rsa", method: "spearman", control: true, n_boot: 200, seed: 0 }, align_result: {},
     regions: [], rdm_region: "", rdm_data: {},
   };
+}
+
+/** Render the widget into a fresh element of the page with a fake model of ``state``. */
+export function mount(state) {
+  const model = fakeModel(state);
+  const el = document.createElement("div");
+  document.body.replaceChildren(el);
+  const cleanup = widget.render({ model, el });
+  return { model, el, cleanup };
 }

@@ -1,14 +1,5 @@
 import { describe, it, expect } from "vitest";
-import widget from "../src/index.js";
-import { fakeModel, pngBuffer, baseState } from "./fake_model.js";
-
-function mount(state) {
-  const model = fakeModel(state);
-  const el = document.createElement("div");
-  document.body.replaceChildren(el);
-  widget.render({ model, el });
-  return { model, el };
-}
+import { mount, pngBuffer, baseState } from "./fake_model.js";
 
 const RESULT = {
   layer: "layer3", ids: ["n0", "n1", "n2"], r: [0.2, 0.6, null], reliability: [0.5, 0.8, 0.3], ceiled: [0.4, 0.75, null],

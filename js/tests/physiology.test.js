@@ -1,14 +1,5 @@
 import { describe, it, expect } from "vitest";
-import widget from "../src/index.js";
-import { fakeModel, baseState, arrayPayload } from "./fake_model.js";
-
-function mount(state) {
-  const model = fakeModel(state);
-  const el = document.createElement("div");
-  document.body.replaceChildren(el);
-  widget.render({ model, el });
-  return { model, el };
-}
+import { mount, baseState, arrayPayload } from "./fake_model.js";
 
 const hist = (label) => ({ edges: [0, 0.5, 1], counts: [3, 1], x_label: label, y_label: "channels" });
 const RESULT = {

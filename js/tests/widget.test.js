@@ -1,18 +1,10 @@
 import { describe, it, expect, beforeEach } from "vitest";
-import widget from "../src/index.js";
 import { buildTree } from "../src/tree.js";
 import { decodeArray, pngUrl } from "../src/codec.js";
 import { viridis } from "../src/colormap.js";
 import css from "../src/widget.css?raw";
-import { fakeModel, pngBuffer, arrayPayload, baseState } from "./fake_model.js";
+import { mount, pngBuffer, arrayPayload, baseState } from "./fake_model.js";
 
-function mount(state) {
-  const model = fakeModel(state);
-  const el = document.createElement("div");
-  document.body.replaceChildren(el);
-  const cleanup = widget.render({ model, el });
-  return { model, el, cleanup };
-}
 
 async function loaded(img) {
   if (!img.complete || !img.naturalWidth) await new Promise((ok, bad) => { img.onload = ok; img.onerror = bad; });
