@@ -265,11 +265,11 @@ class BaseWidget(anywidget.AnyWidget):
         try:
             self.probe.layer(layer)
         except (KeyError, ValueError) as err:
-            for panel in self.PANELS:
+            for panel in self._panels:
                 if panel != "tree":
                     self.fail(panel, str(err))
             return
-        order = sorted(self.PANELS, key=lambda p: (p != self.active_tab, self.PANELS.index(p)))
+        order = sorted(self._panels, key=lambda p: (p != self.active_tab, self._panels.index(p)))
         for panel in order:
             handler = getattr(self, f"_layer_{panel}", None)
             if handler is not None:
