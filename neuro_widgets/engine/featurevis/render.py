@@ -24,7 +24,7 @@ from ..hooks import capture
 from ..model_state import module_dtype, preserved
 from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
-from .objectives import OUTPUT, Context, Objective, as_objective
+from .objectives import OUTPUT, Objective, as_objective
 from .param import ImageParam, as_param
 from .receptive_field import receptive_field
 from .relu_redirect import redirected_relus
