@@ -24,3 +24,17 @@ def test_summary_carries_the_ceiling_band_and_the_pooled_control(resnet20, k92):
     per_seed = {r.layer: r.score for r in res.rows if r.model == "random:1"}
     assert got["control"]["hIT"] == [pooled["layer1"], pooled["layer3"]]
     assert got["control"]["hIT"] != [per_seed["layer1"], per_seed["layer3"]]
+    seeds = [{r.layer: r.score for r in res.rows if r.model == f"random:{k}"} for k in (0, 1)]
+    assert got["control_low"]["hIT"] == [min(s[k] for s in seeds) for k in ("layer1", "layer3")]
+    assert got["control_high"]["hIT"] == [max(s[k] for s in seeds) for k in ("layer1", "layer3")]
+    assert got["control_seeds"] == 2
+
+
+def test_the_panel_runs_its_control_over_several_seeds():
+    from neuro_widgets.widgets.alignment import DEFAULT_SETTINGS, check_settings
+
+    assert DEFAULT_SETTINGS["control_seeds"] == 3
+    import pytest
+
+    with pytest.raises(ValueError, match="control_seeds"):
+        check_settings({"control_seeds": 0})

@@ -10,7 +10,7 @@ export function alignmentCurve(result, onSelect, { width = 460, height = 220 } =
   const { layers = [], regions = [], score = {}, ci_low = {}, ci_high = {}, control = {}, ceiling = {} } = result;
   const pad = { l: 36, r: 34, t: 10, b: 60 };
   const all = [];
-  for (const reg of regions) for (const arr of [score[reg], ci_low[reg], ci_high[reg], control[reg]]) for (const v of arr || []) if (v !== null && Number.isFinite(v)) all.push(v);
+  for (const reg of regions) for (const arr of [score[reg], ci_low[reg], ci_high[reg], control[reg], (result.control_low || {})[reg], (result.control_high || {})[reg]]) for (const v of arr || []) if (v !== null && Number.isFinite(v)) all.push(v);
   for (const reg of regions) for (const v of [ceiling[reg], (result.ceiling_upper || {})[reg]]) if (v !== null && v !== undefined) all.push(v);
   const lo = Math.min(0, ...all), hi = Math.max(0.05, ...all);
   const x = (i) => pad.l + (i / Math.max(1, layers.length - 1)) * (width - pad.l - pad.r);
@@ -36,6 +36,11 @@ export function alignmentCurve(result, onSelect, { width = 460, height = 220 } =
     if (band.every(([a, b]) => a !== null && a !== undefined && b !== null && b !== undefined)) {
       const d = band.map(([, b], i) => `${i ? "L" : "M"}${x(i)},${y(b)}`).join("") + band.map(([a], i) => i).reverse().map((i) => `L${x(i)},${y(band[i][0])}`).join("") + "Z";
       svg.append(s("path", { d, fill: color, opacity: 0.2, stroke: "none" }));
+    }
+    const clo = (result.control_low || {})[reg], chi = (result.control_high || {})[reg];
+    if (clo && chi && clo.every((v, i) => v !== null && chi[i] !== null)) {
+      const d = chi.map((v, i) => `${i ? "L" : "M"}${x(i)},${y(v)}`).join("") + clo.map((_, i) => i).reverse().map((i) => `L${x(i)},${y(clo[i])}`).join("") + "Z";
+      svg.append(s("path", { d, fill: color, opacity: 0.1, stroke: "none", class: "nw-control-band" }));
     }
     for (const [series, dash] of [[control[reg], "4 3"], [score[reg], null]]) {
       if (!series || series.every((v) => v === null)) continue;
@@ -94,7 +99,7 @@ export function alignmentPanel(model, root) {
     ]));
     curve.replaceChildren(alignmentCurve(r, (layer) => { model.set("selected_layer", layer); model.save_changes(); }));
     legend.replaceChildren(...r.regions.map((reg, k) => h("span", { class: "nw-legend-item" }, [h("span", { class: "nw-swatch", style: { background: OKABE_ITO[k % OKABE_ITO.length] } }), reg])),
-      h("span", { class: "nw-caption", text: "solid: trained (band: 95% CI), dashed: random init, dotted: noise ceiling (lower bound; shaded up to its upper bound)" }));
+      h("span", { class: "nw-caption", text: `solid: trained (band: 95% CI), dashed: random init${r.control_seeds > 1 ? ` (mean of ${r.control_seeds} initialisations; light band: their range)` : ""}, dotted: noise ceiling (lower bound; shaded up to its upper bound)` }));
     announce(root, "alignment", "result", { layer: r.selected });
   }
   function update(changed) {

@@ -54,6 +54,17 @@ describe("alignment ceiling band", () => {
     const { el } = mount(state);
     expect(el.querySelector(".nw-align-ceiling").textContent).toBe("0.310–0.520");
     expect(el.querySelectorAll(".nw-ceiling-band").length).toBe(1);
+    expect(el.querySelectorAll(".nw-control-band").length).toBe(0);
+  });
+
+  it("shades the control's range over several random initialisations", () => {
+    const state = { ...baseState(["alignment"]), align_result: { layers: ["conv1", "layer3"], regions: ["hIT"], selected: "layer3", label: "RSA (spearman)",
+      score: { hIT: [0.1, 0.2] }, ci_low: { hIT: [0.05, 0.1] }, ci_high: { hIT: [0.15, 0.3] }, control: { hIT: [0.05, 0.06] },
+      control_low: { hIT: [0.03, 0.04] }, control_high: { hIT: [0.07, 0.08] }, control_seeds: 3,
+      ceiling: { hIT: 0.31 }, ceiling_upper: { hIT: 0.52 }, ceiling_note: { hIT: "" } } };
+    const { el } = mount(state);
+    expect(el.querySelectorAll(".nw-control-band").length).toBe(1);
+    expect(el.textContent).toContain("mean of 3 initialisations");
   });
 });
 

@@ -13,7 +13,7 @@ from .engines import engine, fraction_progress, sweep_summary
 METRICS = ("rsa", "encoding", "cka")
 #: metric settings: "method" compares RDMs (RSA), "encoding" is the mapping model, "kernel" the CKA kernel
 DEFAULT_SETTINGS: Dict[str, Any] = {"metric": "rsa", "method": "spearman", "encoding": "ridge", "kernel": "linear",
-                                    "control": True, "n_boot": 200, "seed": 0}
+                                    "control": True, "control_seeds": 3, "n_boot": 200, "seed": 0}
 #: which settings each metric uses (only those go into the engine call and its "copy as code")
 METRIC_SETTINGS = {"rsa": ("method",), "encoding": ("encoding",), "cka": ("kernel",)}
 NO_NEURAL = ("no neural data: this panel compares each layer with recorded brain regions, so it needs a data "
@@ -25,6 +25,10 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     if out["metric"] not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {out['metric']!r}")
     out["control"] = bool(out["control"])
+    k = out["control_seeds"]
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"control_seeds (how many random initialisations make the control) must be a positive "
+                         f"integer, got {k!r}")
     return out
 
 
@@ -68,7 +72,9 @@ class AlignmentPanel(t.HasTraits):
         layers = base + extra
         s = self.align_settings
         call = {"metric": s["metric"], **{k: s[k] for k in METRIC_SETTINGS[s["metric"]]},
-                "control": "random" if s["control"] else None, "n_boot": s["n_boot"], "seed": s["seed"]}
+                "control": "random" if s["control"] else None, "n_boot": s["n_boot"], "seed": s["seed"],
+                **({"control_seeds": tuple(range(s["control_seeds"]))} if s["control"] and s["control_seeds"] > 1
+                   else {})}
         settings = tuple(sorted(call.items()))
 
         def swept(al: Any, names: List[str], report: Any, cancel: Any) -> Any:

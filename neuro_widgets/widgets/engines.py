@@ -90,7 +90,7 @@ def sweep_summary(results: Sequence[Any], layers: Sequence[str]) -> Dict[str, An
     def blank() -> Dict[str, List[Optional[float]]]:
         return {reg: [None] * len(layers) for reg in regions}
 
-    score, lo, hi, control = blank(), blank(), blank(), blank()
+    score, lo, hi, control, control_lo, control_hi = blank(), blank(), blank(), blank(), blank(), blank()
     ceiling: Dict[str, Optional[float]] = {reg: None for reg in regions}
     notes: Dict[str, str] = {reg: "" for reg in regions}
     for r in rows:
@@ -104,12 +104,18 @@ def sweep_summary(results: Sequence[Any], layers: Sequence[str]) -> Dict[str, An
             notes[r.region] = notes[r.region] or r.ceiling_note
         elif r.model == "random":  # one control, or the pool of several seeds ("random:<seed>" rows are its parts)
             control[r.region][i] = _num(r.score)
+        else:  # one initialisation of several: the control's spread is the range over them
+            for band, pick in ((control_lo, min), (control_hi, max)):
+                old = band[r.region][i]
+                band[r.region][i] = _num(r.score) if old is None else _num(pick(old, float(r.score)))
     bands = result.settings.get("ceiling_bands", {})
     upper = {reg: _num(bands.get(reg, {}).get("upper")) for reg in regions}
     label = {"rsa": "RSA", "encoding": "encoding r", "cka": "CKA"}.get(result.metric, result.metric)
     method = result.settings.get("method") if result.metric == "rsa" else None
     return {"layers": list(layers), "regions": regions, "score": score, "ci_low": lo, "ci_high": hi,
-            "control": control, "ceiling": ceiling, "ceiling_upper": upper, "ceiling_note": notes,
+            "control": control, "control_low": control_lo, "control_high": control_hi,
+            "control_seeds": len(result.settings.get("control_seeds") or []),
+            "ceiling": ceiling, "ceiling_upper": upper, "ceiling_note": notes,
             "label": f"{label} ({method})" if method else label}
 
 
