@@ -207,6 +207,17 @@ class BaseWidget(anywidget.AnyWidget):
         the slot's running job is superseded."""
         self.runner.post(slot, {"state": "error", "error": message})
 
+    def hidden(self, panel: str) -> bool:
+        """True while ``panel`` sits in a tab that is not shown (lazy panels wait to be opened)."""
+        return self.arrangement == "tabs" and self.active_tab != panel
+
+    def stale_layer(self, panel: str, result: Dict[str, Any]) -> Optional[str]:
+        """The selected layer when lazy ``panel`` is now shown but ``result`` is of another layer, else None."""
+        layer = self.selected_layer
+        if layer and panel in self._panels and not self.hidden(panel) and result.get("layer") != layer:
+            return layer
+        return None
+
     def reused_note(self, layer: str) -> Optional[str]:
         """Why a layer's own views skip a module that runs several times per forward pass (None when it runs
         once): a shared module (e.g. one activation object used by every block) has no single output to show."""

@@ -100,8 +100,8 @@ class NeuronsPanel(t.HasTraits):
 
     @t.observe("active_tab", "arrangement")
     def _neurons_shown(self, change: Any) -> None:
-        layer = self.selected_layer
-        if layer and self.neuron_result.get("layer") != layer and "neurons" in self._panels:
+        layer = self.stale_layer("neurons", self.neuron_result)
+        if layer:
             self._layer_neurons(layer)
 
     def _layer_neurons(self, layer: str) -> None:
@@ -110,7 +110,7 @@ class NeuronsPanel(t.HasTraits):
             self.neuron_result = {}
             self.notice("neurons", NO_NEURONS)
             return
-        if self.arrangement == "tabs" and self.active_tab != "neurons":
+        if self.hidden("neurons"):
             return  # swept when the tab is opened: the sweep would compete with the visible panels
         note = self.reused_note(layer)
         if note:

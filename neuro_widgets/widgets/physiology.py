@@ -105,14 +105,14 @@ class PhysiologyPanel(t.HasTraits):
 
     @t.observe("active_tab", "arrangement")
     def _phys_shown(self, change: Any) -> None:
-        layer = self.selected_layer
-        if layer and self.phys_result.get("layer") != layer and "physiology" in self._panels:
+        layer = self.stale_layer("physiology", self.phys_result)
+        if layer:
             self._layer_physiology(layer)
 
     def _layer_physiology(self, layer: str) -> None:
         self.phys_channel, self.phys_category = {}, {}
         self.phys_result = {}
-        if self.arrangement == "tabs" and self.active_tab != "physiology":
+        if self.hidden("physiology"):
             return  # measured when the tab is opened: the survey would compete with the visible panels
         note = self.reused_note(layer)
         if note:
