@@ -155,3 +155,18 @@ def test_model_untouched_after_sliced_renders_that_stop_early():
         render(probe, "block:3", steps=10, progress=fail)
     assert_untouched(probe.module, before)
     assert not any("forward" in m.__dict__ for m in probe.module.modules())
+
+
+def test_renders_equal_the_numbers_of_the_code_before_issue_17_speedups():
+    """Numbers produced by the render as it was before the sliced conv, numpy transform matrices, spectrum
+    damping and the cheaper redirect backward (commit dedf9cb): channel 7 is alive, channel 3 dead (the
+    redirect path), and a 3-channel sheet."""
+    probe = probe_of()
+    alive = render(probe, "block:7", steps=6, seed=4, size=16)
+    np.testing.assert_allclose(alive.values[:, 0], [0.10627058, 0.10802376, 0.10974228, 0.11126183, 0.11268099,
+                                                    0.11450022], rtol=1e-5)
+    np.testing.assert_allclose(alive.images[0, 5, 3:7, 1], [0.4860786, 0.5027798, 0.4958588, 0.5128078], atol=1e-6)
+    dead = render(probe, "block:3", steps=6, seed=4, size=16)
+    np.testing.assert_allclose(dead.images[0, 5, 3:7, 1], [0.5160398, 0.52021754, 0.5322702, 0.53843164], atol=1e-6)
+    sheet = render_layer(probe, "block", channels=[0, 2, 5], steps=6, seed=1, size=16)
+    np.testing.assert_allclose(sheet.images[:, 8, 8, 0], [0.4577838, 0.45988712, 0.50924957], atol=1e-6)
