@@ -105,6 +105,28 @@ def test_channels_mixed_after_the_conv_are_not_sliced(mix):
     assert channel_slice(probe_of(mix), ob.channel("block", 2), (16, 16)) is FULL
 
 
+class StandardizedConv(nn.Conv2d):
+    """A conv whose forward transforms its weight first: slicing the raw weight would be wrong."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = (self.weight - self.weight.mean(dim=(1, 2, 3), keepdim=True)) * 2.0
+        return self._conv_forward(x, w, self.bias)
+
+
+def test_a_conv_with_its_own_forward_or_a_users_hook_is_not_sliced():
+    probe = probe_of()
+    probe.module.block.conv2 = StandardizedConv(8, 8, 3, padding=1)
+    assert channel_slice(probe, ob.channel("block", 2), (16, 16)) is FULL
+    plain = probe_of()
+    seen = []
+    handle = plain.module.block.conv2.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    try:
+        assert channel_slice(plain, ob.channel("block", 2), (16, 16)) is FULL  # the hook would see a sliced output
+    finally:
+        handle.remove()
+    assert isinstance(channel_slice(plain, ob.channel("block", 2), (16, 16)), ChannelSlice)
+
+
 def test_objectives_reading_the_whole_layer_or_several_layers_are_not_sliced():
     probe = probe_of()
     assert channel_slice(probe, ob.layer("block"), (16, 16)) is FULL

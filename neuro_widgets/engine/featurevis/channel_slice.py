@@ -91,7 +91,7 @@ def channel_slice(probe: Probe, objective: Objective, input_size: Tuple[int, int
         known[base] = _find_sliceable_conv(probe, base, input_size)
     modules = dict(probe.module.named_modules())
     conv = modules.get(known[base]) if known[base] is not None else None
-    if not isinstance(conv, nn.Conv2d) or "forward" in conv.__dict__ or conv._forward_hooks or conv._forward_pre_hooks:
+    if not _plain_conv(conv):
         return FULL
     need = sorted({int(k) % conv.out_channels for k in objective.reads[layers[0]]})
     if len(need) >= conv.out_channels:
@@ -99,12 +99,18 @@ def channel_slice(probe: Probe, objective: Objective, input_size: Tuple[int, int
     return ChannelSlice(conv, torch.tensor(need, dtype=torch.long, device=conv.weight.device))
 
 
+def _plain_conv(conv: Any) -> bool:
+    """An ``nn.Conv2d`` whose forward is the stock one (a subclass may transform its weight first), with no
+    forward of its own set on the instance and no hooks that would see the sliced output."""
+    return (isinstance(conv, nn.Conv2d) and type(conv).forward is nn.Conv2d.forward and "forward" not in conv.__dict__
+            and not conv._forward_hooks and not conv._forward_pre_hooks)
+
+
 def _find_sliceable_conv(probe: Probe, base: str, input_size: Tuple[int, int]) -> Optional[str]:
     modules = dict(probe.module.named_modules())
     root = modules[base]
     convs = [base] if isinstance(root, nn.Conv2d) else \
         [f"{base}.{n}" for n, m in root.named_modules() if isinstance(m, nn.Conv2d) and n]
-    convs = [n for n in convs if modules[n].groups == 1]
     if not convs:
         return None
     order = []
@@ -128,7 +134,8 @@ def _find_sliceable_conv(probe: Probe, base: str, input_size: Tuple[int, int]) -
         return None
     name = called[-1]
     conv = modules[name]
-    if counts[name] != 1 or conv.out_channels != layer_out.shape[1]:
+    if counts[name] != 1 or conv.groups != 1 or type(conv).forward is not nn.Conv2d.forward \
+            or conv.out_channels != layer_out.shape[1]:
         return None
     return name if _channelwise(probe, base, conv, x, layer_out) else None
 
