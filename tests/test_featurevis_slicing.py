@@ -192,3 +192,21 @@ def test_renders_equal_the_numbers_of_the_code_before_issue_17_speedups():
     np.testing.assert_allclose(dead.images[0, 5, 3:7, 1], [0.5160398, 0.52021754, 0.5322702, 0.53843164], atol=1e-6)
     sheet = render_layer(probe, "block", channels=[0, 2, 5], steps=6, seed=1, size=16)
     np.testing.assert_allclose(sheet.images[:, 8, 8, 0], [0.4577838, 0.45988712, 0.50924957], atol=1e-6)
+
+
+def test_redirected_relu_backward_on_feature_maps_matches_the_rule_image_by_image():
+    from neuro_widgets.engine.featurevis.relu_redirect import _RedirectedReLU
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, 5, 5, generator=g)
+    x[1] = -x[1].abs() - 0.1  # images 1 and 3 are all negative: their ReLU passes nothing
+    x[3] = -x[3].abs() - 0.1
+    grad = torch.randn(4, 3, 5, 5, generator=g)
+    xr = x.clone().requires_grad_(True)
+    _RedirectedReLU.apply(xr).backward(grad)
+    for i in range(4):
+        if (x[i] >= 0).any():  # the plain ReLU gradient (kept at x == 0, as the rule says)
+            want = torch.where(x[i] < 0, 0.0, grad[i])
+        else:  # the incoming gradient, blocked only where it pushes a negative input lower
+            want = torch.where((x[i] < 0) & (grad[i] > 0), 0.0, grad[i])
+        assert torch.equal(xr.grad[i], want)

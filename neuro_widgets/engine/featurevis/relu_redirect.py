@@ -35,11 +35,10 @@ class _RedirectedReLU(torch.autograd.Function):
         passed = relu_grad.flatten(1).any(dim=1)  # per image: did the ReLU pass any gradient (NaN counts)?
         if bool(passed.all()):
             return relu_grad
-        dead = ~passed
-        # the loss is minimized, so grad > 0 at a negative input means "push it lower": block only that
-        redirected = grad[dead].masked_fill(negative[dead] & (grad[dead] > 0), 0.0)
-        relu_grad[dead] = redirected
-        return relu_grad
+        # images that passed nothing get the incoming gradient, blocked only where it would push a negative input
+        # lower (the loss is minimized, so that is grad > 0); one masked fill, no gather and scatter of images
+        alive = passed.view(-1, *([1] * (x.dim() - 1)))
+        return grad.masked_fill(negative & (alive | (grad > 0)), 0.0)
 
 
 class Redirect:
