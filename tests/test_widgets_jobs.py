@@ -504,3 +504,35 @@ def test_partial_results_are_never_dropped_by_the_status_pacing():
     runner.submit("a", None, work, lambda r: None, on_progress=lambda **kw: extras.append(kw["partial"]))
     runner.wait(10)
     assert extras == [0, 1, 2, 3, 4]
+
+
+def test_a_job_pauses_at_progress_reports_only_where_it_holds_nothing_on_the_model():
+    """An engine call reporting progress between its passes over the model (a sweep's scoring) lets a waiting job
+    of higher priority run there; a report made while it holds the model's lock never pauses (a pause there
+    would wait on itself)."""
+    from neuro_widgets.engine.model_state import model_lock
+    from neuro_widgets.widgets.jobs import model_gate
+
+    module = _tiny_probe().module
+    runner = JobRunner(Recorder(), gate=model_gate(module))
+    inside, events, started = [False], [], threading.Event()
+
+    def long_sweep(report, cancel):
+        for i in range(40):
+            with model_lock(module):
+                inside[0] = True
+                report(i / 40, "extracting")  # never pauses here
+                inside[0] = False
+            started.set()
+            time.sleep(0.01)
+            report(i / 40, "scoring")  # may pause here
+        events.append("sweep")
+
+    def cheap(report, cancel):
+        events.append(("cheap", inside[0]))
+
+    runner.submit("alignment", None, long_sweep, lambda r: None, priority=4)
+    assert started.wait(10)
+    runner.submit("maps", None, cheap, lambda r: None, priority=0)
+    runner.wait(30)
+    assert events == [("cheap", False), "sweep"]

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Hashable, Optional, Tuple
 
 import numpy as np
 
+from ..engine.model_state import model_lock
 from ..engine.progress import Cancelled, CancelToken
 
 #: a running job's status is updated at most this often (seconds), except its first and last update
@@ -47,11 +48,17 @@ class ModelGate:
     steps (see :class:`GateToken`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, module: Any = None) -> None:
         self._cond = threading.Condition()
         self._queue: list = []
         self._arrivals = 0
         self._busy = False
+        self._module = weakref.ref(module) if module is not None else None
+
+    @property
+    def module(self) -> Any:
+        """The model this gate orders access to (None when unknown or gone)."""
+        return self._module() if self._module is not None else None
 
     def acquire(self, cancel: CancelToken, priority: int = 0, poll: float = 0.05) -> None:
         with self._cond:
@@ -112,6 +119,13 @@ class GateToken(CancelToken):
         self.let_go()
         self.hold()
 
+    def pause_if_free(self) -> None:
+        """Pause now if a job of higher priority waits and this thread holds nothing on the model (called at every
+        progress report: an engine call reporting between two passes over the model can then pause there)."""
+        module = self.gate.module if self.gate is not None else None
+        if module is not None and self.should_pause() and model_lock(module).held_here() == 0:
+            self.pause()
+
     def defer(self, priority: int) -> None:
         """Run on at ``priority`` from now on; jobs that now come first and wait get the model before this one
         goes on. Call it between engine calls (never from inside one: the model would still be held)."""
@@ -129,7 +143,7 @@ def model_gate(module: Any) -> ModelGate:
     with _GATES_LOCK:
         gate = _GATES.get(module)
         if gate is None:
-            gate = _GATES[module] = ModelGate()
+            gate = _GATES[module] = ModelGate(module)
         return gate
 
 
@@ -342,6 +356,7 @@ class JobRunner:
             if not self._is_current(job):
                 job.cancel.cancel()  # superseded
             job.cancel.raise_if_cancelled()
+            job.cancel.pause_if_free()
             if job.on_progress is not None and extra:  # partial results are never dropped (callbacks pace themselves)
                 job.on_progress(**extra)
             now = time.monotonic()
