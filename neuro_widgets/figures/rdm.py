@@ -1,7 +1,7 @@
 """An RDM as an image with its colour bar, and category bands and labels along both edges."""
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from matplotlib import rc_context
@@ -79,4 +79,22 @@ def plot_rdm(rdm: Any, ax: AxesArg = None, *, categories: Optional[Sequence[Any]
             spine.set_visible(False)
         if style["title"]:
             ax.set_title(style["title"])
+    return fig
+
+
+def plot_rdms(rdms: Mapping[str, Any], *, categories: Optional[Sequence[Any]] = None, sort: bool = True,
+              label: str = "dissimilarity", **style: Any) -> Figure:
+    """Several RDMs of the same stimuli side by side (e.g. a layer's and a brain region's), each titled by its
+    key and with its own colour bar (their scales differ), the category bands on each."""
+    if not rdms:
+        raise ValueError("plot_rdms: give at least one RDM, e.g. {'layer3': rdm}")
+    style = resolve(style, "plot_rdms")
+    title = style.pop("title")
+    n = len(rdms)
+    with rc_context(rc(style)):
+        fig, axes = figure_axes(None, n, style, (4.6 * n, 4.2), where="plot_rdms")
+        for a, (name, m) in zip(axes, rdms.items()):
+            plot_rdm(m, a, categories=categories, sort=sort, label=label, title=str(name), **style)
+        if title:
+            fig.suptitle(title, fontsize="medium")
     return fig
