@@ -197,7 +197,11 @@ class FeatureVisPanel(t.HasTraits):
             result = out["render"]
             top, bottom = example_rows(out["examples"], channel) if out["examples"] is not None else ([], [])
             curve = np.asarray(result.values, dtype=np.float64)
-            self.fv_detail = {"layer": layer, "channel": channel, "image": png_bytes(result.images[0], DETAIL_PX),
+            image = np.asarray(result.images[0])
+            # a small render is sent as it is (the front end upsamples it smoothly), a large one shrunk to DETAIL_PX
+            self.fv_detail = {"layer": layer, "channel": channel,
+                              "image": png_bytes(image, min(DETAIL_PX, max(image.shape[:2]))),
+                              "size": [int(image.shape[0]), int(image.shape[1])],
                               "value": result_values(result)[0],
                               "curve": [float(v) for v in curve[:, 0]] if curve.ndim == 2 and curve.size else [],
                               "top": top, "bottom": bottom,
