@@ -75,6 +75,14 @@ def test_panels_draw_axes_and_save_figures(tmp_path):
         assert {"channel of 3"} <= svg_texts(svg)
         assert any(t.startswith("contribution to predicted class") for t in svg_texts(svg))
 
+        # the sanity check's curve: titled axes, nice y ticks; its figure downloads too
+        page.click(".nw-attribution button:has-text('Sanity check')")
+        page.wait_for_selector(".nw-sanity .nw-plot [data-axis='y']")
+        assert page.locator(".nw-sanity .nw-y-axis .nw-tick").count() > 2
+        page.locator(".nw-sanity").screenshot(path=str(ARTIFACTS / "14_sanity_axes.png"))
+        page.wait_for_selector(".nw-save-figure[data-figure='sanity']:not([hidden])")
+        assert download(page, ".nw-save-figure[data-figure='sanity'] [data-format='png']")[:4] == b"\x89PNG"
+
         # alignment and RDMs: a titled y axis with nice ticks; both RDMs with colour bars and category bands
         page.click(".nw-tab[data-tab='alignment']")
         page.wait_for_selector(".nw-curve [data-axis='y']")
@@ -91,3 +99,15 @@ def test_panels_draw_axes_and_save_figures(tmp_path):
         png = download(page, ".nw-save-figure[data-figure='alignment'] [data-format='png']")
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
         Image.open(io.BytesIO(png)).verify()
+
+        # the channel view: an 8-px render shown smoothed at 224 px, and said so; its figure downloads
+        page.click(".nw-tab[data-tab='featurevis']")
+        page.click(".nw-sheet .nw-tile[data-channel='2']")
+        page.wait_for_selector(".nw-detail[data-channel='2'] img.nw-large")
+        assert page.text_content(".nw-scale-note") == "rendered at 8×8 px, shown 28× larger, smoothed"
+        assert page.eval_on_selector("img.nw-large", "i => getComputedStyle(i).imageRendering") == "auto"
+        page.wait_for_selector(".nw-detail .nw-plot [data-axis='x']")
+        page.locator(".nw-detail-wrap").screenshot(path=str(ARTIFACTS / "14_channel_view.png"))
+        page.wait_for_selector(".nw-save-figure[data-figure='featurevis_detail']:not([hidden])")
+        svg = download(page, ".nw-save-figure[data-figure='featurevis_detail'] [data-format='svg']")
+        assert "3 channel 2" in svg_texts(svg)
