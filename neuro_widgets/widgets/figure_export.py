@@ -22,6 +22,8 @@ FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 PRINT_DPI = 300
 #: panels whose figure belongs to the selected layer (the sanity check and the alignment sweep span the model)
 LAYER_PANELS = ("featurevis", "featurevis_detail", "attribution", "contributions", "rdm")
+#: worker threads of several panels keep figures at once (one lock for all widgets: the updates are tiny)
+_SOURCES_LOCK = threading.Lock()
 
 
 def colour_tables() -> Dict[str, Dict[str, Any]]:
@@ -46,11 +48,6 @@ class FigureExport(t.HasTraits):
     figures = t.Dict().tag(sync=True)
     #: panel -> (plot function, its keyword arguments); kernel side only
     _figure_sources = t.Dict()
-    _figure_lock = t.Any()
-
-    @t.default("_figure_lock")
-    def _figure_lock_default(self) -> Any:
-        return threading.Lock()
 
     @t.default("colormaps")
     def _colormaps_default(self) -> Dict[str, Dict[str, Any]]:
@@ -66,13 +63,13 @@ class FigureExport(t.HasTraits):
     def keep_figure(self, panel: str, plot: Callable[..., Any], stem: str, **kwargs: Any) -> None:
         """Remember how to draw ``panel``'s figure: ``plot(**kwargs)`` (a result's ``.plot`` or a
         ``neuro_widgets.figures`` function) returns it; ``stem`` names the downloaded file."""
-        with self._figure_lock:  # worker threads of several panels call this
+        with _SOURCES_LOCK:
             self._figure_sources = {**self._figure_sources, panel: (plot, kwargs)}
             self.figures = {**self.figures, panel: stem}
 
     def drop_figure(self, panel: str) -> None:
         """``panel`` shows nothing now (a new layer is computing): its old figure is not offered."""
-        with self._figure_lock:
+        with _SOURCES_LOCK:
             if panel in self._figure_sources:
                 self._figure_sources = {k: v for k, v in self._figure_sources.items() if k != panel}
             if panel in self.figures:
