@@ -142,6 +142,10 @@ def test_rdm_figure_has_both_rdms_colour_bars_and_categories(explorer, tiny):
     ref = figures.plot_rdms({"a": data.neural.rdms(region).mean(0), "b": data.neural.rdms(region).mean(0)},
                             categories=CATEGORIES)
     assert len([a for a in ref.axes if a.get_label() == "<colorbar>"]) == 2
+    # each RDM's colours span its off-diagonal values, as the widget's canvas does (the zero diagonal is left out)
+    m = data.neural.rdms(region).mean(0)
+    off = m[~np.eye(len(m), dtype=bool)]
+    np.testing.assert_allclose(ref.axes[0].get_images()[0].get_clim(), (off.min(), off.max()))
 
 
 def test_new_layer_drops_the_old_layers_figures(tiny):

@@ -49,7 +49,11 @@ def plot_rdm(rdm: Any, ax: AxesArg = None, *, categories: Optional[Sequence[Any]
             categories = [categories[i] for i in order]
     with rc_context(rc(style)):
         fig, (ax,) = figure_axes(ax, 1, style, (5.0, 4.4), where="plot_rdm")
-        im = ax.imshow(m, cmap=style["unsigned_cmap"], interpolation="nearest")
+        # the colours span the off-diagonal values (as in the widget): the zero diagonal would waste the scale
+        off = m[~np.eye(n, dtype=bool)]
+        off = off[np.isfinite(off)]
+        limits = (float(off.min()), float(off.max())) if off.size and off.min() < off.max() else (None, None)
+        im = ax.imshow(m, cmap=style["unsigned_cmap"], interpolation="nearest", vmin=limits[0], vmax=limits[1])
         fig.colorbar(im, ax=ax, label=label, shrink=0.85)
         ax.set_xlabel("stimulus")
         ax.set_ylabel("stimulus")
