@@ -177,8 +177,10 @@ export function categoryRuns(labels) {
 }
 
 /** Category bands along one edge of an n × n matrix drawn `size` px wide: `side` "left" (with the labels) or "top". */
-export function categoryBands(categories, size, side = "left", { band = 8, labelWidth = 70 } = {}) {
+export function categoryBands(categories, size, side = "left", { band = 8, labelWidth = null } = {}) {
   const n = categories.length;
+  // room for the longest label at the 9-px category font (about 5.5 px a character)
+  labelWidth = labelWidth ?? Math.min(150, 8 + Math.ceil(5.5 * Math.max(...categories.map((c) => String(c).length))));
   const runs = categoryRuns(categories);
   const colour = new Map([...new Set(categories)].map((c, k) => [c, OKABE_ITO[k % OKABE_ITO.length]]));
   const left = side === "left";
@@ -191,7 +193,7 @@ export function categoryBands(categories, size, side = "left", { band = 8, label
     svg.lastChild.setAttribute("fill", colour.get(r.label));
     svg.lastChild.setAttribute("class", "nw-band");
     svg.lastChild.dataset.category = r.label;
-    if (left && len >= 9) svg.append(text({ x: labelWidth - 3, y: a + len / 2 + 3, class: "nw-tick nw-category", "text-anchor": "end" }, String(r.label)));
+    if (left && len >= 9) svg.append(text({ x: labelWidth - 3, y: a + len / 2 + 3, class: "nw-tick nw-category", style: "font-size: 9px", "text-anchor": "end" }, String(r.label)));
   }
   return svg;
 }

@@ -1,7 +1,7 @@
 // Issue 14 in the front end: tick scales, the kernel's colour tables, axis titles, colour bars, category bands,
 // block paths in the filtered tree, and "save figure".
 import { describe, it, expect, vi } from "vitest";
-import { niceTicks, niceStep, tickText, categoryRuns, barChart, linePlot } from "../src/plots.js";
+import { niceTicks, niceStep, tickText, categoryRuns, categoryBands, barChart, linePlot } from "../src/plots.js";
 import { colourTable, colourTables, signedPosition } from "../src/colormap.js";
 import { mount, baseState, arrayPayload, testTable, pngBuffer } from "./fake_model.js";
 
@@ -141,6 +141,14 @@ describe("RDMs", () => {
     // the lowest off-diagonal value is the table's first entry
     const px = el.querySelector('canvas[data-which="layer"]').getContext("2d").getImageData(1, 0, 1, 1).data;
     expect([...px.slice(0, 3)]).toEqual([0, 255, 128]);
+  });
+
+  it("category labels fit beside their bands (long names are not cut off)", () => {
+    const svg = categoryBands(["nonhuman bodypart", "nonhuman bodypart", "artificial inanimate", "artificial inanimate"], 240, "left");
+    document.body.replaceChildren(svg);
+    const labels = [...svg.querySelectorAll(".nw-category")];
+    expect(labels.length).toBe(2);
+    for (const t of labels) expect(t.getBBox().x).toBeGreaterThanOrEqual(0);
   });
 
   it("category runs follow consecutive labels", () => {
