@@ -9,6 +9,7 @@ import traitlets as t
 from . import codegen
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .engines import engine, fraction_progress, sweep_summary
+from .figure_export import file_stem
 
 METRICS = ("rsa", "encoding", "cka")
 #: metric settings: "method" compares RDMs (RSA), "encoding" is the mapping model, "kernel" the CKA kernel
@@ -112,6 +113,7 @@ class AlignmentPanel(t.HasTraits):
 
         def show(results: List[Any]) -> None:
             self.align_result = summary(results)
+            self.keep_figure("alignment", results[0].plot, file_stem("alignment", s["metric"], self.data_name))
             code = codegen.sweep(layers, call)
             self.set_code("alignment", codegen.with_record(code, getattr(results[0], "settings", None)))
 

@@ -22,6 +22,7 @@ from ..engine.describe import brief
 from ..engine.hooks import layer_name
 from ..engine.probe import Probe
 from ..engine.stimuli import StimulusSet
+from .figure_export import FigureExport
 from .jobs import JobRunner, model_gate
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -121,7 +122,7 @@ def layer_rows(probe: Probe) -> List[Dict[str, Any]]:
             for info in probe.layers()]
 
 
-class BaseWidget(anywidget.AnyWidget):
+class BaseWidget(FigureExport, anywidget.AnyWidget):
     """Inputs, layer list, selection, job status, stimulus thumbnails and the action dispatcher."""
 
     _esm = BUNDLE

@@ -12,6 +12,7 @@ from . import codegen
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .codec import check_message_size, png_bytes, png_list
 from .engines import engine, example_rows, fraction_progress
+from .figure_export import file_stem
 
 SHEET_PX = 96  # contact-sheet tiles are sent at most this large
 DETAIL_PX = 224
@@ -152,6 +153,7 @@ class FeatureVisPanel(t.HasTraits):
             self.fv_sheet = check_message_size(
                 {**head, "images": png_list(result.images, SHEET_PX), "values": result_values(result), "final": True},
                 "the contact-sheet page")
+            self.keep_figure("featurevis", result.plot, file_stem(layer, f"channels{channels[0]}-{channels[-1]}"))
             self.set_code("featurevis", codegen.with_record(codegen.render_layer(layer, channels, kwargs),
                                                             result.settings))
 
@@ -205,9 +207,14 @@ class FeatureVisPanel(t.HasTraits):
         def show(out: Dict[str, Any]) -> None:
             result = out["render"]
             curve = np.asarray(result.values, dtype=np.float64)
-            self.fv_detail = {**rows(out["examples"]), "image": png_bytes(result.images[0], DETAIL_PX),
+            image = np.asarray(result.images[0])
+            # a small render is sent as it is (the front end upsamples it smoothly), a large one shrunk to DETAIL_PX
+            self.fv_detail = {**rows(out["examples"]), "image": png_bytes(image, min(DETAIL_PX, max(image.shape[:2]))),
+                              "size": [int(image.shape[0]), int(image.shape[1])],
                               "value": result_values(result)[0],
                               "curve": [float(v) for v in curve[:, 0]] if curve.ndim == 2 and curve.size else []}
+            self.keep_figure("featurevis_detail", result.plot, file_stem(layer, f"channel{channel}"),
+                             labels=[f"{layer} channel {channel}"], smooth=True)
             self.set_code("featurevis_detail", codegen.with_record(
                 codegen.channel_detail(layer, channel, kwargs, s["k"], stimuli is not None), result.settings))
 
