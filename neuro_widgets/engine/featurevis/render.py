@@ -24,6 +24,7 @@ from ..hooks import capture
 from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
+from .channel_slice import channel_slice
 from .objectives import OUTPUT, Objective, as_objective
 from .param import ImageParam, as_param
 from .receptive_field import receptive_field
@@ -233,6 +234,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     to_input = ModelInput(probe, plan.transforms, plan.input_size)
     layers = list(plan.objective.layers)
     taps = resolve_taps(probe, layers)
+    forward = channel_slice(probe, plan.objective, plan.input_size)
     opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
     history: List[torch.Tensor] = []
     snaps: Dict[int, np.ndarray] = {}
@@ -258,7 +260,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
                 image = live()
                 if step in plan.snapshots:
                     snaps[step] = to_numpy_images(image)
-                out = cap.run(to_input(image, generator))
+                out = forward.run(cap, to_input(image, generator))
                 values = plan.objective(taps.context(cap, image, out))
                 (-values.sum()).backward()
                 opt.step()
