@@ -100,3 +100,42 @@ def test_sweep_to_xarray_matches_its_rows_best_layers_and_split(tiny, tmp_path):
     # the table and the Dataset agree
     df = res.to_pandas()
     assert len(df) == len(res.rows) and df.score.tolist() == [r.score for r in res.rows]
+
+
+@pytest.mark.parametrize("method", ["correlation", "euclidean"])
+def test_model_rdms_go_to_rsatoolbox_with_the_same_numbers_and_comparisons(tiny, method):
+    rsr = pytest.importorskip("rsatoolbox.rdm")
+    from rsatoolbox.data import Dataset
+
+    probe, stim = tiny
+    acts = probe.activations(stim, ["conv1", "conv2", "head.1"])
+    ours = nw.alignment.rdm(acts, method=method)
+    assert isinstance(ours, dict) and ours.stimulus_ids == stim.ids
+    rsa = ours.to_rsatoolbox()
+    assert rsa.n_rdm == 3 and rsa.rdm_descriptors["layer"] == ["conv1", "conv2", "head.1"]
+    assert list(rsa.pattern_descriptors["stimulus_id"]) == stim.ids and rsa.descriptors["model"] == "reused"
+    np.testing.assert_allclose(rsa.get_matrices(), np.stack([m.numpy() for m in ours.values()]), atol=1e-12)
+    # rsatoolbox computes the same RDMs from the same activations
+    for k, (layer, x) in enumerate(acts.items()):
+        theirs = rsr.calc_rdm(Dataset(x.reshape(len(x), -1).double().numpy()), method=method)
+        np.testing.assert_allclose(rsa.dissimilarities[k], theirs.dissimilarities[0], rtol=1e-9, atol=1e-12)
+    # rsatoolbox's compare on the converted object equals ours
+    g = torch.Generator().manual_seed(2)
+    brains = np.stack([nw.alignment.rdm(torch.randn(24, 7, generator=g)).numpy() for _ in range(3)])
+    stack = np.stack([m.numpy() for m in ours.values()])
+    i, j = np.triu_indices(24, 1)
+    for ours_name, theirs_name in (("spearman", "spearman"), ("pearson", "corr"), ("cosine", "cosine"),
+                                   ("tau-a", "tau-a")):
+        expected = rsr.compare(rsa, rsr.RDMs(brains[:, i, j]), method=theirs_name)
+        got = nw.alignment.compare_rdms(stack, brains, method=ours_name)
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_to_rsatoolbox_without_rsatoolbox_says_how_to_install(tiny, monkeypatch):
+    import sys
+
+    probe, stim = tiny
+    rdms = nw.alignment.rdm(probe.activations(stim, "conv2"))
+    monkeypatch.setitem(sys.modules, "rsatoolbox.rdm", None)  # an import of it now fails
+    with pytest.raises(ImportError, match="pip install rsatoolbox"):
+        rdms.to_rsatoolbox()
