@@ -139,3 +139,74 @@ def test_to_rsatoolbox_without_rsatoolbox_says_how_to_install(tiny, monkeypatch)
     monkeypatch.setitem(sys.modules, "rsatoolbox.rdm", None)  # an import of it now fails
     with pytest.raises(ImportError, match="pip install rsatoolbox"):
         rdms.to_rsatoolbox()
+
+
+@pytest.mark.filterwarnings("ignore::neuro_widgets.engine.attribution.ig_auto.CompletenessWarning")
+def test_attribution_results_to_numpy_keep_their_metadata_and_tables_match(tiny, tmp_path):
+    probe, stim = tiny
+    res = nw.attribution.attribute(probe, stim[:3], "integrated_gradients", target=1, n_steps=8, baseline="black")
+    arrays, meta = res.to_numpy()
+    np.testing.assert_array_equal(arrays["attributions"], res.attributions.numpy())
+    np.testing.assert_array_equal(arrays["delta"], res.delta.numpy())
+    assert meta["method"] == "integrated_gradients" and meta["baselines"] == "black" and meta["layer"] is None
+    assert meta["settings"]["n_steps"] == 8 and "baseline" not in meta["settings"]
+    np.savez(tmp_path / "ig.npz", **arrays)  # plain arrays: they save as they are
+    df = res.to_pandas()
+    assert df.image.tolist() == [0, 1, 2]
+    np.testing.assert_allclose(df.total, res.attributions.flatten(1).sum(1).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(df.relative_delta, res.relative_delta.numpy())
+    assert df.converged.tolist() == res.converged.tolist()
+
+    gradcam = nw.attribution.attribute(probe, stim[:2], "gradcam", target=1, layer="conv2")
+    assert gradcam.to_numpy()[1]["layer"] == "conv2"
+
+    contrib = nw.attribution.layer_contributions(probe, "conv2", stim[:3], target=1, n_steps=8, baseline="white")
+    arrays, meta = contrib.to_numpy()
+    assert meta["layer"] == "conv2" and meta["baselines"] == "white" and meta["settings"]["n_steps"] == 8
+    np.testing.assert_array_equal(arrays["per_image"], contrib.per_image.numpy())
+    table = contrib.to_pandas()
+    assert table.sort_values("rank").channel.tolist() == contrib.ranking.tolist()
+    np.testing.assert_allclose(table.contribution, contrib.values.double().numpy())
+    long = contrib.to_pandas(per_image=True)
+    assert len(long) == 3 * 6
+    np.testing.assert_allclose(long.groupby("channel").contribution.mean(), contrib.values.double().numpy(),
+                               rtol=1e-6)
+
+    curve = nw.attribution.sanity_check(probe, stim[:2], "saliency", 1, blocks=["conv2", "conv1"])
+    rows = curve.to_pandas()
+    assert len(rows) == len(curve.steps) * 2
+    np.testing.assert_allclose(rows.groupby("step").rank_corr.mean(), curve.correlations)
+
+
+def test_ceilings_examples_and_physiology_tables_match_their_arrays(tiny):
+    probe, stim = tiny
+    g = torch.Generator().manual_seed(3)
+    subjects = np.stack([nw.alignment.rdm(torch.randn(24, 6, generator=g)).numpy() for _ in range(4)])
+    ceiling = nw.alignment.noise_ceiling(subjects)
+    df = ceiling.to_pandas()
+    assert df.subject.tolist() == [0, 1, 2, 3]
+    assert df.upper.mean() == pytest.approx(ceiling.upper) and df.lower.mean() == pytest.approx(ceiling.lower)
+
+    responses = torch.randn(24, 5, 4, generator=g).numpy()
+    consistency = nw.alignment.split_half_consistency(responses, n_splits=3)
+    df = consistency.to_pandas()
+    assert len(df) == 3 * 5
+    np.testing.assert_allclose(df.groupby("split").consistency.median(), consistency.per_split)
+
+    examples = nw.featurevis.dataset_examples(probe, "conv2", stim, k=2)
+    df = examples.to_pandas()
+    assert len(df) == 6 * 2 * 2
+    top = df[(df.channel == 4) & (df.which == "top")].sort_values("rank")
+    assert top.stimulus.tolist() == examples.top[4].tolist()
+    assert top.stimulus_id.tolist() == [stim.ids[i] for i in examples.top[4]]
+    np.testing.assert_allclose(top.activation, examples.top_values[4])
+
+    survey = nw.physiology.tuning_survey(probe, "conv1", orientations=4, sfs=2, phases=4)
+    df = survey.to_pandas()
+    assert df.channel.tolist() == list(range(survey.n_channels))
+    np.testing.assert_array_equal(df.osi.to_numpy(), survey.osi)
+    assert df.cell_type.tolist() == [survey.channel(c)["cell_type"] for c in range(survey.n_channels)]
+    rf = nw.physiology.gradient_rf(probe, "conv2", channels=[1, 3])
+    df = rf.to_pandas()
+    assert df.channel.tolist() == [1, 3] and df.method.tolist() == [rf.method] * 2
+    assert (df.centre_row_px[1], df.centre_col_px[1]) == rf.channel(3)["centre_px"]
