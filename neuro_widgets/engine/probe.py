@@ -69,16 +69,14 @@ class Activations(dict):
         for name, value in self.items():
             calls = value if isinstance(value, list) else [value]
             for i, t in enumerate(calls):
-                label = f"{name}@{i}" if len(calls) > 1 else name
-                shape = tuple(t.shape[1:]) or (1,)
-                c, y, x = np.meshgrid(np.arange(shape[0]), np.arange(shape[1] if len(shape) > 1 else 1),
-                                      np.arange(int(np.prod(shape[2:])) if len(shape) > 2 else 1), indexing="ij")
+                shape = tuple(t.shape[1:])
+                units = int(np.prod(shape))
+                where = np.unravel_index(np.arange(units), shape or (1,))  # in flattening order
                 blocks.append(t.detach().reshape(len(t), -1).float().numpy())
-                layer += [label] * c.size
-                channel.append(c.ravel())
-                spatial = len(shape) == 3
-                ys.append(y.ravel() if spatial else np.full(c.size, -1))
-                xs.append(x.ravel() if spatial else np.full(c.size, -1))
+                layer += [f"{name}@{i}" if len(calls) > 1 else name] * units
+                channel.append(where[0])
+                ys.append(where[1] if len(shape) == 3 else np.full(units, -1))
+                xs.append(where[2] if len(shape) == 3 else np.full(units, -1))
         return xr.DataArray(
             np.concatenate(blocks, axis=1), dims=("stimulus", "unit"),
             coords={"stimulus_id": ("stimulus", self.stimulus_ids), "layer": ("unit", layer),
