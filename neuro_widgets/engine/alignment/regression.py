@@ -250,6 +250,7 @@ def pls_fit(x: Any, y: Any, n_components: int = 25, max_iter: int = 500, tol: fl
         xk -= torch.outer(x_score, px)
         py = x_score @ yk / ss
         yk -= torch.outer(x_score, py)
+        cross -= ss * torch.outer(px, py)               # (Xk - t pxᵀ)ᵀ (Yk - t pyᵀ), as Xkᵀ t = ss px, Ykᵀ t = ss py
         w_all[:, k], px_all[:, k], py_all[:, k] = w, px, py
     rotations = w_all @ torch.linalg.pinv(px_all.T @ w_all)
     coef = rotations @ py_all.T
