@@ -98,7 +98,7 @@ def loop_regression(feats, y, splits, regression):
     from sklearn.cross_decomposition import PLSRegression
     from sklearn.linear_model import RidgeCV
 
-    out = {}
+    out, t0 = {}, time.perf_counter()
     with threadpool_limits(1):
         for name in LAYERS:
             x = feats[name]
@@ -109,6 +109,7 @@ def loop_regression(feats, y, splits, regression):
                 pred = model.fit(x[train], y[train]).predict(x[test])
                 per.append([pearsonr(pred[:, j], y[test, j])[0] for j in range(y.shape[1])])
             out[name] = np.array(per)
+            print(f"    {name} done at {time.perf_counter() - t0:.0f} s", flush=True)
     return out
 
 
@@ -154,7 +155,7 @@ def main() -> None:
     with Clock("extraction") as ce:
         feats = loop_extraction(probe, ds.stimuli)
     peer_wall, peers = {}, {}
-    for regression in args.regression:
+    for regression in sorted(args.regression, reverse=True):  # ridge (the shorter) first
         with Clock(f"scikit-learn {regression} per layer per split") as c:
             peers[regression] = loop_regression(feats, y, splits, regression)
         peer_wall[regression] = c.wall
