@@ -70,7 +70,7 @@ def time_channel(page, timeout_ms: int = 120_000) -> float:
       const start = performance.now();
       const ok = () => document.querySelector('.nw-detail .nw-examples img');
       const done = new Promise((resolve) => {
-        const on = (e) => { if (e.detail.panel === 'featurevis_detail' && e.detail.kind === 'result' && ok()) {
+        const on = (e) => { if (e.detail.panel === 'featurevis_detail' && e.detail.kind === 'examples' && ok()) {
           document.removeEventListener('nw-render', on, true); resolve(e.detail.t - start); } };
         document.addEventListener('nw-render', on, true);
         setTimeout(() => resolve(NaN), timeout);

@@ -99,7 +99,7 @@ export function alignmentPanel(model, root) {
       h("tbody", {}, r.regions.map((reg) => h("tr", { "data-region": reg }, [
         h("td", { text: reg }), h("td", { class: "nw-align-score", text: scoreText(r.score[reg][i], r.ci_low[reg][i], r.ci_high[reg][i]) }),
         h("td", { class: "nw-align-ceiling", text: (r.ceiling_upper || {})[reg] !== null && (r.ceiling_upper || {})[reg] !== undefined ? `${fmt(r.ceiling[reg])}–${fmt(r.ceiling_upper[reg])}` : fmt(r.ceiling[reg]), title: (r.ceiling_note || {})[reg] || "" }),
-        h("td", { text: fmt(r.control[reg]?.[i]) })]))),
+        h("td", { class: "nw-align-control", text: r.pending === "random control" ? "computing…" : fmt(r.control[reg]?.[i]) })]))),
     ]));
     curve.replaceChildren(alignmentCurve(r, (layer) => { model.set("selected_layer", layer); model.save_changes(); }));
     legend.replaceChildren(...r.regions.map((reg, k) => h("span", { class: "nw-legend-item" }, [h("span", { class: "nw-swatch", style: { background: OKABE_ITO[k % OKABE_ITO.length] } }), reg])),

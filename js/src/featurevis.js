@@ -89,13 +89,16 @@ export function featurevisPanel(model, root) {
 
   function drawDetail() {
     const d = model.get("fv_detail") || {};
-    if (!d.image) { detail.replaceChildren(); detail.dataset.channel = ""; return; }
+    if (d.channel === undefined) { detail.replaceChildren(); detail.dataset.channel = ""; return; }
     detail.dataset.channel = d.channel;
     const px = d.size ? Math.max(...d.size) : LARGE_PX;
-    const scaleNote = px < LARGE_PX ? `rendered at ${d.size.join("×")} px, shown ${(LARGE_PX / px).toFixed(px * 2 > LARGE_PX ? 1 : 0)}× larger, smoothed` : "";
+    const scaleNote = d.image && px < LARGE_PX ? `rendered at ${d.size.join("×")} px, shown ${(LARGE_PX / px).toFixed(px * 2 > LARGE_PX ? 1 : 0)}× larger, smoothed` : "";
+    const image = d.image
+      ? h("img", { class: "nw-large", src: pngUrl(d.image), alt: `optimal stimulus of ${d.layer} channel ${d.channel}`, "data-px": px })
+      : h("div", { class: "nw-large nw-placeholder", text: "optimal stimulus: rendering…" });
     detail.replaceChildren(
       h("div", { class: "nw-detail-main" }, [
-        h("figure", {}, [h("img", { class: "nw-large", src: pngUrl(d.image), alt: `optimal stimulus of ${d.layer} channel ${d.channel}`, "data-px": px }),
+        h("figure", {}, [image,
           h("figcaption", { text: `${d.description}${d.value !== null && d.value !== undefined ? ` = ${fmt(d.value)}` : ""}` }),
           scaleNote ? h("figcaption", { class: "nw-caption nw-scale-note", text: scaleNote }) : null]),
         d.curve && d.curve.length ? h("figure", {}, [linePlot(d.curve, { xlabel: "optimisation step", ylabel: "objective", label: "objective over steps" })]) : null,
@@ -103,7 +106,8 @@ export function featurevisPanel(model, root) {
       d.top && d.top.length ? examples("dataset examples: strongest (receptive-field crops)", d.top) : null,
       d.bottom && d.bottom.length ? examples("weakest", d.bottom) : null,
     );
-    announce(root, "featurevis_detail", "result", { layer: d.layer, channel: d.channel });
+    if (d.top && d.top.length) announce(root, "featurevis_detail", "examples", { layer: d.layer, channel: d.channel });
+    if (d.image) announce(root, "featurevis_detail", "result", { layer: d.layer, channel: d.channel });
   }
 
   function update(changed) {

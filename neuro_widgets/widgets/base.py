@@ -48,9 +48,10 @@ TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel"
               "attr_settings": "attribution", "align_settings": "alignment", "rdm_region": "rdm"}
 
 
-#: the model goes to waiting jobs in this order (lower first): a layer's cheap views before its long renders
+#: the order in which a click's views get the model (lower first); a long render lets the views ranked before it
+#: run between its steps, and the alignment panel's random control waits for the contact sheet
 PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
-            "featurevis": 3, "sanity": 3}
+            "featurevis": 3, "sanity": 3, "alignment_control": 4}
 #: which panel's status line reports a malformed front-end action (others: the slot it names, or the widget's)
 ACTION_SLOT = {"open_channel": "featurevis_detail", "run_featurevis": "featurevis", "sanity": "sanity"}
 
