@@ -210,7 +210,8 @@ class FeatureVisPanel(t.HasTraits):
             image = np.asarray(result.images[0])
             # a small render is sent as it is (the front end upsamples it smoothly), a large one shrunk to DETAIL_PX
             self.fv_detail = {**rows(out["examples"]), "image": png_bytes(image, min(DETAIL_PX, max(image.shape[:2]))),
-                              "size": [int(image.shape[0]), int(image.shape[1])], "value": result_values(result)[0],
+                              "size": [int(image.shape[0]), int(image.shape[1])],
+                              "value": result_values(result)[0],
                               "curve": [float(v) for v in curve[:, 0]] if curve.ndim == 2 and curve.size else []}
             self.keep_figure("featurevis_detail", result.plot, file_stem(layer, f"channel{channel}"),
                              labels=[f"{layer} channel {channel}"], smooth=True)
