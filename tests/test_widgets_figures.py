@@ -164,6 +164,18 @@ def test_new_layer_drops_the_old_layers_figures(tiny):
     assert "format must be one of ['png', 'svg']" in w.jobs["rdm"]["error"]
 
 
+def test_a_running_job_hides_the_panels_previous_figure(tiny):
+    probe, data = tiny
+    w = nw.RDMWidget(probe, data, layer=LAYER)
+    w.wait(60)
+    assert "rdm" in w.figures
+    w.runner.post("rdm", {"state": "running", "message": "queued"})  # what a new job of the panel reports first
+    assert "rdm" not in w.figures
+    w.rdm_region = "V4"  # a real new job: its result brings the figure back, of the new region
+    w.wait(60)
+    assert w.figures["rdm"] == "rdm_3_V4"
+
+
 def test_colour_tables_are_matplotlibs(explorer):
     tables = explorer.colormaps
     for role, name in (("signed", figures.SIGNED_CMAP), ("unsigned", figures.UNSIGNED_CMAP)):

@@ -14,10 +14,15 @@ export function download(bytes, filename, mime) {
 }
 
 /** The buttons of one panel; shown while the kernel has a figure for it (trait `figures`). Only the view
- * whose button was clicked downloads the reply (a widget shown twice must not save twice). */
+ * whose button was clicked listens for the reply, and only until it came (a widget shown twice must not save
+ * twice; a closed view leaves no listener behind). */
 export function saveFigure(model, panel, root) {
   const pending = new Set();
-  const ask = (format) => { pending.add(format); model.send({ action: "save_figure", panel, format }); };
+  const ask = (format) => {
+    if (!pending.size) model.on("msg:custom", onMsg);
+    pending.add(format);
+    model.send({ action: "save_figure", panel, format });
+  };
   const el = h("div", { class: "nw-save-figure", "data-figure": panel }, [
     h("span", { class: "nw-caption", text: "save figure" }),
     h("button", { class: "nw-button", text: "PNG", "data-format": "png", title: "Download this panel's figure as PNG (300 dpi)", onclick: () => ask("png") }),
@@ -27,10 +32,10 @@ export function saveFigure(model, panel, root) {
     const fig = msg && msg.figure;
     if (!fig || fig.panel !== panel || !pending.has(fig.format) || !buffers || !buffers.length) return;
     pending.delete(fig.format);
+    if (!pending.size) model.off("msg:custom", onMsg);
     download(buffers[0], fig.filename, fig.mime);
     announce(root, panel, "figure", { format: fig.format, filename: fig.filename, bytes: bytesOf(buffers[0]).byteLength });
   };
-  model.on("msg:custom", onMsg);
   function update() {
     el.hidden = !(model.get("figures") || {})[panel];
   }

@@ -60,6 +60,14 @@ class FigureExport(t.HasTraits):
         for panel in LAYER_PANELS:
             self.drop_figure(panel)
 
+    @t.observe("jobs")
+    def _figures_follow_jobs(self, change: Any) -> None:
+        """A panel computing something new shows no result yet: its previous figure is not offered meanwhile
+        (the job's result keeps the new one before the job reports done)."""
+        for slot, status in change["new"].items():
+            if status.get("state") == "running" and slot in self.figures:
+                self.drop_figure(slot)
+
     def keep_figure(self, panel: str, plot: Callable[..., Any], stem: str, **kwargs: Any) -> None:
         """Remember how to draw ``panel``'s figure: ``plot(**kwargs)`` (a result's ``.plot`` or a
         ``neuro_widgets.figures`` function) returns it; ``stem`` names the downloaded file."""

@@ -40,7 +40,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def download(page, selector: str) -> bytes:
-    with page.expect_download(timeout=60_000) as info:
+    with page.expect_download(timeout=120_000) as info:  # drawn at 300 dpi by a busy kernel
         page.click(selector)
     return Path(info.value.path()).read_bytes()
 
@@ -54,7 +54,7 @@ def test_panels_draw_axes_and_save_figures(tmp_path):
     (tmp_path / NAME).write_text(json.dumps(notebook([SETUP])))
     env = {"NEURO_WIDGETS_HOME": os.environ.get("NEURO_WIDGETS_HOME", ""),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH", "")]))}
-    with watchdog(300), jupyter_lab(tmp_path, env) as url, browser_page(1300, 1600) as page:
+    with watchdog(480), jupyter_lab(tmp_path, env) as url, browser_page(1300, 1600) as page:
         open_notebook(page, url, NAME)
         run_all(page)
         page.wait_for_selector(".nw-sheet[data-layer='3'][data-final='true']", timeout=180_000)
