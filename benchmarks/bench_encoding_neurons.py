@@ -17,6 +17,12 @@ are printed as soon as each phase ends, with the load average sampled every 5 s 
 memory of each sweep above its baseline is compared with its budget.
 
     .venv/bin/python benchmarks/bench_encoding_neurons.py [--regression pls ridge] [--budget-gib 1.5]
+
+``--fits-only FEATURES.pt [--layers ...]`` compares the regression work alone, on activations extracted once
+(by the same ``probe.activations`` call, saved to FEATURES.pt if the file does not exist yet): the loop's
+scikit-learn fits per layer per split vs the sweep's scoring of each layer on all stimuli and on both selection
+halves (``EncodingMetric.score``, what the sweep runs after its activation pass). For a machine too loaded to run
+the full comparison in reasonable time.
 """
 from __future__ import annotations
 
@@ -93,14 +99,14 @@ def loop_extraction(probe, stimuli):
     return {name: acts[name].reshape(len(stimuli), -1).double().numpy() for name in LAYERS}
 
 
-def loop_regression(feats, y, splits, regression):
+def loop_regression(feats, y, splits, regression, layers=LAYERS):
     from scipy.stats import pearsonr
     from sklearn.cross_decomposition import PLSRegression
     from sklearn.linear_model import RidgeCV
 
     out, t0 = {}, time.perf_counter()
     with threadpool_limits(1):
-        for name in LAYERS:
+        for name in layers:
             x = feats[name]
             per = []
             for train, test in splits:
@@ -128,11 +134,53 @@ def ours(probe, ds, regression, budget):
     return res, mem.above_base, (ends[0] if ends else t0) - t0
 
 
+def fits_only(ds, path, layers, regressions):
+    """The regression phases of both contenders on saved activations (see the module docstring)."""
+    if not os.path.exists(path):
+        probe = nw.load_model("efficientnet_lite0")
+        acts = probe.activations(ds.stimuli, LAYERS, reduce=REDUCE, use_cache=False)
+        torch.save({name: acts[name].reshape(len(ds.stimuli), -1) for name in LAYERS}, path)
+    saved = torch.load(path)
+    feats = {name: saved[name].double().numpy() for name in layers}
+    y = ds.neural.mean()
+    n = len(y)
+    splits = nw.alignment.shuffle_splits(n, 10, 0.1, None, 0)
+    sel, ev = nw.alignment.half_split(n, None, 0)
+    print(f"{len(layers)} layers {layers}, {n} images x {y.shape[1]} V4 neurons, reduction {REDUCE}", flush=True)
+    rows = []
+    for regression in sorted(regressions, reverse=True):
+        metric = nw.alignment.EncodingMetric(regression, cross_validation=nw.alignment.CrossValidation(seed=0))
+        with Clock(f"sweep scoring ({regression}): every layer on all stimuli and both halves") as co:
+            with torch.no_grad():
+                threads = torch.get_num_threads()
+                torch.set_num_threads(1)  # as the sweep's scoring
+                try:
+                    ours_r = {}
+                    for name in layers:
+                        ours_r[name] = metric.score(saved[name], y).per_neuroid
+                        for half in (sel, ev):
+                            metric.score(saved[name][torch.as_tensor(half)], y[half])
+                finally:
+                    torch.set_num_threads(threads)
+        with Clock(f"scikit-learn {regression} per layer per split") as cp:
+            peer = loop_regression(feats, y, splits, regression, layers)
+        diff = max(float(np.nanmax(np.abs(ours_r[k] - peer[k]))) for k in layers)
+        rows.append(f"| {regression} | {cp.wall:.1f} | {co.wall:.1f} | {cp.wall / co.wall:.1f}x | {cp.cpu / co.cpu:.1f}x | "
+                    f"{diff:.1e} | {co.sampler.load} / {cp.sampler.load} |")
+    print("\n| regression | loop: fits (s) | sweep: scores + selection halves (s) | speed-up wall | speed-up CPU | "
+          "max abs r difference per neuron | load (sweep / loop) |\n|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--regression", choices=("pls", "ridge"), nargs="+", default=["pls", "ridge"])
     ap.add_argument("--budget-gib", type=float, default=1.5)
+    ap.add_argument("--fits-only", metavar="FEATURES.pt")
+    ap.add_argument("--layers", nargs="+", default=LAYERS, choices=LAYERS)
     args = ap.parse_args()
+    if args.fits_only:
+        return fits_only(nw.datasets.cowley2023_v4(), args.fits_only, args.layers, args.regression)
     budget = int(args.budget_gib * 2**30)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)

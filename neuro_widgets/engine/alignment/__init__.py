@@ -10,8 +10,10 @@ from .ceiling import (
 from .cka import cka
 from .compare import COMPARE_METHODS, compare_rdms
 from .control import random_copy
-from .cross_validation import half_split, shuffle_splits
-from .encoding import EncodingScore, encoding_score
+from .cross_validation import CrossValidation, half_split, shuffle_splits
+from .encoding import EncodingMetric, EncodingScore, InternalConsistency, encoding_score, pearson_r
+from .mapping import EstimatorMapping, Mapping, PLSMapping, RidgeMapping
+from .metrics import CKAMetric, RSAMetric
 from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
 from .readout import NeuronReadout, fit_readout
@@ -21,6 +23,8 @@ from .stats import bootstrap_rsa, percentile_ci, permutation_test
 from .sweep import METRICS, default_layers, sweep
 
 __all__ = [
+    "CKAMetric", "CrossValidation", "EncodingMetric", "EstimatorMapping", "InternalConsistency", "Mapping",
+    "PLSMapping", "RSAMetric", "RidgeMapping", "pearson_r",
     "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "RDM_METHODS", "BestLayer", "Consistency",
     "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
     "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",

@@ -200,15 +200,24 @@ def _nipals_weights(cross: torch.Tensor, start: int, max_iter: int, tol: float, 
     top = lam.max()
     if not top > 0:  # X orthogonal to Y: no direction (scikit-learn's loop gives NaN weights here too)
         return torch.full((cross.shape[0],), float("nan"), dtype=cross.dtype, device=cross.device)
-    a1 = vecs[start]                                                   # Qᵀ e_start
+    a1, ratio = vecs[start], lam / top                                  # Qᵀ e_start; Λ rescaled
     passes = 1 if single else max_iter
-    powers = torch.arange(passes, dtype=lam.dtype, device=lam.device)[:, None]
-    a = (lam / top)[None, :].pow(powers) * a1                         # (passes, q): Λ^(i-1) Qᵀ e_start, rescaled
-    a = a / (a.square() @ lam).sqrt()[:, None]                         # unit-norm weights in that basis
-    moved = (a[1:] - a[:-1]).square() @ lam                            # ||w_i - w_(i-1)||², i = 2 .. passes
-    done = torch.nonzero(moved < tol).flatten()
-    i = int(done[0]) + 1 if len(done) else passes - 1
-    w = cross @ (vecs @ a[i])
+    # pass i (from 0) has weights ∝ ratio^i * a1 in that basis; passes are formed in growing blocks, so a
+    # component that settles early costs a few dozen of them, not max_iter
+    prev, first, size = None, 0, 32
+    while True:
+        stop = min(passes, first + size)
+        powers = torch.arange(first, stop, dtype=lam.dtype, device=lam.device)[:, None]
+        a = ratio[None, :].pow(powers) * a1
+        a = a / (a.square() @ lam).sqrt()[:, None]                         # unit-norm weights in that basis
+        rows = a if prev is None else torch.cat([prev[None], a])
+        moved = (rows[1:] - rows[:-1]).square() @ lam                       # ||w_i - w_(i-1)||²
+        done = torch.nonzero(moved < tol).flatten()
+        if len(done) or stop == passes:
+            a_i = rows[int(done[0]) + 1] if len(done) else rows[-1]
+            break
+        prev, first, size = a[-1], stop, 4 * size
+    w = cross @ (vecs @ a_i)
     return w / w.norm()
 
 

@@ -20,7 +20,8 @@ Metrics:
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import inspect
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -33,30 +34,16 @@ from ..rng import check_seed
 from ..stimuli import StimulusSet
 from ._tensor import resolve_device, single_threaded
 from .budget import MIB, scoring_plan
-from .ceiling import (
-    CEILING_FORMULA_TEXT,
-    ceiled,
-    ceiling_vectors,
-    check_ceiling_formula,
-    split_half_consistency,
-    unit_bootstrap_ci,
-)
-from .cka import CKA_KERNELS, cka_from_kernels, kernel_from_gram
-from .compare import Prepared, check_compare_method
+from .ceiling import CEILING_FORMULA_TEXT, ceiled, check_ceiling_formula
 from .control import random_copy
-from .cross_validation import SPLIT_RECIPES, half_split, shuffle_splits
-from .encoding import check_encoding_method, check_project, corrected_resampled_t, encoding_score, test_train_ratio
-from .layer_rdms import LayerRDMs, condensed_positions, constant_features_note
-from .neural_data import NeuralResponses, repetition_mean, subject_groups
-from .rdm import _gram, check_rdm_method
-from .regression import DEFAULT_ALPHAS, standardize_features
+from .cross_validation import half_split
+from .metrics import METRIC_TYPES, METRICS, Metric, RSAMetric, build_metric, describe, make_scorer
+from .neural_data import NeuralResponses
+from .regression import standardize_features
 from .results import BestLayer, Difference, LayerScore, SweepResult
-from .stats import bootstrap_prepared, percentile_ci
+from .scorers import Z95, RSAScorer, Scorer, prepare_layers
 
-METRICS = ("rsa", "encoding", "cka")
 CONTROLS = (None, "random")
-_Z = 1.959963984540054  # two-sided 95 % normal quantile
-_JACK_GROUPS = 40
 
 
 def default_layers(probe: Probe) -> List[str]:
@@ -147,8 +134,8 @@ def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: 
     return red, int(min(batch_size, fits))
 
 
-def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: str, n: int,
-                 regions: List[str], n_models: int, converted: bool, n_boot: int, reduce: Any, project: Any,
+def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: Metric, n: int,
+                 regions: List[str], n_models: int, converted: bool, reduce: Any,
                  memory_budget: Optional[int], batch_size: int) -> Tuple[Any, int, Optional[int]]:
     """(reduce, batch_size, bootstrap chunk bytes) keeping the whole call within ``memory_budget``: the
     scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
@@ -163,15 +150,17 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     canon = normalize_reduce(reduce)  # the regressions see the kept (and then projected) features
     widths = [int(np.prod(s)) if canon is None else canon[1] if canon[0] == "random_projection" else s[0]
               for s in shapes]
+    project = getattr(metric, "project", None)
     if project is not None:
-        widths = [min(w, check_project(project)[1]) for w in widths]
-    subjects = max(len(neural.rdms(r)) for r in regions) if metric == "rsa" else 0
-    neuroids = max(neural.region(r).data.shape[1] for r in regions) if metric == "encoding" else 0
-    plan = scoring_plan(metric, n, len(layers), n_models, subjects, len(regions) if converted else 0, n_boot,
-                        max(widths), neuroids, boot_room=memory_budget // 8)
-    chunk = plan.chunk_bytes if metric == "rsa" else None
+        widths = [min(w, project[1]) for w in widths]
+    name = metric.name
+    subjects = max(len(neural.rdms(r)) for r in regions) if name == "rsa" else 0
+    neuroids = max(neural.region(r).data.shape[1] for r in regions) if name == "encoding" else 0
+    plan = scoring_plan(name, n, len(layers), n_models, subjects, len(regions) if converted else 0,
+                        getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=memory_budget // 8)
+    chunk = plan.chunk_bytes if name == "rsa" else None
     left = memory_budget - plan.total
-    what = (f"sweep(metric={metric!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs about "
+    what = (f"sweep(metric={name!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs about "
             f"{plan.total / MIB:.0f} MiB for scoring ({plan.describe()})")
     if left <= 0:
         raise ValueError(f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations; "
@@ -184,155 +173,7 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     return red, batch, chunk
 
 
-class _Scorer:
-    """One metric on one model's layers for one region: scores on any subset of the (aligned) stimuli."""
-
-    ceiling_note = ""
-
-    def score(self, idx: np.ndarray) -> Tuple[np.ndarray, List[np.ndarray]]:
-        raise NotImplementedError
-
-    def samples(self, idx: np.ndarray, layers: Optional[List[int]] = None) -> np.ndarray:
-        """(samples, layers) resampled scores on ``idx``, paired across models (same resamples / splits)."""
-        raise NotImplementedError
-
-    def bounds(self, center: np.ndarray, samples: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
-
-    def ceiling(self, idx: np.ndarray) -> Tuple[float, float, Tuple[float, float]]:
-        """(ceiling, upper bound or NaN, CI of the ceiling over subjects / neuroids) on ``idx``."""
-        return float("nan"), float("nan"), (float("nan"), float("nan"))
-
-
-class _RSA(_Scorer):
-    def __init__(self, layer_rdms: LayerRDMs, brain: np.ndarray, method: str, n_boot: int, level: float,
-                 seed: int, chunk_bytes: Optional[int], cancel: Optional[CancelToken],
-                 groups: Optional[List[Any]] = None) -> None:
-        self.layers, self.method, self.groups = layer_rdms, method, groups
-        i, j = np.triu_indices(layer_rdms.n, 1)
-        self.brain = torch.as_tensor(np.asarray(brain, dtype=np.float64)[:, i, j], device=layer_rdms.v.device)
-        self.n_boot, self.level, self.seed, self.chunk_bytes, self.cancel = n_boot, level, seed, chunk_bytes, cancel
-        if len(brain) < 2:
-            self.ceiling_note = "one RDM only: no noise ceiling (needs >= 2 subjects)"
-        elif groups is not None and len(set(groups)) < 2:
-            self.ceiling_note = "RDMs of one subject only: no noise ceiling (needs >= 2 subjects)"
-
-    def _everything(self, idx: np.ndarray) -> bool:
-        return len(idx) == self.layers.n and np.array_equal(idx, np.arange(self.layers.n))
-
-    def _brain(self, idx: np.ndarray) -> torch.Tensor:
-        if self._everything(idx):
-            return self.brain
-        return self.brain[:, condensed_positions(idx, self.layers.n).to(self.brain.device)]
-
-    def score(self, idx):
-        sims = self.layers.compare(self._brain(idx), idx, self.method).cpu().numpy()
-        return sims.mean(1), list(sims)
-
-    def samples(self, idx, layers=None):
-        if layers is None and self._everything(idx):
-            models = self.layers.prepared(self.method)
-        else:
-            models = Prepared(self.layers.sub(idx, layers), self.method)
-        return bootstrap_prepared(models, Prepared(self._brain(idx), self.method), len(idx), self.n_boot,
-                                  self.seed, chunk_bytes=self.chunk_bytes, cancel=self.cancel, groups=self.groups)
-
-    def bounds(self, center, samples):
-        return percentile_ci(samples, self.level)
-
-    def ceiling(self, idx):
-        if self.ceiling_note:
-            return super().ceiling(idx)
-        up, lo = ceiling_vectors(self._brain(idx), self.method, self.groups)
-        lo = lo.cpu().numpy()
-        return float(lo.mean()), float(up.mean()), unit_bootstrap_ci(lo, np.mean, self.level, seed=self.seed)
-
-
-class _CKA(_Scorer):
-    ceiling_note = "CKA has no noise ceiling"
-
-    def __init__(self, grams: torch.Tensor, brain_gram: torch.Tensor, kernel: str, unbiased: bool, seed: int,
-                 cancel: Optional[CancelToken]) -> None:
-        self.grams, self.brain = grams, brain_gram
-        self.kernel, self.unbiased = kernel, unbiased
-        self.seed, self.cancel = seed, cancel
-
-    def _cka(self, idx: torch.Tensor, layers: List[int]) -> np.ndarray:
-        lk = kernel_from_gram(self.brain[idx][:, idx], self.kernel)
-        return np.array([cka_from_kernels(kernel_from_gram(self.grams[i][idx][:, idx], self.kernel), lk,
-                                          self.unbiased) for i in layers])
-
-    def score(self, idx):
-        vals = self._cka(torch.as_tensor(idx), list(range(len(self.grams))))
-        return vals, [np.array([v]) for v in vals]
-
-    def samples(self, idx, layers=None):
-        """Delete-a-group jackknife over stimuli (a bootstrap would put copies of a stimulus side by side,
-        which inflates CKA): ``groups`` disjoint random groups, each left out once."""
-        layers = list(range(len(self.grams))) if layers is None else layers
-        groups = np.array_split(np.random.default_rng(self.seed).permutation(len(idx)), min(len(idx), _JACK_GROUPS))
-        jack = np.empty((len(groups), len(layers)))
-        for gi, grp in enumerate(groups):
-            check_cancel(self.cancel)
-            jack[gi] = self._cka(torch.as_tensor(np.delete(idx, grp)), layers)
-        return jack
-
-    def bounds(self, center, samples):
-        se = jackknife_se(samples)
-        return center - _Z * se, center + _Z * se
-
-
-def jackknife_se(values: np.ndarray) -> np.ndarray:
-    """Standard error from delete-a-group jackknife values (groups, ...)."""
-    g = values.shape[0]
-    return np.sqrt((g - 1) / g * ((values - values.mean(0)) ** 2).sum(0))
-
-
-class _Encoding(_Scorer):
-    def __init__(self, features: List[torch.Tensor], responses: np.ndarray, method: str, labels: Optional[np.ndarray],
-                 seed: int, options: Dict[str, Any], device: torch.device, cancel: Optional[CancelToken]) -> None:
-        self.features, self.responses, self.method = features, responses, method
-        self.mean = repetition_mean(responses)  # over present repetitions (NaN-padded ones are missing)
-        self.labels, self.seed, self.options, self.device, self.cancel = labels, seed, options, device, cancel
-        if responses.shape[2] < 2:
-            self.ceiling_note = "no repetitions: no internal-consistency ceiling"
-        self._cache: Dict[Tuple[int, bytes], Any] = {}
-
-    def _one(self, layer: int, idx: np.ndarray):
-        key = (layer, idx.tobytes())
-        if key not in self._cache:
-            splits = shuffle_splits(len(idx), self.options["n_splits"], self.options["test_size"],
-                                    None if self.labels is None else self.labels[idx], self.seed,
-                                    self.options["split_recipe"])
-            feats = self.features[layer][torch.as_tensor(idx)]
-            self._cache[key] = encoding_score(feats, self.mean[idx], self.method, splits=splits,
-                                              alphas=self.options["alphas"], n_components=self.options["n_components"],
-                                              project=self.options["project"], device=self.device, cancel=self.cancel)
-        self._ratio = test_train_ratio(self._cache[key].splits)
-        return self._cache[key]
-
-    def score(self, idx):
-        res = [self._one(i, idx) for i in range(len(self.features))]
-        return np.array([r.value for r in res]), [r.per_neuroid for r in res]
-
-    def samples(self, idx, layers=None):
-        layers = list(range(len(self.features))) if layers is None else layers
-        return np.stack([self._one(i, idx).per_split for i in layers], axis=1)  # (splits, layers)
-
-    def bounds(self, center, samples):
-        # the splits of the stimuli last scored (``samples`` comes right before ``bounds``)
-        _, lo, hi = corrected_resampled_t(samples, self._ratio, center, self.options["level"])
-        return lo, hi
-
-    def ceiling(self, idx):
-        if self.responses.shape[2] < 2:
-            return super().ceiling(idx)
-        c = split_half_consistency(self.responses[idx], seed=self.seed)
-        ci = unit_bootstrap_ci(c.per_neuroid, lambda v: np.nanmedian(v, axis=1).mean(), seed=self.seed)
-        return c.value, float("nan"), ci
-
-
-def _commit(sc: _Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
+def _commit(sc: Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
             crossfit: bool, formula: str) -> BestLayer:
     """Choose the best layer on ``sel`` and score it on ``ev``; with ``crossfit`` also the other way round,
     averaging the two held-out scores (and their paired resamples) so every stimulus is evaluated once."""
@@ -371,19 +212,6 @@ def _ceiling_note(note: str, formula: Optional[str], ceiling: float, ci: Tuple[f
     return f"ceiled = {CEILING_FORMULA_TEXT[formula]} ({formula})"
 
 
-def _prepare_layers(feats: List[torch.Tensor], metric: str, rdm_method: str,
-                    dev: torch.device) -> Tuple[Dict[int, str], List[int], Any]:
-    """(notes of the layers that cannot be scored, indices of those that can, what the metric's scorer needs:
-    the layer RDMs for RSA, the Gram matrices for CKA, nothing for encoding)."""
-    if metric == "rsa":
-        rdms = LayerRDMs(feats, rdm_method, dev)
-        return rdms.notes, rdms.valid, rdms
-    notes = {i: note for i, note in enumerate(constant_features_note(f) for f in feats) if note}
-    valid = [i for i in range(len(feats)) if i not in notes]
-    grams = torch.stack([_gram(feats[i], dev) for i in valid]) if metric == "cka" and valid else None
-    return notes, valid, grams
-
-
 def _layer_tensor(value: Any, name: str) -> torch.Tensor:
     if isinstance(value, list):
         raise ValueError(f"layer {name!r} runs several times per forward pass; name one call as '{name}@i'")
@@ -406,12 +234,12 @@ def _with_init_spread(center: float, lo: float, hi: float, per_seed: np.ndarray)
     """Widen a resampling CI around ``center`` by the uncertainty of a mean over control initialisations: each
     half-width and 1.96 x SD(per-seed scores) / sqrt(K) are added in quadrature (independent sources)."""
     per_seed = np.asarray(per_seed, dtype=np.float64)
-    init = _Z * per_seed.std(ddof=1) / np.sqrt(len(per_seed))
+    init = Z95 * per_seed.std(ddof=1) / np.sqrt(len(per_seed))
     return center - float(np.hypot(center - lo, init)), center + float(np.hypot(hi - center, init))
 
 
 def _pool_controls(rows: List[LayerScore], best: List[BestLayer], seeds: Sequence[int],
-                   scorers: Dict[Tuple[str, str], _Scorer], formula: Optional[str],
+                   scorers: Dict[Tuple[str, str], Scorer], formula: Optional[str],
                    bands: Dict[str, Dict[str, Any]]) -> Tuple[List[LayerScore], List[BestLayer]]:
     """Add ``"random"`` rows pooling the controls of every seed (kept as ``"random:<seed>"``).
 
@@ -451,7 +279,7 @@ def _pool_controls(rows: List[LayerScore], best: List[BestLayer], seeds: Sequenc
     return rows + pooled_rows, best + pooled_best
 
 
-def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metric: str = "rsa", *,
+def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metric: Union[str, Metric] = "rsa", *,
           stimuli: Optional[StimulusSet] = None, regions: Optional[Sequence[str]] = None,
           method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
           n_splits: int = 10, test_size: float = 0.1, alphas: Optional[Sequence[float]] = None,
@@ -464,6 +292,12 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
           memory_budget: Optional[int] = None, batch_size: int = 64, device: Any = None,
           progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> SweepResult:
     """Score every layer against every region (see the module docstring for the metrics).
+
+    ``metric`` is a name (``"rsa"``, ``"encoding"``, ``"cka"``), built from this call's metric keywords (``method``,
+    ``rdm_method``, ``encoding``, ``n_splits``, ``test_size``, ``alphas``, ``n_components``, ``project``,
+    ``split_recipe``, ``kernel``, ``unbiased``, ``n_boot``, ``ci``; see :func:`.metrics.build_metric`), or a metric
+    object (:class:`.metrics.RSAMetric`, :class:`.encoding.EncodingMetric` with any fit/predict estimator,
+    :class:`.metrics.CKAMetric`) that carries its own settings; then those keywords must stay at their defaults.
 
     ``stratify`` names a stimulus metadata column (used if present) or gives one label per stimulus; it
     stratifies the selection/evaluation half split and the encoding splits. With ``crossfit`` (default) the
@@ -490,63 +324,39 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     >>> res = nw.alignment.sweep(probe, nw.datasets.kriegeskorte2008(), metric="rsa", control="random")
     >>> res.to_pandas().head(); res.best; res.differences
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {list(METRICS)}")
+    keywords = {"method": method, "rdm_method": rdm_method, "encoding": encoding, "n_splits": n_splits,
+                "test_size": test_size, "alphas": alphas, "n_components": n_components, "project": project,
+                "split_recipe": split_recipe, "kernel": kernel, "unbiased": unbiased, "n_boot": n_boot, "ci": ci}
+    metric = _resolve_metric(metric, keywords, seed)
+    rdm_method = metric.rdm_method if isinstance(metric, RSAMetric) else rdm_method
     if control not in CONTROLS:
         raise ValueError(f"unknown control {control!r}; use None or 'random'")
-    check_compare_method(method)
-    check_rdm_method(rdm_method)
-    check_encoding_method(encoding)
     if not isinstance(standardize, bool):
         raise TypeError(f"standardize must be True or False, got {standardize!r}")
-    if split_recipe not in SPLIT_RECIPES:
-        raise ValueError(f"unknown split_recipe {split_recipe!r}; use one of {list(SPLIT_RECIPES)}")
-    if kernel not in CKA_KERNELS:
-        raise ValueError(f"unknown CKA kernel {kernel!r}; use one of {list(CKA_KERNELS)}")
-    ceiling_formula = check_ceiling_formula(ceiling_formula, metric)
-    if not isinstance(n_boot, int) or n_boot < 1:
-        raise ValueError(f"n_boot must be a positive integer, got {n_boot!r}")
+    ceiling_formula = check_ceiling_formula(ceiling_formula, metric.name)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if not isinstance(probe, Probe):
         raise TypeError(f"sweep needs an nw.Probe, got {type(probe).__name__}")
     stimuli, neural = _resolve_data(data, stimuli)
-    if metric in ("encoding", "cka") and not isinstance(neural, NeuralResponses):
-        raise ValueError(f"metric={metric!r} needs response-level data (NeuralResponses: stimuli x neuroids "
+    if metric.name in ("encoding", "cka") and not isinstance(neural, NeuralResponses):
+        raise ValueError(f"metric={metric.name!r} needs response-level data (NeuralResponses: stimuli x neuroids "
                          "[x repetitions]); RDM-level data supports metric='rsa' only")
-    converted = metric == "rsa" and isinstance(neural, NeuralResponses)
+    converted = isinstance(metric, RSAMetric) and isinstance(neural, NeuralResponses)
     if converted:
-        neural = neural.to_rdms(rdm_method)
-    all_regions = neural.regions
-    regions = _names(regions, "regions", all_regions[0])
-    regions = list(all_regions if regions is None else regions)
-    unknown = [r for r in regions if r not in all_regions]
-    if unknown or not regions:
-        raise ValueError(f"unknown region(s) {unknown}; the data has {all_regions}")
-    layers = _names(layers, "layers", "layer3")
-    layers = default_layers(probe) if layers is None else layers
-    if not layers:
-        raise ValueError("no layers to sweep; name some (see probe.layer_names())")
-    for name in layers:
-        probe.layer(name.rpartition("@")[0] if "@" in name else name)
+        neural = neural.to_rdms(metric.rdm_method)
+    regions = _regions(neural, regions)
+    layers = _layers(probe, layers)
     order = _align(stimuli, neural.stimulus_ids)
     n = len(order)
     if n < 8:
         raise ValueError(f"a sweep needs at least 8 stimuli (4 per half for held-out layer selection), got {n}")
-    labels = None
-    if isinstance(stratify, str):
-        labels = stimuli.metadata.get(stratify)
-        labels = None if labels is None else np.asarray(labels)[order]
-    elif stratify is not None:
-        labels = np.asarray(stratify)
-        if len(labels) != n:
-            raise ValueError(f"stratify has {len(labels)} labels for {n} stimuli; give one per stimulus")
+    labels = _labels(stimuli, stratify, order)
     sel, ev = half_split(n, labels, seed)
     dev = resolve_device(device, probe.device)
     seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
-    red, batch_size, chunk_bytes = _memory_plan(probe, layers, stimuli, neural, metric, n, regions,
-                                                1 + len(seeds), converted, n_boot, reduce, project,
-                                                memory_budget, batch_size)
+    red, batch_size, chunk_bytes = _memory_plan(probe, layers, stimuli, neural, metric, n, regions, 1 + len(seeds),
+                                                converted, reduce, memory_budget, batch_size)
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
         control_probe = Probe(random_copy(probe.module, s), probe.input_spec,
@@ -558,7 +368,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     done = 0
     rows: List[LayerScore] = []
     best: List[BestLayer] = []
-    scorers: Dict[Tuple[str, str], _Scorer] = {}
+    scorers: Dict[Tuple[str, str], Scorer] = {}
     bands: Dict[str, Dict[str, Any]] = {}
     for label, p in models:
         def act_progress(k: int, n_stimuli: int, offset: int = done, stage: str = f"{label}: activations",
@@ -568,90 +378,139 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         acts = p.activations(stimuli, layers, batch_size=batch_size, reduce=red, progress=act_progress,
                              cancel=cancel, use_cache=label == "trained")
         done += n_batches
-        identity = np.array_equal(order, np.arange(len(stimuli)))
         feats = [_layer_tensor(acts[name], name) for name in layers]
+        del acts
         if standardize:
             feats = [standardize_features(f) for f in feats]
-        if not identity:
+        if not np.array_equal(order, np.arange(len(stimuli))):
             feats = [f[torch.as_tensor(order)] for f in feats]
-        del acts
-        notes, valid, pre = _prepare_layers(feats, metric, rdm_method, dev)  # matrix products: all threads
+        notes, valid, pre = prepare_layers(feats, metric.name, rdm_method, dev)  # matrix products: all threads
         if not valid:
             raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
                 f"{layers[i]}: {note}" for i, note in notes.items()))
-        names = [layers[i] for i in valid]
         with single_threaded(dev):  # many small ops: see _tensor.single_threaded
             for region in regions:
                 check_cancel(cancel)
-                if metric == "rsa":
-                    sc: _Scorer = _RSA(pre, neural.rdms(region), method, n_boot, ci, seed, chunk_bytes, cancel,
-                                       subject_groups(neural, region))
-                elif metric == "cka":
-                    resp = torch.as_tensor(neural.region(region).mean(), device=dev)
-                    sc = _CKA(pre, resp @ resp.T, kernel, unbiased, seed, cancel)
-                else:
-                    opts = {"n_splits": n_splits, "test_size": test_size, "n_components": n_components,
-                            "alphas": DEFAULT_ALPHAS if alphas is None else alphas,
-                            "project": project, "level": ci, "split_recipe": split_recipe}
-                    sc = _Encoding([feats[i] for i in valid], neural.region(region).data, encoding, labels, seed,
-                                   opts, dev, cancel)
+                sc = make_scorer(metric, pre, [feats[i] for i in valid], neural, region, labels=labels, seed=seed,
+                                 chunk_bytes=chunk_bytes, device=dev, cancel=cancel)
                 scorers[(label, region)] = sc
-                everything = np.arange(n)
-                values, raws = sc.score(everything)
-                lo, hi = sc.bounds(values, sc.samples(everything))
-                ceil, ceil_upper, ceil_ci = sc.ceiling(everything)
-                note = _ceiling_note(sc.ceiling_note, ceiling_formula, ceil, ceil_ci)
+                band, region_rows = _layer_rows(sc, label, region, layers, notes, valid, n, ceiling_formula)
                 if label == "trained":
-                    bands[region] = {"lower" if metric == "rsa" else "ceiling": ceil, "upper": ceil_upper,
-                                     "ci": ceil_ci}
-                k = {layer: j for j, layer in enumerate(valid)}
-                for i, name in enumerate(layers):
-                    if i in notes:
-                        rows.append(LayerScore(label, region, name, float("nan"), float("nan"), float("nan"), ceil,
-                                               float("nan"), n, np.array([]), note, notes[i]))
-                        continue
-                    value = float(values[k[i]])
-                    rows.append(LayerScore(label, region, name, value, float(lo[k[i]]), float(hi[k[i]]), ceil,
-                                           _ceiled(value, ceil, ceiling_formula, ceil_ci), n, raws[k[i]], note))
-                best.append(_commit(sc, label, region, names, sel, ev, crossfit, ceiling_formula))
+                    bands[region] = band
+                rows += region_rows
+                best.append(_commit(sc, label, region, [layers[i] for i in valid], sel, ev, crossfit, ceiling_formula))
                 done += 1
                 report(done, total, stage=f"{label}: {region}")
 
-    differences: List[Difference] = []
-    settings_ci = {"rsa": f"percentile bootstrap over stimuli and subjects ({n_boot} resamples, {ci:.0%})",
-                   "encoding": f"corrected resampled t over splits (Nadeau-Bengio), {ci:.0%}",
-                   "cka": f"CKA ± 1.96 delete-a-group jackknife SE over stimuli ({_JACK_GROUPS} groups)"}[metric]
+    settings_ci = describe(metric)["ci_kind"]
     if len(seeds) > 1:
         rows, best = _pool_controls(rows, best, seeds, scorers, ceiling_formula, bands)
-    if control == "random":
-        for region in regions:
-            bt = next(b for b in best if b.model == "trained" and b.region == region)
-            br = next(b for b in best if b.model == "random" and b.region == region)
-            diff = bt.score - br.score
-            paired = bt.samples - br.samples  # same resamples (RSA), groups (CKA) or splits (encoding)
-            lo, hi = scorers[("trained", region)].bounds(np.array([diff]), paired[:, None])
-            lo, hi = lo[0], hi[0]
-            how = f"paired {settings_ci}"
-            if len(seeds) > 1:
-                lo, hi = _with_init_spread(diff, lo, hi, br.raw)
-                how += f"; initialisation variability over {len(seeds)} control seeds added in quadrature"
-            differences.append(Difference(region, bt.layer, br.layer, diff, float(lo), float(hi), how))
-
+    differences = (_differences(best, regions, scorers, settings_ci, len(seeds)) if control == "random" else [])
     split = {"selection": [neural.stimulus_ids[i] for i in sel], "evaluation": [neural.stimulus_ids[i] for i in ev],
              "seed": seed, "stratified_by": stratify if isinstance(stratify, str) and labels is not None else None}
-    settings = {"metric": metric, "method": method if metric == "rsa" else (encoding if metric == "encoding"
-                                                                              else f"{kernel} CKA"),
-                "rdm_method": rdm_method, "ceiling_formula": ceiling_formula, "n_boot": n_boot, "ci": ci,
+    level = metric.level
+    settings = {"metric": metric.name, **describe(metric), "rdm_method": rdm_method,
+                "ceiling_formula": ceiling_formula, "n_boot": getattr(metric, "n_boot", n_boot), "ci": level,
                 "reduce": red, "batch_size": batch_size, "control": control, "control_seed": control_seed,
-                "control_seeds": list(seeds),
-                "ceiling": {"rsa": "lower bound of the RSA noise ceiling (mean over subjects; rsatoolbox pooling; "
-                                   "sessions grouped by subject)",
-                            "encoding": "split-half internal consistency (Spearman-Brown), median over neuroids",
-                            "cka": "none"}[metric],
-                "ci_kind": settings_ci, "crossfit": crossfit, "ceiling_bands": bands,
-                "split_recipe": split_recipe, "standardize": standardize,
+                "control_seeds": list(seeds), "crossfit": crossfit, "ceiling_bands": bands,
+                "split_recipe": getattr(getattr(metric, "cross_validation", None), "recipe", split_recipe),
+                "standardize": standardize, "metric_object": repr(metric),
                 "ceiled": ("not computed: raw scores with their ceiling band (pass ceiling_formula='default' or a "
                            "formula name for ceiled scores)" if ceiling_formula is None else
                            f"{CEILING_FORMULA_TEXT[ceiling_formula]}; refused (NaN) where the ceiling's "
-                           f"{ci:.0%} CI reaches 0")}
-    return SweepResult(metric, rows, best, differences, split, settings)
+                           f"{level:.0%} CI reaches 0")}
+    return SweepResult(metric.name, rows, best, differences, split, settings)
+
+
+def _resolve_metric(metric: Any, keywords: Dict[str, Any], seed: int) -> Metric:
+    """A metric object: the one given (its settings keywords left at their defaults) or one built from them."""
+    if isinstance(metric, str):
+        return build_metric(metric, seed=seed, **keywords)
+    if not isinstance(metric, METRIC_TYPES):
+        raise TypeError(f"metric must be one of {list(METRICS)} or a metric object (nw.alignment.RSAMetric, "
+                        f"EncodingMetric, CKAMetric), got {type(metric).__name__}")
+    defaults = inspect.signature(sweep).parameters
+    changed = [k for k, v in keywords.items() if not _same(v, defaults[k].default)]
+    if changed:
+        raise TypeError(f"sweep(metric={metric!r}) takes its settings from the metric object; set {changed} there "
+                        "instead of passing them to sweep")
+    return metric
+
+
+def _same(value: Any, default: Any) -> bool:
+    return value is default or (type(value) is type(default) and value == default)
+
+
+def _regions(neural: Any, regions: Optional[Sequence[str]]) -> List[str]:
+    all_regions = neural.regions
+    regions = _names(regions, "regions", all_regions[0])
+    regions = list(all_regions if regions is None else regions)
+    unknown = [r for r in regions if r not in all_regions]
+    if unknown or not regions:
+        raise ValueError(f"unknown region(s) {unknown}; the data has {all_regions}")
+    return regions
+
+
+def _layers(probe: Probe, layers: Optional[Sequence[str]]) -> List[str]:
+    layers = _names(layers, "layers", "layer3")
+    layers = default_layers(probe) if layers is None else layers
+    if not layers:
+        raise ValueError("no layers to sweep; name some (see probe.layer_names())")
+    for name in layers:
+        probe.layer(name.rpartition("@")[0] if "@" in name else name)
+    return layers
+
+
+def _labels(stimuli: StimulusSet, stratify: Any, order: np.ndarray) -> Optional[np.ndarray]:
+    """One stratification label per (aligned) stimulus: a metadata column if it exists, or the labels given."""
+    if isinstance(stratify, str):
+        labels = stimuli.metadata.get(stratify)
+        return None if labels is None else np.asarray(labels)[order]
+    if stratify is None:
+        return None
+    labels = np.asarray(stratify)
+    if len(labels) != len(order):
+        raise ValueError(f"stratify has {len(labels)} labels for {len(order)} stimuli; give one per stimulus")
+    return labels
+
+
+def _layer_rows(sc: Scorer, label: str, region: str, layers: List[str], notes: Dict[int, str], valid: List[int],
+                n: int, formula: Optional[str]) -> Tuple[Dict[str, Any], List[LayerScore]]:
+    """(the region's ceiling band, one row per layer scored on all stimuli; NaN with a note where unscorable)."""
+    everything = np.arange(n)
+    values, raws = sc.score(everything)
+    lo, hi = sc.bounds(values, sc.samples(everything))
+    ceil, ceil_upper, ceil_ci = sc.ceiling(everything)
+    note = _ceiling_note(sc.ceiling_note, formula, ceil, ceil_ci)
+    band = {"lower" if isinstance(sc, RSAScorer) else "ceiling": ceil, "upper": ceil_upper, "ci": ceil_ci}
+    k = {layer: j for j, layer in enumerate(valid)}
+    rows = []
+    for i, name in enumerate(layers):
+        if i in notes:
+            nan = float("nan")
+            rows.append(LayerScore(label, region, name, nan, nan, nan, ceil, nan, n, np.array([]), note, notes[i]))
+            continue
+        value = float(values[k[i]])
+        rows.append(LayerScore(label, region, name, value, float(lo[k[i]]), float(hi[k[i]]), ceil,
+                               _ceiled(value, ceil, formula, ceil_ci), n, raws[k[i]], note))
+    return band, rows
+
+
+def _differences(best: List[BestLayer], regions: List[str], scorers: Dict[Tuple[str, str], Scorer],
+                 settings_ci: str, n_seeds: int) -> List[Difference]:
+    """Trained minus random held-out best-layer score per region, with a paired CI (plus the initialisation
+    spread over several control seeds)."""
+    out = []
+    for region in regions:
+        bt = next(b for b in best if b.model == "trained" and b.region == region)
+        br = next(b for b in best if b.model == "random" and b.region == region)
+        diff = bt.score - br.score
+        paired = bt.samples - br.samples  # same resamples (RSA), groups (CKA) or splits (encoding)
+        lo, hi = scorers[("trained", region)].bounds(np.array([diff]), paired[:, None])
+        lo, hi = lo[0], hi[0]
+        how = f"paired {settings_ci}"
+        if n_seeds > 1:
+            lo, hi = _with_init_spread(diff, lo, hi, br.raw)
+            how += f"; initialisation variability over {n_seeds} control seeds added in quadrature"
+        out.append(Difference(region, bt.layer, br.layer, diff, float(lo), float(hi), how))
+    return out
