@@ -178,7 +178,7 @@ class Study:
         for write in writes:
             write.result()  # a failed write raises here
         return StudyResult(sweeps, state["failures"], [r.name for r in self.models], [n for n, _ in self.data],
-                           list(self.metrics))
+                           list(self.metrics), study=self)
 
     def _task_args(self, recipe: ModelRecipe, keys: List[TaskKey]) -> Tuple:
         return keys, self._layers_of(recipe.name), self.options, self._cache_bytes()
