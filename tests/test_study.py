@@ -215,3 +215,14 @@ def test_batched_tasks_give_the_same_results_one_progress_step_each(client, synt
         assert_same(result.sweep(probe.name, "synthetic", "cka"),
                     nw.alignment.sweep(probe, synthetic, metric="cka", **opts))
     assert len(list(tmp_path.glob("*.parquet"))) == 5  # written by the store's thread before run() returned
+
+
+def test_a_task_leaves_no_preprocessed_stimuli_on_the_shared_data_set(synthetic):
+    from neuro_widgets.study.tasks import ModelRecipe, run_task
+
+    probe = tiny_net(0)
+    outcome = run_task(ModelRecipe(probe.name, probe.module, probe.input_spec), synthetic,
+                       [TaskKey("tiny0", "synthetic", "cka")], None, dict(OPTIONS, control=None), 2**26)
+    assert outcome.failure is None and len(outcome.results) == 1
+    # a worker keeps the data set for every task; a float copy per input size would stay with it otherwise
+    assert synthetic.stimuli._preprocessed == {}
