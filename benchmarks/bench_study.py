@@ -6,11 +6,13 @@
    >= 1.7x faster than 1. The clusters are started before the clock starts. Peak memory per worker: the worker's
    peak resident set (ru_maxrss) minus its resident set after importing the engine, against ``memory_budget``.
 2. A simulated study of N cheap tasks (tiny stand-in models on 8 tiny images, CKA, no control) through the same
-   ``Study.run`` code path, with the Parquet store on: per-task overhead = (wall x workers - the tasks' own run
-   time, summed) / N, for N = 250, 500, 1000 without the store and 1000 with it (flat per-task overhead = nothing
-   quadratic); the in-process run of the same tasks shows what the store's writes cost. Target <= 50 ms.
+   ``Study.run`` code path: per-task overhead = (wall x workers - the tasks' own run time, summed) / N, for each
+   N of ``--tasks``, with one Dask task per study task, with Study's default batching, and batched with the
+   Parquet store (flat per-task overhead = nothing quadratic); the in-process run of the same tasks shows what
+   the store's writes cost. Target <= 50 ms.
 
     .venv/bin/python benchmarks/bench_study.py [--n-boot 100] [--budget-mib 512] [--skip-speedup] [--skip-overhead]
+                                               [--tasks 250 1000]
 """
 from __future__ import annotations
 
@@ -94,40 +96,46 @@ def stand_in_study(n_tasks: int) -> nw.Study:
     return nw.Study(models, data, metrics="cka")
 
 
-def overhead() -> None:
+def overhead(sizes) -> None:
+    """Per-task overhead with one Dask task per (model, data set) task (tasks_per_batch=1) and with Study's
+    default batching (about 16 Dask tasks per worker), with and without the store."""
     import distributed
 
-    print("| where | store | tasks | wall s | sum of task run times s | overhead per task ms |")
-    print("|---|---|---|---|---|---|")
+    print("| where | Dask tasks | store | tasks | wall s | sum of task run times s | overhead per task ms | "
+          "load avg |")
+    print("|---|---|---|---|---|---|---|---|")
     with dask.config.set(study_run.WORKER_CONFIG), \
             distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                      silence_logs=40) as cluster, distributed.Client(cluster) as client:
         stand_in_study(50).run(client)  # warm the workers (imports)
-        for n, store in ((250, False), (500, False), (1000, False), (1000, True)):
-            wall, busy = _timed_run(stand_in_study(n), client, store)
-            print(f"| 2 workers | {store} | {n} | {wall:.2f} | {busy:.2f} | {(wall * 2 - busy) / n * 1e3:.1f} |")
+        for n in sizes:
+            for batch, store in ((1, False), (None, False), (None, True)):
+                wall, busy = _timed_run(stand_in_study(n), client, store, batch)
+                print(f"| 2 workers | {'one per task' if batch == 1 else 'batched'} | {store} | {n} | {wall:.2f} | "
+                      f"{busy:.2f} | {(wall * 2 - busy) / n * 1e3:.1f} | {os.getloadavg()[0]:.1f} |", flush=True)
     for store in (False, True):
-        wall, busy = _timed_run(stand_in_study(250), "in-process", store)
-        print(f"| in this process | {store} | 250 | {wall:.2f} | {busy:.2f} | {(wall - busy) / 250 * 1e3:.1f} |")
+        wall, busy = _timed_run(stand_in_study(sizes[0]), "in-process", store)
+        print(f"| in this process | - | {store} | {sizes[0]} | {wall:.2f} | {busy:.2f} | "
+              f"{(wall - busy) / sizes[0] * 1e3:.1f} | {os.getloadavg()[0]:.1f} |", flush=True)
 
 
-def _timed_run(study: nw.Study, client, store: bool) -> tuple:
+def _timed_run(study: nw.Study, client, store: bool, tasks_per_batch=None) -> tuple:
     """(wall seconds, the tasks' own run times summed) of ``study.run(client)`` (with a fresh Parquet store)."""
     collected: list = []
     real = study_run.Study._execute
 
-    def spy(self, client, n_workers, todo, finished, cancel):
+    def spy(self, client, n_workers, todo, finished, cancel, *rest):
         def record(outcome):
             collected.append(outcome.seconds)
             finished(outcome)
-        return real(self, client, n_workers, todo, record, cancel)
+        return real(self, client, n_workers, todo, record, cancel, *rest)
 
     study_run.Study._execute = spy
     try:
         with tempfile.TemporaryDirectory() as folder:
             study.store_folder = folder if store else None
             start = time.perf_counter()
-            result = study.run(client)
+            result = study.run(client, tasks_per_batch=tasks_per_batch)
             wall = time.perf_counter() - start
     finally:
         study_run.Study._execute = real
@@ -141,12 +149,13 @@ def main() -> None:
     parser.add_argument("--budget-mib", type=int, default=512)
     parser.add_argument("--skip-speedup", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--tasks", type=int, nargs="+", default=[250, 1000], help="simulated study sizes")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     if not args.skip_speedup:
         speedup(args.n_boot, args.budget_mib * 2**20)
     if not args.skip_overhead:
-        overhead()
+        overhead(args.tasks)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ _EXPORTS = {
     "RDMWidget": "neuro_widgets.widgets",
     "NeuronsWidget": "neuro_widgets.widgets",
     "PhysiologyWidget": "neuro_widgets.widgets",
+    "StudyWidget": "neuro_widgets.widgets.study",
     "Study": "neuro_widgets.study",
     "StudyResult": "neuro_widgets.study",
 }

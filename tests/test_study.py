@@ -200,3 +200,29 @@ def test_bad_study_inputs_are_refused():
         nw.Study(["cifar_resnet20"], ["kriegeskorte2008"], n_bootstrap=10)
     with pytest.raises(TypeError, match="zoo name"):
         nw.Study([torch.nn.Linear(2, 2)], ["kriegeskorte2008"])
+    with pytest.raises(ValueError, match="tasks_per_batch"):
+        nw.Study([tiny_net(0)], ["kriegeskorte2008"]).run("in-process", tasks_per_batch=0)
+
+
+def test_batched_tasks_give_the_same_results_one_progress_step_each(client, synthetic, tmp_path):
+    models = [tiny_net(s, width=4) for s in range(5)]
+    opts = dict(OPTIONS, control=None)
+    done = []
+    result = nw.Study(models, [synthetic], metrics="cka", store=tmp_path, **opts).run(
+        client, tasks_per_batch=2, progress=lambda d, t: done.append(d))
+    assert result.failures == [] and done == [0, 1, 2, 3, 4, 5]  # 3 Dask tasks, every unit counted
+    for probe in models:
+        assert_same(result.sweep(probe.name, "synthetic", "cka"),
+                    nw.alignment.sweep(probe, synthetic, metric="cka", **opts))
+    assert len(list(tmp_path.glob("*.parquet"))) == 5  # written by the store's thread before run() returned
+
+
+def test_a_task_leaves_no_preprocessed_stimuli_on_the_shared_data_set(synthetic):
+    from neuro_widgets.study.tasks import ModelRecipe, run_task
+
+    probe = tiny_net(0)
+    outcome = run_task(ModelRecipe(probe.name, probe.module, probe.input_spec), synthetic,
+                       [TaskKey("tiny0", "synthetic", "cka")], None, dict(OPTIONS, control=None), 2**26)
+    assert outcome.failure is None and len(outcome.results) == 1
+    # a worker keeps the data set for every task; a float copy per input size would stay with it otherwise
+    assert synthetic.stimuli._preprocessed == {}

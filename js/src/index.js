@@ -7,12 +7,13 @@ import { alignmentPanel } from "./alignment.js";
 import { rdmPanel } from "./rdm.js";
 import { neuronsPanel } from "./neurons.js";
 import { physiologyPanel } from "./physiology.js";
+import { studyPanel } from "./study.js";
 import { statusLine } from "./status.js";
 
-const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel, neurons: neuronsPanel, physiology: physiologyPanel };
-const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs", neurons: "Neurons", physiology: "Physiology" };
+const BUILDERS = { featurevis: featurevisPanel, attribution: attributionPanel, alignment: alignmentPanel, rdm: rdmPanel, neurons: neuronsPanel, physiology: physiologyPanel, study: studyPanel };
+const TITLES = { featurevis: "Optimal stimuli", attribution: "Attributions", alignment: "Brain alignment", rdm: "RDMs", neurons: "Neurons", physiology: "Physiology", study: "Study" };
 // in tabs, the RDM viewer sits under the alignment panel
-const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment", neurons: "neurons", physiology: "physiology" };
+const TAB_OF = { featurevis: "featurevis", attribution: "attribution", alignment: "alignment", rdm: "alignment", neurons: "neurons", physiology: "physiology", study: "study" };
 
 function render({ model, el }) {
   const names = model.get("_panels") || [];

@@ -23,6 +23,8 @@ class StudyResult:
     models: List[str] = field(default_factory=list)
     data: List[str] = field(default_factory=list)
     metrics: List[str] = field(default_factory=list)
+    #: the Study that made it (its models and data sets: what ``nw.StudyWidget`` opens a LayerExplorer on)
+    study: Any = field(default=None, repr=False, compare=False)
 
     def _keys(self) -> List[TaskKey]:
         order = [TaskKey(m, d, x) for m in self.models for d in self.data for x in self.metrics]

@@ -11,6 +11,7 @@ import inspect
 import pickle
 import time
 import warnings
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ..engine.alignment.sweep import METRICS, sweep
@@ -19,7 +20,7 @@ from ..engine.progress import CancelToken, ProgressArg, check_cancel, make_repor
 from .result import StudyResult
 from .store import ResultStore, settings_digest
 from .tasks import (ModelRecipe, TaskFailure, TaskKey, TaskOutcome, data_name, load_data, model_recipe, plan,
-                    run_task)
+                    run_batch, run_task)
 
 _OWN_ARGS = {"probe", "data", "layers", "metric", "progress", "cancel", "stimuli"}
 SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask LocalCluster (the default of "
@@ -31,6 +32,10 @@ SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask Lo
 #: than in-process (benchmarks/RESULTS.md). A fixed mmap threshold of 256 MiB lets torch reuse heap memory again.
 #: Our LocalCluster uses it; pass it to ``dask.config.set`` before starting a cluster of your own.
 WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 256 * 2**20}
+
+
+#: above this many (model, data set) tasks per worker, several go into one Dask task (see ``Study.run``)
+_DASK_TASKS_PER_WORKER = 16
 
 
 def _import_distributed():
@@ -120,16 +125,22 @@ class Study:
         return {"layers": self._layers_of(model), "options": self.options}
 
     def run(self, client: Any = None, *, n_workers: int = 2, progress: ProgressArg = None,
-            cancel: Optional[CancelToken] = None) -> StudyResult:
+            cancel: Optional[CancelToken] = None, tasks_per_batch: Optional[int] = None) -> StudyResult:
         """Run what is missing and return every result.
 
         ``client``: None (a ``LocalCluster`` of ``n_workers`` single-threaded worker processes, closed
         afterwards; in this process when Dask is not installed), a ``distributed.Client``, a scheduler address,
         or ``"in-process"``. ``progress``: a callable ``(done, total)`` (also given ``failures=`` when it
         takes keywords) or True (a tqdm bar). ``cancel``: finished results stay in the store; the rest stop.
+        ``tasks_per_batch``: (model, data set) tasks per Dask task; None: one, unless there are more than 16
+        per worker (a study of many small tasks), then as many as keep about 16 Dask tasks per worker.
         """
         report = _reporter(progress)
         cancel = validate_cancel(cancel)
+        if tasks_per_batch is not None and (not isinstance(tasks_per_batch, int) or isinstance(tasks_per_batch, bool)
+                                            or tasks_per_batch < 1):
+            raise ValueError(f"tasks_per_batch must be a positive int (or None: chosen from the number of tasks "
+                             f"and workers), got {tasks_per_batch!r}")
         store = None if self.store_folder is None else ResultStore(
             self.store_folder, lambda key: settings_digest(self.settings(key.model)))
         sweeps: Dict[TaskKey, Any] = {}
@@ -144,28 +155,40 @@ class Study:
         total = len(self.models) * len(self.data)
         state = {"done": total - len(todo), "failures": []}
         report(state["done"], total, failures=0)
+        # the Parquet writes (~25 ms each) run on their own thread, so the loop keeps collecting results
+        writer = ThreadPoolExecutor(1, thread_name_prefix="study-store") if store is not None else None
+        writes: List[Future] = []
 
         def finished(outcome: TaskOutcome) -> None:
             for key, res in outcome.results.items():
-                if store is not None:
-                    store.save(key, res)
+                if writer is not None:
+                    writes.append(writer.submit(store.save, key, res))
                 sweeps[key] = res
             if outcome.failure is not None:
                 state["failures"].append(outcome.failure)
             state["done"] += 1
             report(state["done"], total, failures=len(state["failures"]))
 
-        if todo:
-            self._execute(client, n_workers, todo, finished, cancel)
+        try:
+            if todo:
+                self._execute(client, n_workers, todo, finished, cancel, tasks_per_batch)
+        finally:
+            if writer is not None:
+                writer.shutdown(wait=True)  # what finished is on disk, also when cancelled
+        for write in writes:
+            write.result()  # a failed write raises here
         return StudyResult(sweeps, state["failures"], [r.name for r in self.models], [n for n, _ in self.data],
-                           list(self.metrics))
+                           list(self.metrics), study=self)
 
     def _task_args(self, recipe: ModelRecipe, keys: List[TaskKey]) -> Tuple:
-        budget = self.options.get("memory_budget")
-        return keys, self._layers_of(recipe.name), self.options, budget or DEFAULT_BUDGET_BYTES
+        return keys, self._layers_of(recipe.name), self.options, self._cache_bytes()
+
+    def _cache_bytes(self) -> int:
+        """Each task's activation cache: its memory budget."""
+        return self.options.get("memory_budget") or DEFAULT_BUDGET_BYTES
 
     def _execute(self, client: Any, n_workers: int, todo: List, finished: Callable[[TaskOutcome], None],
-                 cancel: Optional[CancelToken]) -> None:
+                 cancel: Optional[CancelToken], tasks_per_batch: Optional[int] = None) -> None:
         if isinstance(client, str) and client == "in-process":
             return self._run_here(todo, finished, cancel)
         try:
@@ -186,7 +209,7 @@ class Study:
         elif isinstance(client, str):
             own_client = client = distributed.Client(client)
         try:
-            self._run_dask(distributed, client, todo, finished, cancel)
+            self._run_dask(distributed, client, todo, finished, cancel, tasks_per_batch)
         finally:
             if own_client is not None:
                 own_client.close()
@@ -205,7 +228,7 @@ class Study:
             finished(run_task(recipe, loaded.get(name, ds), *self._task_args(recipe, keys), cancel=cancel))
 
     def _run_dask(self, distributed: Any, client: Any, todo: List, finished: Callable[[TaskOutcome], None],
-                  cancel: Optional[CancelToken]) -> None:
+                  cancel: Optional[CancelToken], tasks_per_batch: Optional[int] = None) -> None:
         # every model with a module and every data set goes to the cluster once, as the result of a task that
         # unpickles it (or reads a data set by name): if the worker holding it dies, Dask rebuilds it from the
         # task (scattered data would be lost with its worker); zoo models are built from their name per task
@@ -223,11 +246,18 @@ class Study:
                                   client.submit(pickle.loads, cloudpickle.dumps(obj), pure=False, key=key))
             return shipped[ident]
 
+        if tasks_per_batch is None:
+            workers = max(1, len(client.scheduler_info().get("workers", {})))
+            tasks_per_batch = max(1, len(todo) // (workers * _DASK_TASKS_PER_WORKER))
+        layers_of = {recipe.name: self._layers_of(recipe.name) for recipe, _, _, _ in todo}
         futures = {}
-        for recipe, name, ds, keys in todo:
-            fut = client.submit(run_task, ship(recipe), ship(ds), *self._task_args(recipe, keys), pure=False,
-                                key=f"study-{recipe.name}-{name}-{time.time_ns()}")
-            futures[fut] = keys
+        for start in range(0, len(todo), tasks_per_batch):
+            batch = todo[start:start + tasks_per_batch]
+            units = [(ship(recipe), ship(ds), keys) for recipe, _, ds, keys in batch]
+            first = batch[0]
+            fut = client.submit(run_batch, units, layers_of, self.options, self._cache_bytes(), pure=False,
+                                key=f"study-{first[0].name}-{first[1]}-x{len(batch)}-{time.time_ns()}")
+            futures[fut] = [keys for _, _, _, keys in batch]
         pending = distributed.as_completed(list(futures))
         try:
             while not pending.is_empty():
@@ -237,13 +267,15 @@ class Study:
                     continue
                 for fut in pending.next_batch(block=False):
                     check_cancel(cancel)
-                    keys = futures.pop(fut)
+                    batch_keys = futures.pop(fut)
                     try:
-                        outcome = fut.result()
+                        outcomes = fut.result()
                     except Exception as err:  # a worker died too often, or an input could not be unpickled
-                        outcome = TaskOutcome({}, TaskFailure(keys, f"{type(err).__name__}: {err}"))
+                        why = f"{type(err).__name__}: {err}"
+                        outcomes = [TaskOutcome({}, TaskFailure(keys, why)) for keys in batch_keys]
                     fut.release()
-                    finished(outcome)
+                    for outcome in outcomes:
+                        finished(outcome)
         finally:
             if futures:
                 client.cancel(list(futures))
