@@ -140,15 +140,20 @@ EXERCISES: Dict[str, Exercise] = {
         "suppressed?",
         lambda channels, suppression_index: int(np.asarray(channels)[int(np.nanargmax(_array(suppression_index)))]),
         "answer with the channel number (from `tuned`), not its position in the list"),
-    "phys_face_channel": Exercise(
-        "Which stage3 channel is most face selective (largest d' for faces)?",
-        lambda d_prime, domains: int(np.nanargmax(_array(d_prime)[:, list(domains).index("faces")])),
-        "d_prime has one column per domain: pick the 'faces' column, then the channel with the largest d'"),
+    "phys_face_and_body_channels": Exercise(
+        "How many stage3 channels are selective for both faces and bodies (d' above the threshold for each)?",
+        lambda d_prime, domains, threshold=1.0: int(np.sum(
+            (_array(d_prime)[:, list(domains).index("faces")] > threshold)
+            & (_array(d_prime)[:, list(domains).index("bodies")] > threshold))),
+        "d_prime has one row per channel and one column per domain (late.domains): count the rows where both the "
+        "'faces' and the 'bodies' column exceed late.threshold (both, not either)"),
 }
 
 
 def _same(answer: Any, expected: Any, rtol: float) -> bool:
     if rtol > 0:
+        if isinstance(answer, (str, bytes, bool, np.bool_)):
+            return False
         try:
             value = float(_array(answer))
         except (TypeError, ValueError):
