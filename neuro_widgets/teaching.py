@@ -164,9 +164,14 @@ def _same(answer: Any, expected: Any, rtol: float) -> bool:
     if isinstance(expected, int):
         return isinstance(answer, (int, np.integer)) and not isinstance(answer, (bool, np.bool_)) \
             and int(answer) == expected
-    if isinstance(expected, tuple) and isinstance(answer, (tuple, list)):
-        return tuple(answer) == expected
-    return answer == expected
+    if isinstance(expected, tuple):
+        return isinstance(answer, (tuple, list)) and tuple(answer) == expected
+    if isinstance(expected, str):
+        return isinstance(answer, str) and answer == expected
+    try:
+        return bool(answer == expected)
+    except Exception:  # e.g. an array answer, whose == is elementwise
+        return False
 
 
 def grade(name: str, answer: Any, **context: Any) -> Tuple[str, str]:

@@ -101,9 +101,11 @@ def test_check_never_raises_and_prints(capsys):
     assert lines[4].startswith("✓")
 
 
-def test_a_bool_is_not_a_channel_and_a_number_string_is_not_a_number():
+def test_answers_of_the_wrong_kind_are_wrong_not_errors():
     assert grade("attr_top_positive_channel", True, values=torch.tensor([0.0, 1.0]))[0] == WRONG
     assert grade("align_noise_ceiled", "0.5", score=0.15, ceiling_lower=0.3)[0] == WRONG
+    assert grade("tour_best_stage_rsa", np.array(["stage2", "stage3"]), scores={"stage2": 1.0, "stage3": 0.0})[0] == WRONG
+    assert grade("fv_most_robust_variant", np.array([1.0, 2.0]), kept=KEPT)[0] == WRONG
 
 
 # Solutions, per notebook, in the order of its exercise cells.
