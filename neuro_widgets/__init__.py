@@ -38,6 +38,7 @@ _MODULES = {
     "featurevis": "neuro_widgets.featurevis",
     "figures": "neuro_widgets.figures",
     "physiology": "neuro_widgets.physiology",
+    "teaching": "neuro_widgets.teaching",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES])
