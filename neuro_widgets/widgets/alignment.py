@@ -7,8 +7,9 @@ from typing import Any, Dict, List, Optional
 import traitlets as t
 
 from . import codegen
+from ..engine.alignment import sweep
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
-from .engines import engine, fraction_progress, sweep_summary
+from .engines import fraction_progress, sweep_summary
 
 METRICS = ("rsa", "encoding", "cka")
 #: metric settings: "method" compares RDMs (RSA), "encoding" is the mapping model, "kernel" the CKA kernel
@@ -52,9 +53,12 @@ class AlignmentPanel(t.HasTraits):
     def _align_validate(self, proposal: Any) -> Dict[str, Any]:
         return as_trait_error(check_settings, dict(proposal["value"]))
 
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "alignment": self._layer_alignment}
+
     @t.observe("align_settings")
     def _align_settings_changed(self, change: Any) -> None:
-        if self.selected_layer and getattr(self, "runner", None) is not None:
+        if self.selected_layer:
             self._layer_alignment(self.selected_layer)
 
     def _layer_alignment(self, layer: str) -> None:
@@ -77,11 +81,11 @@ class AlignmentPanel(t.HasTraits):
                    else {})}
         settings = tuple(sorted(call.items()))
 
-        def swept(al: Any, names: List[str], report: Any, cancel: Any) -> Any:
+        def swept(names: List[str], report: Any, cancel: Any) -> Any:
             key = ("sweep-table", tuple(names), settings)
             hit = self.runner.cached(key)
             if hit is None:
-                hit = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **call,
+                hit = sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **call,
                                progress=fraction_progress(report, "sweep"), cancel=cancel)
                 self.runner.remember(key, hit)
             return hit
@@ -89,8 +93,7 @@ class AlignmentPanel(t.HasTraits):
         def work(report: Any, cancel: Any) -> List[Any]:
             """The table of the model's blocks (swept once for every block click), and a layer inside a block
             on its own."""
-            al = engine("alignment")
-            return [swept(al, base, report, cancel)] + ([swept(al, extra, report, cancel)] if extra else [])
+            return [swept(base, report, cancel)] + ([swept(extra, report, cancel)] if extra else [])
 
         def show(results: List[Any]) -> None:
             self.align_result = {**sweep_summary(results, layers), "selected": layer, "metric": s["metric"]}

@@ -7,17 +7,11 @@ from typing import Any, Dict, Optional
 import numpy as np
 import traitlets as t
 
+from ..engine.attribution import Unit, attribute, layer_contributions, methods, sanity_check
 from . import codegen
-from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
-from .engines import (
-    attribution_overlays,
-    contribution_bars,
-    engine,
-    fraction_progress,
-    layer_problem,
-    sanity_curve,
-)
+from .engines import attribution_overlays, contribution_bars, fraction_progress, layer_problem, sanity_curve
 
 DEFAULT_SETTINGS: Dict[str, Any] = {"stimulus": 0, "target": "predicted", "class": 0, "channel": 0,
                                     "methods": ["saliency", "integrated_gradients", "gradcam"], "top": 24,
@@ -63,22 +57,24 @@ class AttributionPanel(t.HasTraits):
 
     @t.validate("attr_settings")
     def _attr_validate(self, proposal: Any) -> Dict[str, Any]:
-        stimuli = getattr(self, "stimuli", None)
+        stimuli = self.stimuli
         return as_trait_error(check_settings, dict(proposal["value"]), len(stimuli) if stimuli is not None else 0)
 
     @t.observe("attr_settings")
     def _attr_settings_changed(self, change: Any) -> None:
-        if self.selected_layer and getattr(self, "runner", None) is not None:
+        if self.selected_layer:
             self._layer_attribution(self.selected_layer)
+
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "sanity": Action(self._run_sanity, "sanity")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "attribution": self._layer_attribution}
 
     def _attr_setup(self) -> None:
         names = self.probe.input_spec.class_names
         self.class_names = list(names) if names else []
-        try:
-            self.attr_methods = [{"name": m.name, "label": m.label, "needs_layer": m.needs_layer}
-                                 for m in engine("attribution").methods()]
-        except (ImportError, AttributeError) as err:
-            self.fail("attribution", str(err))
+        self.attr_methods = [{"name": m.name, "label": m.label, "needs_layer": m.needs_layer} for m in methods()]
 
     # ---- target --------------------------------------------------------------------------------------
     def _target(self, layer: str) -> Any:
@@ -87,7 +83,7 @@ class AttributionPanel(t.HasTraits):
             return "predicted"
         if s["target"] == "class":
             return int(s["class"])
-        return engine("attribution").Unit(layer, int(s["channel"]))
+        return Unit(layer, int(s["channel"]))
 
     def _target_label(self, target: Any, predicted: Optional[int] = None) -> str:
         names = self.class_names
@@ -112,7 +108,7 @@ class AttributionPanel(t.HasTraits):
         try:
             target = self._target(layer)
             problems = {m: layer_problem(self.probe, m, layer) for m in s["methods"]}
-        except (ImportError, ValueError, KeyError) as err:
+        except (ValueError, KeyError) as err:
             self.fail("attribution", str(err))
             return
         methods = [m for m in s["methods"] if problems[m] is None]
@@ -120,7 +116,6 @@ class AttributionPanel(t.HasTraits):
         skipped = [{"method": m, "label": labels.get(m, m), "note": problems[m]} for m in s["methods"] if problems[m]]
 
         def maps_work(report: Any, cancel: Any) -> Dict[str, Any]:
-            attr = engine("attribution")
             out: Dict[str, Any] = {"results": [], "predicted": None}
             if target == "predicted":
                 out["predicted"] = int(self.probe.predict(image).argmax(1)[0])
@@ -129,7 +124,7 @@ class AttributionPanel(t.HasTraits):
                 if cancel.cancelled:
                     cancel.raise_if_cancelled()
                 params = {"layer": layer} if method in LAYER_METHODS else {}
-                out["results"].append((method, attr.attribute(self.probe, image, method, target, cancel=cancel,
+                out["results"].append((method, attribute(self.probe, image, method, target, cancel=cancel,
                                                               **params)))
             return out
 
@@ -164,7 +159,7 @@ class AttributionPanel(t.HasTraits):
 
         def contrib_work(report: Any, cancel: Any) -> Any:
             report(0.0, "channel contributions")
-            return engine("attribution").layer_contributions(self.probe, layer, image, target, cancel=cancel)
+            return layer_contributions(self.probe, layer, image, target, cancel=cancel)
 
         def show_contrib(result: Any) -> None:
             channels, values = contribution_bars(result, int(s["top"]))
@@ -182,12 +177,12 @@ class AttributionPanel(t.HasTraits):
         self.runner.submit("contributions", ("contrib", layer, idx, repr(target)), contrib_work, show_contrib,
                            priority=PRIORITY["contributions"])
 
-    def _action_sanity(self) -> None:
+    def _run_sanity(self) -> None:
         """The cascading-randomisation sanity check for the current stimulus, target and method."""
         try:
             stimuli = self.require_stimuli("the sanity check")
             target = self._target(self.selected_layer or "")
-        except (ValueError, ImportError) as err:
+        except ValueError as err:
             self.fail("sanity", str(err))
             return
         s = self.attr_settings
@@ -195,7 +190,7 @@ class AttributionPanel(t.HasTraits):
 
         def work(report: Any, cancel: Any) -> Any:
             report(0.0, "randomising layers")
-            return engine("attribution").sanity_check(self.probe, stimuli[idx], method, target, cancel=cancel,
+            return sanity_check(self.probe, stimuli[idx], method, target, cancel=cancel,
                                                       progress=fraction_progress(report, "layers randomised"))
 
         def show(result: Any) -> None:

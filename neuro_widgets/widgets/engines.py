@@ -1,24 +1,14 @@
-"""Adapters between the widgets and the engines' result objects.
-
-:func:`engine` imports an engine lazily (a widget still opens, and shows a readable error in the panel, when
-an engine cannot be imported); the other functions turn the engines' result objects into what the panels
-send to the front end.
-"""
+"""Adapters between the widgets and the engines' result objects: they turn what the engines return into what
+the panels send to the front end."""
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-
-def engine(name: str) -> ModuleType:
-    """``neuro_widgets.engine.<name>`` (featurevis, attribution, alignment), or a readable ImportError."""
-    try:
-        return importlib.import_module(f"neuro_widgets.engine.{name}")
-    except ImportError as err:
-        raise ImportError(f"the {name} engine (neuro_widgets.engine.{name}) could not be imported: {err}") from err
+from ..engine.attribution import overlay_pngs
+from ..engine.attribution.core import check_layer
+from ..engine.attribution.registry import get_method
 
 
 def fraction_progress(report: Callable[..., None], message: str) -> Callable[..., None]:
@@ -33,10 +23,10 @@ def fraction_progress(report: Callable[..., None], message: str) -> Callable[...
 def layer_problem(probe: Any, method: str, layer: str) -> Optional[str]:
     """Why attribution ``method`` cannot run through ``layer`` (the engine's own check, e.g. Grad-CAM on a
     layer without a spatial map), or None when it applies (methods that take no layer always apply)."""
-    if not engine("attribution.registry").get_method(method).needs_layer:
+    if not get_method(method).needs_layer:
         return None
     try:
-        engine("attribution.core").check_layer(probe, layer, method, spatial=True)
+        check_layer(probe, layer, method, spatial=True)
     except (ValueError, TypeError, KeyError) as err:
         return str(err)
     return None
@@ -62,7 +52,7 @@ def attribution_overlays(results: Sequence[Any], image: Any, size: int, sign: st
                          shared: bool = True) -> Tuple[List[bytes], Optional[float]]:
     """PNG overlays of several attribution results (one image each), on one shared absolute scale (and that
     scale) or each on its own (scale None)."""
-    pngs, scale = engine("attribution").overlay_pngs(results, image, shared_scale=shared, sign=sign, size=size)
+    pngs, scale = overlay_pngs(results, image, shared_scale=shared, sign=sign, size=size)
     return list(pngs), None if scale is None else float(scale)
 
 

@@ -7,11 +7,12 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import traitlets as t
 
+from ..engine.featurevis import dataset_examples, render_layer
 from ..engine.progress import Cancelled
 from . import codegen
-from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import check_message_size, png_bytes, png_list
-from .engines import engine, example_rows, fraction_progress
+from .engines import example_rows, fraction_progress
 
 SHEET_PX = 96  # contact-sheet tiles are sent at most this large
 DETAIL_PX = 224
@@ -92,6 +93,13 @@ class FeatureVisPanel(t.HasTraits):
         if self.selected_layer and change["new"] >= 0:
             self._run_detail(self.selected_layer, change["new"])
 
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "run_featurevis": Action(self._rerun_sheet, "featurevis"),
+                "open_channel": Action(self._open_channel_message, "featurevis_detail")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "featurevis": self._layer_featurevis}
+
     def _layer_featurevis(self, layer: str) -> None:
         self.fv_detail = {}
         self.runner.post("featurevis_detail", {"state": "idle"})  # the previous layer's channel view stops
@@ -107,7 +115,7 @@ class FeatureVisPanel(t.HasTraits):
         if self.fv_channel != -1:
             self.fv_channel = -1
 
-    def _action_run_featurevis(self) -> None:
+    def _rerun_sheet(self) -> None:
         if self.selected_layer:
             self._run_sheet(self.selected_layer)
 
@@ -129,10 +137,9 @@ class FeatureVisPanel(t.HasTraits):
         last = [0.0]
 
         def work(report: Any, cancel: Any) -> Any:
-            fv = engine("featurevis")
             call = {**kwargs, "channels": channels, "progress": fraction_progress(report, "step"),
                     "cancel": cancel}
-            result = fv.render_layer(self.probe, layer, **call)
+            result = render_layer(self.probe, layer, **call)
             if result.cancelled:  # keep what formed so far on screen, but never cache a partial sheet
                 still_shown = {k: self.fv_sheet.get(k) for k in head} == head  # not superseded by another page
                 if len(result.images) and still_shown:
@@ -172,13 +179,11 @@ class FeatureVisPanel(t.HasTraits):
         stimuli = self.stimuli
 
         def work(report: Any, cancel: Any) -> Dict[str, Any]:
-            fv = engine("featurevis")
-
             def progress(done: float, total: float, **_: Any) -> None:
                 report(0.8 * done / max(total, 1), f"step {int(done)}/{int(total)}")
 
             call = {**kwargs, "channels": [channel], "progress": progress, "cancel": cancel}
-            result = fv.render_layer(self.probe, layer, **call)
+            result = render_layer(self.probe, layer, **call)
             if result.cancelled:
                 raise Cancelled("the render was cancelled")
             examples = None
@@ -187,7 +192,7 @@ class FeatureVisPanel(t.HasTraits):
                 ex_key = ("fv_examples", layer, s["k"])
                 examples = self.runner.cached(ex_key)
                 if examples is None:
-                    examples = fv.dataset_examples(self.probe, layer, stimuli, k=s["k"], cancel=cancel)
+                    examples = dataset_examples(self.probe, layer, stimuli, k=s["k"], cancel=cancel)
                     self.runner.remember(ex_key, examples)
             return {"render": result, "examples": examples}
 
@@ -214,7 +219,7 @@ class FeatureVisPanel(t.HasTraits):
         else:
             self.fv_channel = channel
 
-    def _action_open_channel(self, channel: int) -> None:
+    def _open_channel_message(self, channel: int) -> None:
         self.open_channel(int(channel))
 
 

@@ -13,7 +13,7 @@ from ..engine.alignment.neural_data import NeuralResponses
 from ..engine.alignment.sweep import sweep
 from ..engine.featurevis.neuron_wants import neuron_wants
 from . import codegen
-from .base import BaseWidget, as_trait_error, merge_settings
+from .base import Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
 from .engines import fraction_progress
 
@@ -98,6 +98,12 @@ class NeuronsPanel(t.HasTraits):
     def _has_neurons(self) -> bool:
         return isinstance(self.neural, NeuralResponses) and self.stimuli is not None
 
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "want": Action(self._render_want, "neurons_want")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "neurons": self._layer_neurons}
+
     @t.observe("active_tab", "arrangement")
     def _neurons_shown(self, change: Any) -> None:
         layer = self.stale_layer("neurons", self.neuron_result)
@@ -145,7 +151,7 @@ class NeuronsPanel(t.HasTraits):
         self.runner.submit("neurons", ("neurons", layer, tuple(layers), s["encoding"], s["features"], s["seed"]),
                            work, show)
 
-    def _action_want(self, neuron: Any) -> None:
+    def _render_want(self, neuron: Any) -> None:
         """Render what one neuron wants from the selected layer (the neuron's index in the data)."""
         layer = self.selected_layer
         if not self._has_neurons() or not layer:
