@@ -12,7 +12,7 @@ export function attributionPanel(model, root) {
   const cls = h("select", { class: "nw-input", "aria-label": "class" });
   const unit = h("input", { class: "nw-input", type: "number", min: 0, value: 0, "aria-label": "channel" });
   const shared = h("input", { type: "checkbox", "aria-label": "one colour scale for all maps" });
-  const sign = h("select", { class: "nw-input", "aria-label": "sign" }, ["all", "positive", "negative", "absolute"].map((v) => h("option", { value: v, text: v === "all" ? "signed" : v })));
+  const sign = h("select", { class: "nw-input", "aria-label": "sign" }, (model.get("attr_signs") || []).map((v) => h("option", { value: v, text: v })));
   const methods = h("div", { class: "nw-methods" });
   const maps = h("div", { class: "nw-maps" });
   const bars = h("div", { class: "nw-contrib" });
@@ -57,11 +57,11 @@ export function attributionPanel(model, root) {
     cls.hidden = st.target !== "class" || !names.length;
     unit.value = st.channel;
     unit.hidden = st.target !== "unit";
-    sign.value = st.sign || "all";
+    sign.value = st.sign;
     shared.checked = st.shared_scale !== false;
     const all = model.get("attr_methods") || [];
     if (sanityMethod.options.length !== all.length) sanityMethod.replaceChildren(...all.map((m) => h("option", { value: m.name, text: m.label })));
-    sanityMethod.value = st.sanity_method || "saliency";
+    sanityMethod.value = st.sanity_method;
     const chosen = new Set(st.methods || []);
     methods.replaceChildren(...(model.get("attr_methods") || []).map((m) => {
       const box = h("input", { type: "checkbox", checked: chosen.has(m.name), onchange: () => {
@@ -111,7 +111,7 @@ export function attributionPanel(model, root) {
           over ? h("div", { class: "nw-warning", role: "status", text: `⚠ above ${(100 * m.threshold).toFixed(0)}%: the map does not add up to the output change; raise n_steps or use auto_steps` }) : null]);
       }),
       ...skipped,
-      h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.sign === "all" ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
+      h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.signed ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
     );
     announce(root, "attribution", "result", { layer: r.layer });
   }

@@ -2,21 +2,27 @@
 curve with the trained-vs-random control, and a metric selector."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import traitlets as t
 
 from . import codegen
-from ..engine.alignment import sweep
+from ..engine.alignment import COMPARE_METHODS, METRICS, RDM_METHODS, sweep
+from ..engine.alignment.cka import CKA_KERNELS
+from ..engine.alignment.encoding import ENCODING_METHODS
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
-from .engines import fraction_progress, sweep_summary
+from .engines import METRIC_LABELS, fraction_progress, sweep_summary
 
-METRICS = ("rsa", "encoding", "cka")
-#: metric settings: "method" compares RDMs (RSA), "encoding" is the mapping model, "kernel" the CKA kernel
-DEFAULT_SETTINGS: Dict[str, Any] = {"metric": "rsa", "method": "spearman", "encoding": "ridge", "kernel": "linear",
+#: the sweep() settings the panel offers, each with its label and the engine's registry of its values
+#: (the registry's first value is the default)
+SETTING_CHOICES: Dict[str, Sequence[str]] = {"rdm_method": RDM_METHODS, "method": COMPARE_METHODS,
+                                             "encoding": ENCODING_METHODS, "kernel": CKA_KERNELS}
+SETTING_LABELS = {"rdm_method": "RDMs by", "method": "compare RDMs by", "encoding": "model", "kernel": "kernel"}
+#: which of them each of the engine's metrics (alignment.METRICS) uses; only those go into the engine call and
+#: its "copy as code"
+METRIC_SETTINGS = {"rsa": ("rdm_method", "method"), "encoding": ("encoding",), "cka": ("kernel",)}
+DEFAULT_SETTINGS: Dict[str, Any] = {"metric": METRICS[0], **{k: v[0] for k, v in SETTING_CHOICES.items()},
                                     "control": True, "control_seeds": 3, "n_boot": 200, "seed": 0}
-#: which settings each metric uses (only those go into the engine call and its "copy as code")
-METRIC_SETTINGS = {"rsa": ("method",), "encoding": ("encoding",), "cka": ("kernel",)}
 NO_NEURAL = ("no neural data: this panel compares each layer with recorded brain regions, so it needs a data "
              "set with neural RDMs, e.g. nw.LayerExplorer(probe, nw.datasets.kriegeskorte2008())")
 
@@ -25,12 +31,28 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     out = merge_settings(DEFAULT_SETTINGS, settings, "alignment")
     if out["metric"] not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {out['metric']!r}")
+    for key, values in SETTING_CHOICES.items():
+        if out[key] not in values:
+            raise ValueError(f"{key} must be one of {tuple(values)}, got {out[key]!r}")
     out["control"] = bool(out["control"])
     k = out["control_seeds"]
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"control_seeds (how many random initialisations make the control) must be a positive "
                          f"integer, got {k!r}")
     return out
+
+
+def alignment_choices() -> Dict[str, Any]:
+    """What the panel's pickers offer: the engine's metrics (each with the settings it uses) and each setting's
+    values."""
+    return {"metrics": [{"name": m, "label": METRIC_LABELS[m], "settings": list(METRIC_SETTINGS[m])} for m in METRICS],
+            "settings": {k: {"label": SETTING_LABELS[k], "values": list(v)} for k, v in SETTING_CHOICES.items()}}
+
+
+def score_label(settings: Dict[str, Any]) -> str:
+    """The metric's label, with how it compares RDMs when it does (e.g. "RSA (spearman)")."""
+    label = METRIC_LABELS[settings["metric"]]
+    return f"{label} ({settings['method']})" if "method" in METRIC_SETTINGS[settings["metric"]] else label
 
 
 def sweep_layers(widget: BaseWidget) -> List[str]:
@@ -42,6 +64,8 @@ class AlignmentPanel(t.HasTraits):
     """Mixin: brain alignment of every layer, read for the selected one (needs ``BaseWidget``)."""
 
     align_settings = t.Dict().tag(sync=True)
+    #: see :func:`alignment_choices`
+    align_choices = t.Dict(alignment_choices()).tag(sync=True)
     #: {"metric", "label", "layers", "regions", "score", "ci_low", "ci_high", "ceiling", "control"}
     align_result = t.Dict().tag(sync=True)
 
@@ -96,7 +120,8 @@ class AlignmentPanel(t.HasTraits):
             return [swept(base, report, cancel)] + ([swept(extra, report, cancel)] if extra else [])
 
         def show(results: List[Any]) -> None:
-            self.align_result = {**sweep_summary(results, layers), "selected": layer, "metric": s["metric"]}
+            self.align_result = {**sweep_summary(results, layers, score_label(s)), "selected": layer,
+                                 "metric": s["metric"]}
             code = codegen.sweep(layers, call)
             self.set_code("alignment", codegen.with_record(code, getattr(results[0], "settings", None)))
 

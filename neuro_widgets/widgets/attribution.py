@@ -2,25 +2,38 @@
 channel contributions as a ranked bar chart, and the sanity-check curve on demand."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import traitlets as t
 
 from ..engine.attribution import Unit, attribute, layer_contributions, methods, sanity_check
+from ..engine.attribution.display import SIGN_MODES
+from ..engine.attribution.registry import get_method
 from . import codegen
 from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
 from .engines import attribution_overlays, contribution_bars, fraction_progress, layer_problem, sanity_curve
 
+
+
+def default_methods() -> List[str]:
+    """The engine's first method of each kind: a plain gradient, a path method that reports its completeness,
+    and one that attributes through the selected layer."""
+    specs = methods()
+    kinds = (lambda m: not (m.has_delta or m.needs_layer), lambda m: m.has_delta, lambda m: m.needs_layer)
+    return [next(m.name for m in specs if kind(m)) for kind in kinds]
+
+
 DEFAULT_SETTINGS: Dict[str, Any] = {"stimulus": 0, "target": "predicted", "class": 0, "channel": 0,
-                                    "methods": ["saliency", "integrated_gradients", "gradcam"], "top": 24,
-                                    "sign": "all", "shared_scale": True, "sanity_method": "saliency"}
+                                    "methods": default_methods(), "top": 24, "sign": SIGN_MODES[0],
+                                    "shared_scale": True, "sanity_method": methods()[0].name}
 TARGETS = ("predicted", "class", "unit")
-SIGNS = ("all", "positive", "negative", "absolute")
+#: the engine's sign mode that keeps the sign (its first; drawn with the diverging colour map)
+SIGNED = SIGN_MODES[0]
 MAP_PX = 160
 #: methods that attribute through a layer get the selected layer
-LAYER_METHODS = ("gradcam", "guided_gradcam")
+LAYER_METHODS = tuple(m.name for m in methods() if m.needs_layer)
 
 
 def check_settings(settings: Dict[str, Any], n_stimuli: int) -> Dict[str, Any]:
@@ -29,11 +42,12 @@ def check_settings(settings: Dict[str, Any], n_stimuli: int) -> Dict[str, Any]:
         raise ValueError(f"target must be one of {TARGETS}, got {out['target']!r}")
     if n_stimuli and not 0 <= int(out["stimulus"]) < n_stimuli:
         raise ValueError(f"stimulus {out['stimulus']} is out of range: there are {n_stimuli} stimuli")
-    if out["sign"] not in SIGNS:
-        raise ValueError(f"sign must be one of {SIGNS}, got {out['sign']!r}")
+    if out["sign"] not in SIGN_MODES:
+        raise ValueError(f"sign must be one of {SIGN_MODES}, got {out['sign']!r}")
     if not out["methods"]:
         raise ValueError("choose at least one attribution method")
-    out["methods"] = [str(m) for m in out["methods"]]
+    out["methods"] = [get_method(m).name for m in out["methods"]]  # an unknown name: the engine's error
+    get_method(out["sanity_method"])
     return out
 
 
@@ -43,6 +57,8 @@ class AttributionPanel(t.HasTraits):
     attr_settings = t.Dict().tag(sync=True)
     #: [{"name", "label", "needs_layer"}] for the method picker
     attr_methods = t.List(t.Dict()).tag(sync=True)
+    #: the engine's sign modes for the "show" picker
+    attr_signs = t.List(t.Unicode(), list(SIGN_MODES)).tag(sync=True)
     class_names = t.List(t.Unicode()).tag(sync=True)
     #: {"layer", "stimulus", "target_label", "input": PNG, "maps": [{"method", "label", "image", "delta"}], "scale"}
     attr_result = t.Dict().tag(sync=True)
@@ -142,7 +158,7 @@ class AttributionPanel(t.HasTraits):
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx],
                                 "target_label": self._target_label(target, out["predicted"]),
                                 "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
-                                "sign": s["sign"], "skipped": skipped}
+                                "sign": s["sign"], "signed": s["sign"] == SIGNED, "skipped": skipped}
             self.set_code("attribution", "\n".join(
                 codegen.with_record(codegen.attribute(idx, m, target, {"layer": layer} if m in LAYER_METHODS else {}),
                                     {"params": getattr(r, "params", None)})

@@ -8,6 +8,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine.featurevis import dataset_examples, render_layer
+from ..engine.featurevis.param import PARAM_KINDS
 from ..engine.progress import Cancelled
 from . import codegen
 from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
@@ -21,9 +22,8 @@ PREVIEW_INTERVAL = 0.5
 #: channels per contact-sheet page: at <= SHEET_PX pixels a tile, a page stays far below the message limit
 MAX_PAGE = 64
 
-DEFAULT_SETTINGS: Dict[str, Any] = {"steps": 128, "image_size": None, "param": "fft", "transforms": True,
-                                    "seed": 0, "page_size": 32, "k": 6}
-PARAMS = ("fft", "pixel")
+DEFAULT_SETTINGS: Dict[str, Any] = {"steps": 128, "image_size": None, "param": next(iter(PARAM_KINDS)),
+                                    "transforms": True, "seed": 0, "page_size": 32, "k": 6}
 
 
 def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -37,8 +37,8 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
             continue  # the model's input size
         if not isinstance(out[key], (int, np.integer)) or isinstance(out[key], bool) or out[key] < 1:
             raise ValueError(f"{key} must be a positive integer, got {out[key]!r}")
-    if out["param"] not in PARAMS:
-        raise ValueError(f"param must be one of {PARAMS}, got {out['param']!r}")
+    if out["param"] not in PARAM_KINDS:
+        raise ValueError(f"param must be one of {list(PARAM_KINDS)}, got {out['param']!r}")
     if not isinstance(out["seed"], (int, np.integer)) or out["seed"] < 0:
         raise ValueError(f"seed must be a non-negative integer, got {out['seed']!r}")
     out["transforms"] = bool(out["transforms"])
@@ -68,6 +68,8 @@ class FeatureVisPanel(t.HasTraits):
     """Mixin: optimal stimuli for the selected layer (the widget must be a :class:`BaseWidget`)."""
 
     fv_settings = t.Dict().tag(sync=True)
+    #: the engine's image parameterizations for the picker: [{"name", "label"}]
+    fv_params = t.List(t.Dict(), [{"name": k, "label": v} for k, v in PARAM_KINDS.items()]).tag(sync=True)
     fv_page = t.Int(0).tag(sync=True)
     #: {"layer", "page", "n_pages", "n_channels", "channels", "images": [PNG], "values", "final"}
     fv_sheet = t.Dict().tag(sync=True)

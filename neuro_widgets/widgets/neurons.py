@@ -9,6 +9,7 @@ import numpy as np
 import traitlets as t
 
 from ..engine.alignment.ceiling import CEILING_FORMULA_TEXT, DEFAULT_CEILING_FORMULA, ceiled, split_half_consistency
+from ..engine.alignment.encoding import ENCODING_METHODS
 from ..engine.alignment.neural_data import NeuralResponses
 from ..engine.alignment.sweep import sweep
 from ..engine.featurevis.neuron_wants import neuron_wants
@@ -18,7 +19,7 @@ from .codec import png_bytes
 from .engines import fraction_progress
 
 #: ``features``: the random-projection width every layer is reduced to (the readouts are pulled back exactly)
-DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": "ridge", "features": 1024, "steps": 128, "seed": 0, "top": 6}
+DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": ENCODING_METHODS[0], "features": 1024, "steps": 128, "seed": 0, "top": 6}
 NO_NEURONS = ("no single-neuron data: this panel predicts recorded neurons from each layer, so it needs "
               "response-level data (stimuli x neurons x repeats), e.g. nw.LayerExplorer(probe, "
               "nw.datasets.cowley2023_v4())")
@@ -26,8 +27,8 @@ NO_NEURONS = ("no single-neuron data: this panel predicts recorded neurons from 
 
 def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     out = merge_settings(DEFAULT_SETTINGS, settings, "neurons")
-    if out["encoding"] not in ("ridge", "pls"):
-        raise ValueError(f"encoding must be 'ridge' or 'pls', got {out['encoding']!r}")
+    if out["encoding"] not in ENCODING_METHODS:
+        raise ValueError(f"encoding must be one of {ENCODING_METHODS}, got {out['encoding']!r}")
     for key, low in (("features", 8), ("steps", 1), ("top", 1), ("seed", 0)):
         value = out[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
