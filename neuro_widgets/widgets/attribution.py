@@ -132,16 +132,19 @@ class AttributionPanel(t.HasTraits):
         skipped = [{"method": m, "label": labels.get(m, m), "note": problems[m]} for m in s["methods"] if problems[m]]
 
         def maps_work(report: Any, cancel: Any) -> Dict[str, Any]:
+            """Every method's map; the first method's own forward pass finds the predicted class, which the
+            others then explain as that class (no extra forward pass for it)."""
             out: Dict[str, Any] = {"results": [], "predicted": None}
-            if target == "predicted":
-                out["predicted"] = int(self.probe.predict(image).argmax(1)[0])
+            explained = target
             for i, method in enumerate(methods):
                 report(i / len(methods), f"{method} ({i + 1}/{len(methods)})")
                 if cancel.cancelled:
                     cancel.raise_if_cancelled()
                 params = {"layer": layer} if method in LAYER_METHODS else {}
-                out["results"].append((method, attribute(self.probe, image, method, target, cancel=cancel,
-                                                              **params)))
+                result = attribute(self.probe, image, method, explained, cancel=cancel, **params)
+                out["results"].append((method, result))
+                if target == "predicted" and out["predicted"] is None:
+                    out["predicted"] = explained = int(result.classes[0])
             return out
 
         def show_maps(out: Dict[str, Any]) -> None:
@@ -165,7 +168,8 @@ class AttributionPanel(t.HasTraits):
                 for m, (_, r) in zip(methods, out["results"])))
 
         if methods:
-            key = ("attr", layer, idx, repr(target), tuple(methods), s["sign"], bool(s["shared_scale"]))
+            # the maps' display (sign, shared scale) is not in the key: changing it redraws the cached maps
+            key = ("attr", layer, idx, repr(target), tuple(methods))
             self.runner.submit("attribution", key, maps_work, show_maps, priority=PRIORITY["attribution"])
         else:
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx], "maps": [],

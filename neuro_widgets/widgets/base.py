@@ -2,7 +2,9 @@
 
 Each widget is one ``anywidget.AnyWidget`` whose front end (``js/src``, bundled into ``static/``) draws the
 panels listed in ``_panels``. Panels are mixins (``featurevis.py``, ``attribution.py``, …) that add their own
-traits and job handlers; :class:`~neuro_widgets.widgets.explorer.LayerExplorer` combines all of them.
+traits and handlers; :class:`~neuro_widgets.widgets.explorer.LayerExplorer` combines all of them. A panel lists its
+handlers in two explicit tables, each extending ``super()``'s: :meth:`BaseWidget.actions` (front-end action name
+-> method) and :meth:`BaseWidget.layer_views` (panel -> what a layer click starts there).
 
 Data flow, one way only: front-end event (a trait change or a ``{"action": ...}`` message) -> engine call in a
 worker thread (:mod:`.jobs`) -> result object -> trait values (PNG bytes, arrays through :mod:`.codec`) -> the
@@ -164,6 +166,7 @@ class BaseWidget(anywidget.AnyWidget):
         self.title = self.probe.name + (f" · {self.data_name}" if self.data_name else "")
         self.layers = layer_rows(self.probe)
         self.jobs = {}
+        self._thumb_pages: Dict[int, List[bytes]] = {}
         self._send_thumbs()
         if "featurevis" in self.PANELS:
             _warm_up_optimizers()
@@ -250,8 +253,9 @@ class BaseWidget(anywidget.AnyWidget):
         n = len(self.stimuli)
         page = min(max(self.thumb_page, 0), max(0, (n - 1) // THUMB_PAGE))
         start, stop = page * THUMB_PAGE, min(n, (page + 1) * THUMB_PAGE)
-        self.thumbs = {"n": n, "start": start, "ids": self.stimuli.ids[start:stop],
-                       "images": self.stimuli.thumbnails(THUMB_SIZE)[start:stop]}
+        if page not in self._thumb_pages:  # only the pages the front end shows are encoded
+            self._thumb_pages[page] = self.stimuli[start:stop].thumbnails(THUMB_SIZE)
+        self.thumbs = {"n": n, "start": start, "ids": self.stimuli.ids[start:stop], "images": self._thumb_pages[page]}
 
     # ---- events -----------------------------------------------------------------------------------
     def set_state(self, sync_data: Dict[str, Any]) -> None:
