@@ -5,12 +5,19 @@ equal steps, image size, parameterization (FFT, decorrelated) and each tool's st
 
 1. **one to one**: ``nw.featurevis.render(probe, "layer:c")`` (batch 1) vs Lucent's ``render_vis`` for the same
    channel (batch 1), per channel — goal >= 2.5x; and ours at batch 1 vs a bare loop at batch 1 (forward to the
-   layer + backward + Adam on a pixel image, weights frozen): the engine's own overhead;
+   layer + backward + Adam on a pixel image, weights frozen): the engine's own overhead. The three run
+   interleaved, channel by channel (ours, bare, Lucent, next channel), so a load change on a shared machine
+   hits all three alike; each row gives the medians over channels;
 2. **whole layer**: ``nw.featurevis.render_layer`` (one image per channel, batched by the memory budget) per
    channel vs Lucent's default (one ``render_vis`` per channel) and vs the bare loop at the same batch.
 
-Lucent runs in its own virtual environment (``benchmarks/.lucent-venv``; kornia's moved functions are
-re-pointed here, not in site-packages). Final activations of both are measured the same way: the images, as
+Lucent runs in its own virtual environment (``benchmarks/.lucent-venv``, gitignored; kornia's moved functions
+are re-pointed here, not in site-packages), which borrows torch and torchvision from the main one:
+
+    python -m venv benchmarks/.lucent-venv
+    echo <main venv site-packages> > benchmarks/.lucent-venv/lib/python3.11/site-packages/main_env.pth
+    benchmarks/.lucent-venv/bin/python -m pip install --no-deps torch-lucent==0.1.8 kornia kornia_rs tqdm decorator
+ Final activations of both are measured the same way: the images, as
 uint8, through the probe with the model's own preprocessing, channel mean over space.
 
     python benchmarks/bench_featurevis.py            # full run (15-20 minutes on 2 quiet CPU cores)
@@ -96,18 +103,21 @@ def _bare(f, channels, batch: int, steps: int, h: int, w: int) -> None:
             opt.step()
 
 
-def one_by_one(case: str, probe, layer: str, channels, steps: int, size: int):
-    """Ours at batch 1 and the bare loop at batch 1, alternating channel by channel: medians per channel."""
+def one_by_one(case: str, probe, layer: str, channels, steps: int, size: int, lucent_python: str, threads: int):
+    """Ours, the bare loop and Lucent, each at batch 1, interleaved channel by channel: medians per channel."""
     import neuro_widgets as nw
 
-    ours, bare, images = [], [], []
+    ours, bare, lucent, images, lucent_images = [], [], [], [], []
     for c in channels:
         with Clock() as clock:
             res = nw.featurevis.render(probe, f"{layer}:{c}", steps=steps, size=size, seed=c)
         ours.append(clock)
         images.append(res.images[0])
         bare.append(bare_loop(case, probe, [c], 1, steps))
-    return median(ours), median(bare), np.stack(images)
+        image, clock = run_lucent(lucent_python, case, c, steps, threads)
+        lucent.append(clock)
+        lucent_images.append(image)
+    return median(ours), median(bare), median(lucent), np.stack(images), np.stack(lucent_images)
 
 
 def median(clocks) -> dict:
@@ -123,8 +133,8 @@ def channel_means(probe, layer: str, images: np.ndarray, channels) -> np.ndarray
     return means[torch.arange(len(channels)), torch.as_tensor(channels)].numpy()
 
 
-def lucent_worker(case: str, n_channels: int, steps: int, out: str) -> None:
-    """Runs inside the Lucent virtual environment: one default render_vis per channel."""
+def lucent_worker(case: str, channel: int, steps: int, out: str) -> None:
+    """Runs inside the Lucent virtual environment: one default render_vis of one channel."""
     import kornia
     import kornia.geometry.transform as kt
 
@@ -137,26 +147,26 @@ def lucent_worker(case: str, n_channels: int, steps: int, out: str) -> None:
     model = probe.module.eval()
     _, _, _, lucent_layer, size = CASES[case]
     fixed = None if case == "alexnet" else size  # AlexNet: Lucent's default upsampling to 224
-    wall, cpu, images = [], [], []
-    for c in range(n_channels):
-        torch.manual_seed(c)
-        with Clock() as clock:
-            imgs = render.render_vis(model, f"{lucent_layer}:{c}", param_f=lambda: param.image(size),
-                                     thresholds=(steps,), progress=False, show_image=False, fixed_image_size=fixed)
-        wall.append(clock.wall)
-        cpu.append(clock.cpu)
-        images.append(imgs[-1][0])
-    np.savez(out, images=np.stack(images), wall=np.array(wall), cpu=np.array(cpu))
+    render.render_vis(model, f"{lucent_layer}:{channel}", param_f=lambda: param.image(size), thresholds=(2,),
+                      progress=False, show_image=False, fixed_image_size=fixed)  # warm-up, as ours gets
+    torch.manual_seed(channel)
+    with Clock() as clock:
+        imgs = render.render_vis(model, f"{lucent_layer}:{channel}", param_f=lambda: param.image(size),
+                                 thresholds=(steps,), progress=False, show_image=False, fixed_image_size=fixed)
+    np.savez(out, image=imgs[-1][0], wall=clock.wall, cpu=clock.cpu)
 
 
-def run_lucent(python: str, case: str, n: int, steps: int):
+def run_lucent(python: str, case: str, channel: int, steps: int, threads: int):
+    """Lucent's render of one channel in its own environment: (image, clock of the render alone)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "lucent.npz")
-        cmd = [python, __file__, "--lucent-worker", case, "--lucent-channels", str(n), "--steps", str(steps),
-               "--out", out]
+        cmd = [python, __file__, "--lucent-worker", case, "--lucent-channel", str(channel), "--steps", str(steps),
+               "--threads", str(threads), "--out", out]
         subprocess.run(cmd, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         data = np.load(out)
-        return data["images"], float(np.median(data["wall"])), float(np.median(data["cpu"]))
+        clock = Clock()
+        clock.wall, clock.cpu = float(data["wall"]), float(data["cpu"])
+        return data["image"], clock
 
 
 def main() -> None:
@@ -164,7 +174,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=64)
     ap.add_argument("--channels", default="alexnet=8,resnet20=64",
                     help="channels rendered by ours and the bare loop, per case (resnet20 layer3 has 64)")
-    ap.add_argument("--lucent-channels", type=int, default=3, help="Lucent renders the first few of them")
+    ap.add_argument("--lucent-channels", type=int, default=3,
+                    help="the first few channels are rendered one to one (ours, bare loop, Lucent interleaved)")
+    ap.add_argument("--lucent-channel", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--repeats", type=int, default=2, help="ours and bare alternate; the fastest run counts")
     ap.add_argument("--cases", default="alexnet,resnet20")
     ap.add_argument("--lucent-python", default=str(REPO / "benchmarks" / ".lucent-venv" / "bin" / "python"))
@@ -174,12 +186,13 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.lucent_worker:
-        lucent_worker(args.lucent_worker, args.lucent_channels, args.steps, args.out)
+        lucent_worker(args.lucent_worker, args.lucent_channel, args.steps, args.out)
         return
 
     import neuro_widgets as nw
 
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.steps} steps, "
+          f"load average {os.getloadavg()[0]:.1f}", flush=True)
     rows = []
     for case in args.cases.split(","):
         probe = load(case)
@@ -199,12 +212,13 @@ def main() -> None:
         k = args.lucent_channels
         layer_ours = {t: min(getattr(c, t) for c in ours_t) / n for t in ("wall", "cpu")}
         layer_bare = {t: min(getattr(c, t) for c in bare_t) / n for t in ("wall", "cpu")}
-        one_ours, one_bare, one_images = one_by_one(case, probe, layer, chans[:k], args.steps, size)
-        lucent_images, lucent_wall, lucent_cpu = run_lucent(args.lucent_python, case, k, args.steps)
-        lucent = {"wall": lucent_wall, "cpu": lucent_cpu}
+        loadavg = [os.getloadavg()[0]]
+        one_ours, one_bare, lucent, one_images, lucent_images = one_by_one(
+            case, probe, layer, chans[:k], args.steps, size, args.lucent_python, args.threads)
+        loadavg.append(os.getloadavg()[0])
         ratio = lambda a, b: {t: a[t] / b[t] for t in ("wall", "cpu")}
         row = {"case": f"{case} {layer}", "image": f"{size}px -> {probe.input_spec.size[0]}px", "channels": n,
-               "batch": sheet.settings["batch"], "lucent_channels": k,
+               "batch": sheet.settings["batch"], "lucent_channels": k, "load_average_one_to_one": loadavg,
                "one_ours_s": one_ours, "one_bare_s": one_bare, "lucent_s": lucent,
                "layer_ours_s_per_channel": layer_ours, "layer_bare_s_per_channel": layer_bare,
                "lucent_over_one": ratio(lucent, one_ours), "one_over_bare": ratio(one_ours, one_bare),

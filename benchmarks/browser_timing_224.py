@@ -70,7 +70,7 @@ def time_channel(page, timeout_ms: int = 120_000) -> float:
       const start = performance.now();
       const ok = () => document.querySelector('.nw-detail .nw-examples img');
       const done = new Promise((resolve) => {
-        const on = (e) => { if (e.detail.panel === 'featurevis_detail' && e.detail.kind === 'result' && ok()) {
+        const on = (e) => { if (e.detail.panel === 'featurevis_detail' && e.detail.kind === 'examples' && ok()) {
           document.removeEventListener('nw-render', on, true); resolve(e.detail.t - start); } };
         document.addEventListener('nw-render', on, true);
         setTimeout(() => resolve(NaN), timeout);
@@ -80,10 +80,34 @@ def time_channel(page, timeout_ms: int = 120_000) -> float:
     }""", timeout_ms)
 
 
+def time_physiology(page, layer: str, timeout_ms: int = 300_000) -> dict:
+    """Open the Physiology tab (its survey of the selected layer starts then); ms until the first tuning curves
+    (a partial survey) and until the whole survey is shown."""
+    return page.evaluate("""async ([layer, timeout]) => {
+      const tab = document.querySelector('.nw-tab[data-tab="physiology"]');
+      const start = performance.now();
+      const times = {};
+      const done = new Promise((resolve) => {
+        const on = (e) => {
+          const d = e.detail;
+          if (d.panel !== 'physiology' || d.layer !== layer || d.t < start) return;
+          if (!('first tuning curves' in times)) times['first tuning curves'] = d.t - start;
+          if (d.kind === 'result') { times['whole tuning survey'] = d.t - start; document.removeEventListener('nw-render', on, true); resolve(times); }
+        };
+        document.addEventListener('nw-render', on, true);
+        setTimeout(() => { document.removeEventListener('nw-render', on, true); resolve(times); }, timeout);
+      });
+      tab.click();
+      return await done;
+    }""", [layer, timeout_ms])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="mobilenet_v1_025")
     ap.add_argument("--layers", nargs="+", default=["stage1", "stage2", "stage3"])
+    ap.add_argument("--physiology", action="store_true",
+                    help="also open the Physiology tab on the last layer (issue 13: first curves <= 2 s)")
     args = ap.parse_args()
     env = {"NEURO_WIDGETS_HOME": os.environ.get("NEURO_WIDGETS_HOME", "")}
     rows = {}
@@ -99,9 +123,13 @@ def main() -> None:
                 rows[layer] = time_click(page, layer)
                 page.wait_for_selector(f".nw-sheet[data-layer='{layer}'][data-final='true']", timeout=300_000)
                 rows[layer]["dataset examples (channel 0 clicked)"] = time_channel(page)
+            if args.physiology:
+                page.wait_for_timeout(20_000)  # let the last layer's remaining work (the random control) end
+                rows[args.layers[-1]].update(time_physiology(page, args.layers[-1]))
             floor = statistics.median(ping_ms(page, i) for i in range(8))
     names = [name for _, _, name in EVENTS] + ["dataset examples (channel 0 clicked)"]
-    targets = {"first optimal-stimulus images": "<= 1 s", "attribution maps": "<= 3 s",
+    names += ["first tuning curves", "whole tuning survey"] if args.physiology else []
+    targets = {"first tuning curves": "<= 2 s (last layer)", "whole tuning survey": "","first optimal-stimulus images": "<= 1 s", "attribution maps": "<= 3 s",
                "dataset examples (channel 0 clicked)": "<= 3 s", "alignment scores": "<= 5 s",
                "complete 16-channel sheet": "<= 30 s", "channel contributions": ""}
     print(f"{args.model}, 224 px, 92 images; kernel round trip (floor) {floor:.0f} ms; load average "

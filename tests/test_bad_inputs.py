@@ -228,10 +228,10 @@ CASES = [
      r"is a file"),
     ("root an int", lambda p, s, t: nw.datasets.kriegeskorte2008(root=5), TypeError, r"root must be the path"),
     # ---- attribution parameters: a short summary of the value, never the whole tensor
-    ("IG baseline tensor", lambda p, s, t: nw.attribution.attribute(p, s, "integrated_gradients", 3,
-                                                                    baseline=torch.zeros(1, 3, 32, 32)),
-     ValueError, r"'baseline' must be one of \['zero', 'black', 'white'\], got a tensor of shape \(1, 3, 32, 32\), "
-                 r"dtype torch.float32$"),
+    ("IG baseline tensor of the wrong size", lambda p, s, t: nw.attribution.attribute(
+        p, s, "integrated_gradients", 3, baseline=torch.zeros(1, 3, 16, 16)),
+     ValueError, r"baseline tensor of shape \(1, 3, 16, 16\) does not fit 6 image\(s\) of shape \(3, 32, 32\); "
+                 r"give \(3, 32, 32\) or \(1, 3, 32, 32\) .* or \(6, 3, 32, 32\)"),
     ("n_steps array", lambda p, s, t: nw.attribution.attribute(p, s, "integrated_gradients", 3,
                                                                n_steps=np.arange(100)),
      TypeError, r"'n_steps' must be an int, got a ndarray of shape \(100,\), dtype int64$"),

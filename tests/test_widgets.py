@@ -447,41 +447,50 @@ def test_only_non_applicable_methods_is_a_notice(resnet20, small):
 
 def test_cheap_views_are_not_held_behind_a_long_render(resnet20, small):
     """A render that never ends on its own (10^6 steps) is running when the layer is clicked: the new
-    layer's attributions, alignment and RDM still arrive, and the previous layer's render was cancelled."""
+    layer's attributions, alignment scores and RDM still arrive, and the previous layer's render was cancelled.
+    The alignment panel's random control (the costly refinement) waits for the render and follows once it ends."""
     w = nw.LayerExplorer(resnet20, small, featurevis={**FV, "steps": 10**6}, attribution=ATTR, alignment=ALIGN)
     front_end_update(w, selected_layer="layer1")
     first = w.runner.running("featurevis")
     assert first is not None
     front_end_update(w, selected_layer="layer2")
     assert first.cancel.cancelled
+    cheap = ("attribution", "contributions", "rdm")
     end = __import__("time").monotonic() + 300
-    while any(w.jobs[s]["state"] not in FINAL for s in SLOTS if s != "featurevis"):
+    while any(w.jobs[s]["state"] not in FINAL for s in cheap) or w.align_result.get("selected") != "layer2":
         assert __import__("time").monotonic() < end, w.jobs
         __import__("time").sleep(0.05)
     assert w.jobs["featurevis"]["state"] == "running"  # the render goes on, after the cheap views
     assert {shown_layers(w)[s] for s in SLOTS if s != "featurevis"} == {"layer2"}
+    assert w.align_result["pending"] == "random control" and w.jobs["alignment"]["state"] == "running"
+    assert all(v is not None for v in w.align_result["score"]["hIT"])
     front_end_custom(w, action="cancel", slot="featurevis")
-    w.wait(60)
+    w.wait(120)
     assert w.jobs["featurevis"]["state"] == "cancelled"
+    assert w.jobs["alignment"]["state"] == "done" and w.align_result["pending"] == ""
+    assert all(v is not None for v in w.align_result["control"]["hIT"])
 
 
 def test_block_clicks_share_one_alignment_sweep(resnet20, small, monkeypatch):
+    """Each table is swept once per setting: the trained scores (shown first), then with the random control."""
     calls = []
     real = align_panel.sweep  # the engine function the panel imported
-    monkeypatch.setattr(align_panel, "sweep", lambda *a, **k: calls.append(k["layers"]) or real(*a, **k))
+    monkeypatch.setattr(align_panel, "sweep", lambda *a, **k: calls.append((k["layers"], k["control"])) or real(*a, **k))
     w = nw.LayerExplorer(resnet20, small, featurevis=FV, attribution=ATTR, alignment={"n_boot": 20, "seed": 7})
     for layer in ("layer1", "layer2", "layer3", "layer1.0.conv1", "layer2"):
         front_end_update(w, selected_layer=layer)
     w.wait(300)
     blocks = align_panel.sweep_layers(w)
-    # the blocks' table once (the clicks while it ran joined it), the layer inside a block on its own
-    assert calls == [blocks, ["layer1.0.conv1"]] or calls == [blocks]
+    table = [(blocks, None), (blocks, "random")]
+    conv = [(["layer1.0.conv1"], None), (["layer1.0.conv1"], "random")]
+    # the blocks' table once per setting (the clicks while it ran joined it), the layer inside a block on its own
+    assert len(set(map(repr, calls))) == len(calls) and all(repr(c) in map(repr, calls) for c in table)
     assert w.align_result["selected"] == "layer2" and w.align_result["layers"] == blocks
     front_end_update(w, selected_layer="layer1.0.conv1")
     w.wait(300)
     a = w.align_result
     assert a["layers"] == blocks + ["layer1.0.conv1"] and a["selected"] == "layer1.0.conv1"
-    assert calls == [blocks, ["layer1.0.conv1"]]
+    assert sorted(map(repr, calls)) == sorted(map(repr, table + conv))
     assert all(v is not None for v in a["score"]["hIT"])
 
 

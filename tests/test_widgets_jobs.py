@@ -421,3 +421,118 @@ def test_notice_from_the_work_ends_the_job_as_a_notice():
     st = rec.status["rdm"]
     assert st["state"] == "notice" and "constant" in st["message"] and st["error"] == ""
     assert got == [] and runner.cached("k") is None
+
+
+# ---- a long job lets the cheap views of a click go first (issue 11 item 6) ---------------------------------
+def _tiny_probe():
+    import torch
+    from torch import nn
+
+    import neuro_widgets as nw
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()).eval()
+    return nw.Probe(net, nw.InputSpec(size=(16, 16), mean=(0.5,) * 3, std=(0.25,) * 3))
+
+
+def test_a_running_render_lets_jobs_of_higher_priority_run_between_its_steps():
+    """The render holds the model first; jobs of higher priority submitted after it finish long before it does,
+    and its images equal those of a render that ran alone."""
+    from neuro_widgets.engine.featurevis import render
+
+    probe = _tiny_probe()
+    alone = render(probe, "2:1", steps=300, seed=0)
+    gate, events, lock = ModelGate(), [], threading.Lock()
+    runner = JobRunner(Recorder(), gate=gate)
+    step3 = threading.Event()
+
+    def note(name):
+        with lock:
+            events.append(name)
+
+    def render_work(report, cancel):
+        def progress(done, total):
+            if done == 3:
+                step3.set()
+        out = render(probe, "2:1", steps=300, seed=0, progress=progress, cancel=cancel)
+        note("render")
+        return out
+
+    def cheap(name):
+        def work(report, cancel):
+            probe.activations(np.zeros((2, 16, 16, 3), np.uint8), ["2"], use_cache=False)
+            note(name)
+        return work
+
+    got = []
+    runner.submit("render", None, render_work, got.append, priority=3)
+    assert step3.wait(30)
+    runner.submit("maps", None, cheap("maps"), lambda r: None, priority=0)
+    runner.submit("contrib", None, cheap("contrib"), lambda r: None, priority=1)
+    runner.wait(60)
+    assert events == ["maps", "contrib", "render"]
+    np.testing.assert_array_equal(got[0].images, alone.images)
+
+
+def test_defer_lets_waiting_jobs_that_now_come_first_run_before_the_rest():
+    gate, order = ModelGate(), []
+    runner = JobRunner(Recorder(), gate=gate)
+    started = threading.Event()
+
+    def quick_then_rest(report, cancel):
+        order.append("scores")
+        started.set()
+        time.sleep(0.1)  # the render queues meanwhile
+        cancel.defer(4)
+        order.append("control")
+
+    runner.submit("alignment", None, quick_then_rest, lambda r: None, priority=0)
+    assert started.wait(10)
+    runner.submit("render", None, lambda report, cancel: order.append("render"), lambda r: None, priority=3)
+    runner.wait(10)
+    assert order == ["scores", "render", "control"]
+
+
+def test_partial_results_are_never_dropped_by_the_status_pacing():
+    extras = []
+
+    def work(report, cancel):
+        for i in range(5):  # five reports within far less than PROGRESS_INTERVAL
+            report(0.1 * i, "part", partial=i)
+
+    runner = JobRunner(Recorder())
+    runner.submit("a", None, work, lambda r: None, on_progress=lambda **kw: extras.append(kw["partial"]))
+    runner.wait(10)
+    assert extras == [0, 1, 2, 3, 4]
+
+
+def test_a_job_pauses_at_progress_reports_only_where_it_holds_nothing_on_the_model():
+    """An engine call reporting progress between its passes over the model (a sweep's scoring) lets a waiting job
+    of higher priority run there; a report made while it holds the model's lock never pauses (a pause there
+    would wait on itself)."""
+    from neuro_widgets.engine.model_state import model_lock
+    from neuro_widgets.widgets.jobs import model_gate
+
+    module = _tiny_probe().module
+    runner = JobRunner(Recorder(), gate=model_gate(module))
+    inside, events, started = [False], [], threading.Event()
+
+    def long_sweep(report, cancel):
+        for i in range(40):
+            with model_lock(module):
+                inside[0] = True
+                report(i / 40, "extracting")  # never pauses here
+                inside[0] = False
+            started.set()
+            time.sleep(0.01)
+            report(i / 40, "scoring")  # may pause here
+        events.append("sweep")
+
+    def cheap(report, cancel):
+        events.append(("cheap", inside[0]))
+
+    runner.submit("alignment", None, long_sweep, lambda r: None, priority=4)
+    assert started.wait(10)
+    runner.submit("maps", None, cheap, lambda r: None, priority=0)
+    runner.wait(30)
+    assert events == [("cheap", False), "sweep"]

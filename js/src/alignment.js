@@ -2,22 +2,25 @@
 // the selected layer highlighted and the random-init control dashed (click a point: select that layer).
 import { h, s, fmt, announce } from "./dom.js";
 import { OKABE_ITO } from "./colormap.js";
-import { scoreText } from "./plots.js";
+import { scoreText, niceTicks, yAxis } from "./plots.js";
 import { statusLine, codeBox } from "./status.js";
+import { saveFigure } from "./figure.js";
 
 /** The layer × region curve as an <svg>; onSelect(layer) when a point is clicked. */
-export function alignmentCurve(result, onSelect, { width = 460, height = 220 } = {}) {
+export function alignmentCurve(result, onSelect, { width = 480, height = 256 } = {}) {
   const { layers = [], regions = [], score = {}, ci_low = {}, ci_high = {}, control = {}, ceiling = {} } = result;
-  const pad = { l: 36, r: 34, t: 10, b: 60 };
+  const pad = { l: 56, r: 34, t: 10, b: 90 };
   const all = [];
   for (const reg of regions) for (const arr of [score[reg], ci_low[reg], ci_high[reg], control[reg], (result.control_low || {})[reg], (result.control_high || {})[reg]]) for (const v of arr || []) if (v !== null && Number.isFinite(v)) all.push(v);
   for (const reg of regions) for (const v of [ceiling[reg], (result.ceiling_upper || {})[reg]]) if (v !== null && v !== undefined) all.push(v);
-  const lo = Math.min(0, ...all), hi = Math.max(0.05, ...all);
+  const axis = niceTicks(Math.min(0, ...all), Math.max(0.05, ...all), 5);
   const x = (i) => pad.l + (i / Math.max(1, layers.length - 1)) * (width - pad.l - pad.r);
-  const y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * (height - pad.t - pad.b);
   const svg = s("svg", { class: "nw-curve", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "alignment per layer and region" });
-  svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(0), y2: y(0), class: "nw-axis" }));
-  for (const v of [lo, hi]) svg.append(Object.assign(s("text", { x: 2, y: y(v) + 4, class: "nw-tick" }), { textContent: fmt(v, 2) }));
+  const y = yAxis(svg, { l: pad.l, r: width - pad.r, t: pad.t, b: height - pad.b }, axis);
+  svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: y(0), y2: y(0), class: "nw-axis nw-zero" }));
+  const cy = pad.t + (height - pad.t - pad.b) / 2;
+  svg.append(Object.assign(s("text", { x: 11, y: cy, class: "nw-axis-title", "data-axis": "y", "text-anchor": "middle", transform: `rotate(-90 11 ${cy})` }), { textContent: result.label || "score" }),
+    Object.assign(s("text", { x: (pad.l + width - pad.r) / 2, y: height - 3, class: "nw-axis-title", "data-axis": "x", "text-anchor": "middle" }), { textContent: "layer" }));
   const sel = layers.indexOf(result.selected);
   if (sel >= 0) svg.append(s("line", { x1: x(sel), x2: x(sel), y1: pad.t, y2: height - pad.b, class: "nw-highlight" }));
   layers.forEach((name, i) => {
@@ -72,9 +75,10 @@ export function alignmentPanel(model, root) {
   const legend = h("div", { class: "nw-legend" });
   const status = statusLine(model, "alignment", root);
   const code = codeBox(model, "alignment");
+  const figure = saveFigure(model, "alignment", root);
   const el = h("section", { class: "nw-panel nw-alignment", "data-panel": "alignment" }, [
     h("div", { class: "nw-controls" }, [h("label", { class: "nw-control" }, ["metric", metric]), ...settings.map((c) => c.el), h("label", { class: "nw-control" }, [control, "random-init control"])]),
-    status.el, table, curve, legend, code.el]);
+    status.el, table, curve, legend, h("div", { class: "nw-panel-tools" }, [code.el, figure.el])]);
   const change = (patch) => { model.set("align_settings", { ...model.get("align_settings"), ...patch }); model.save_changes(); };
   metric.addEventListener("change", () => change({ metric: metric.value }));
   control.addEventListener("change", () => change({ control: control.checked }));
@@ -96,7 +100,7 @@ export function alignmentPanel(model, root) {
       h("tbody", {}, r.regions.map((reg) => h("tr", { "data-region": reg }, [
         h("td", { text: reg }), h("td", { class: "nw-align-score", text: scoreText(r.score[reg][i], r.ci_low[reg][i], r.ci_high[reg][i]) }),
         h("td", { class: "nw-align-ceiling", text: (r.ceiling_upper || {})[reg] !== null && (r.ceiling_upper || {})[reg] !== undefined ? `${fmt(r.ceiling[reg])}–${fmt(r.ceiling_upper[reg])}` : fmt(r.ceiling[reg]), title: (r.ceiling_note || {})[reg] || "" }),
-        h("td", { text: fmt(r.control[reg]?.[i]) })]))),
+        h("td", { class: "nw-align-control", text: r.pending === "random control" ? "computing…" : fmt(r.control[reg]?.[i]) })]))),
     ]));
     curve.replaceChildren(alignmentCurve(r, (layer) => { model.set("selected_layer", layer); model.save_changes(); }));
     legend.replaceChildren(...r.regions.map((reg, k) => h("span", { class: "nw-legend-item" }, [h("span", { class: "nw-swatch", style: { background: OKABE_ITO[k % OKABE_ITO.length] } }), reg])),
@@ -105,8 +109,8 @@ export function alignmentPanel(model, root) {
   }
   function update(changed) {
     if (!changed || changed.some((c) => c === "align_result" || c === "align_settings")) draw();
-    status.update(); code.update();
+    status.update(); code.update(); figure.update();
   }
   update();
-  return { el, update, traits: ["align_settings", "align_result", "jobs", "code"] };
+  return { el, update, traits: ["align_settings", "align_result", "jobs", "code", "figures"] };
 }

@@ -2,8 +2,21 @@
 // contributions as ranked bars (a click opens that channel's optimal stimulus); the sanity check on demand.
 import { h, fmt, announce } from "./dom.js";
 import { pngUrl } from "./codec.js";
-import { barChart, linePlot } from "./plots.js";
+import { barChart, linePlot, colourBar } from "./plots.js";
+import { colourTables } from "./colormap.js";
 import { statusLine, codeBox } from "./status.js";
+import { saveFigure } from "./figure.js";
+
+/** The maps' colour bar: the signed table over ±scale, or the unsigned one over [0, scale] for one sign;
+ * without a shared scale each map is scaled to its own maximum (the bar is then in units of it). */
+export function mapColourBar(tables, result) {
+  const signed = !!result.signed;
+  const shared = result.scale !== null && result.scale !== undefined;
+  const hi = shared ? result.scale : 1;
+  const what = signed ? "attribution" : `attribution (${result.sign})`;
+  return colourBar(signed ? tables.signed : tables.unsigned, signed ? -hi : 0, hi,
+    { label: shared ? `${what} (one scale)` : `${what} / map's max`, height: 140, width: 74 });
+}
 
 export function attributionPanel(model, root) {
   const strip = h("div", { class: "nw-strip nw-stimuli", role: "listbox", "aria-label": "stimuli" });
@@ -23,6 +36,9 @@ export function attributionPanel(model, root) {
   const code = codeBox(model, "attribution");
   const contribCode = codeBox(model, "contributions");
   const sanityCode = codeBox(model, "sanity");
+  const mapsFigure = saveFigure(model, "attribution", root);
+  const contribFigure = saveFigure(model, "contributions", root);
+  const sanityFigure = saveFigure(model, "sanity", root);
   const thumbPrev = h("button", { class: "nw-button", text: "◀", title: "previous stimuli", onclick: () => thumbPage(-1) });
   const thumbNext = h("button", { class: "nw-button", text: "▶", title: "next stimuli", onclick: () => thumbPage(1) });
   const thumbText = h("span", { class: "nw-page" });
@@ -33,9 +49,9 @@ export function attributionPanel(model, root) {
     onclick: () => model.send({ action: "sanity" }) });
   const el = h("section", { class: "nw-panel nw-attribution", "data-panel": "attribution" }, [
     thumbPager, strip, h("div", { class: "nw-controls" }, [h("label", { class: "nw-control" }, ["target", target]), cls, unit, h("label", { class: "nw-control" }, ["show", sign]), h("label", { class: "nw-control", title: "one absolute colour scale for every map (maps comparable); off: each map on its own scale" }, [shared, "shared scale"]), methods]),
-    status.el, maps, code.el,
+    status.el, maps, h("div", { class: "nw-panel-tools" }, [code.el, mapsFigure.el]),
     h("div", { class: "nw-subtitle", text: "this layer's channel contributions to the target (click a bar: its optimal stimulus)" }),
-    contribStatus.el, bars, contribCode.el, h("div", { class: "nw-controls" }, [sanityBtn, h("label", { class: "nw-control" }, ["for", sanityMethod])]), sanityStatus.el, sanityPlot, sanityCode.el,
+    contribStatus.el, bars, h("div", { class: "nw-panel-tools" }, [contribCode.el, contribFigure.el]), h("div", { class: "nw-controls" }, [sanityBtn, h("label", { class: "nw-control" }, ["for", sanityMethod])]), sanityStatus.el, sanityPlot, h("div", { class: "nw-panel-tools" }, [sanityCode.el, sanityFigure.el]),
   ]);
 
   function change(patch) {
@@ -110,6 +126,7 @@ export function attributionPanel(model, root) {
           h("figcaption", { text: `${m.label}${hasDelta ? ` (completeness error ${(100 * m.delta).toFixed(1)}%${m.steps ? `, ${m.steps} steps` : ""})` : ""}` }),
           over ? h("div", { class: "nw-warning", role: "status", text: `⚠ above ${(100 * m.threshold).toFixed(0)}%: the map does not add up to the output change; raise n_steps or use auto_steps` }) : null]);
       }),
+      h("figure", { class: "nw-map-colorbar" }, [mapColourBar(colourTables(model), r)]),
       ...skipped,
       h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.signed ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
     );
@@ -121,7 +138,8 @@ export function attributionPanel(model, root) {
     if (!c.channels) { bars.replaceChildren(); bars.dataset.layer = ""; return; }
     bars.dataset.layer = c.layer;
     bars.replaceChildren(h("div", { class: "nw-caption", text: `target: ${c.target_label}` }),
-      barChart(c.channels, c.values, { title: "channel contributions", onClick: (i) => model.send({ action: "open_channel", channel: c.channels[i] }) }));
+      barChart(c.channels, c.values, { title: "channel contributions", table: colourTables(model).signed, xlabel: `contribution to ${c.target_label}`,
+        ylabel: "channel", onClick: (i) => model.send({ action: "open_channel", channel: c.channels[i] }) }));
     announce(root, "contributions", "result", { layer: c.layer });
   }
 
@@ -129,7 +147,7 @@ export function attributionPanel(model, root) {
     const sa = model.get("attr_sanity") || {};
     if (!sa.correlations) { sanityPlot.replaceChildren(); return; }
     sanityPlot.replaceChildren(h("div", { class: "nw-caption", text: `${sa.method}: rank correlation with the original map as layers are randomised from the top (a faithful map falls)` }),
-      linePlot(sa.correlations, { label: "layers randomised →", xlabels: sa.steps, width: 320 }));
+      linePlot(sa.correlations, { xlabel: "randomised down to block", ylabel: "Spearman ρ with original", xlabels: sa.steps, width: 340, height: 200 }));
   }
 
   function update(changed) {
@@ -140,7 +158,8 @@ export function attributionPanel(model, root) {
     if (all || changed.includes("attr_contrib")) drawBars();
     if (all || changed.includes("attr_sanity")) drawSanity();
     status.update(); contribStatus.update(); sanityStatus.update(); code.update(); contribCode.update(); sanityCode.update();
+    mapsFigure.update(); contribFigure.update(); sanityFigure.update();
   }
   update();
-  return { el, update, traits: ["attr_settings", "attr_methods", "class_names", "thumbs", "attr_result", "attr_contrib", "attr_sanity", "jobs", "code"] };
+  return { el, update, traits: ["attr_settings", "attr_methods", "class_names", "thumbs", "attr_result", "attr_contrib", "attr_sanity", "jobs", "code", "figures"] };
 }

@@ -1,22 +1,38 @@
-// Colour-blind-safe maps: viridis (sequential, for RDMs) and the Okabe–Ito palette (categorical lines/bars).
+// Colours. The colour maps come from the kernel (the `colormaps` trait: matplotlib's maps sampled to 256 RGB
+// entries, the same ones the publication figures and the attribution PNGs use), so nothing here re-defines
+// a colour map. Signed values (maps and bars) use the "signed" diverging table, magnitudes the "unsigned" one.
+import { bytesOf } from "./codec.js";
 
-// viridis, 9 anchor colours; interpolated linearly.
-const VIRIDIS = [
-  [68, 1, 84], [71, 44, 122], [59, 81, 139], [44, 113, 142], [33, 144, 141],
-  [39, 173, 129], [92, 200, 99], [170, 220, 50], [253, 231, 37],
-];
-
-/** viridis(t) for t in [0, 1] -> [r, g, b]. */
-export function viridis(t) {
-  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
-  const f = x - i;
-  return VIRIDIS[i].map((c, k) => Math.round(c + f * (VIRIDIS[i + 1][k] - c)));
+/** A 256-entry colour table: {name, at(t) -> [r, g, b] for t in [0, 1], css(t) -> "rgb(...)"}. */
+export function colourTable(entry) {
+  const bytes = bytesOf(entry.table);
+  if (bytes.length !== 768) throw new RangeError(`a colour table has 256 RGB entries (768 bytes), got ${bytes.length}`);
+  // the kernel's indexing (engine/attribution/display.py): round(t * 255)
+  const at = (t) => {
+    const k = 3 * Math.round(Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * 255);
+    return [bytes[k], bytes[k + 1], bytes[k + 2]];
+  };
+  return { name: entry.name, at, css: (t) => `rgb(${at(t).join(",")})` };
 }
 
-/** Okabe–Ito colours, distinguishable with the common colour-vision deficiencies. */
+/** Position of a signed value on the diverging table: -scale -> 0, 0 -> 0.5, +scale -> 1. */
+export function signedPosition(value, scale) {
+  return scale > 0 ? 0.5 + 0.5 * Math.max(-1, Math.min(1, value / scale)) : 0.5;
+}
+
+const parsed = new WeakMap();
+
+/** {signed, unsigned} colour tables of a model's `colormaps` trait (parsed once per value). */
+export function colourTables(model) {
+  const value = model.get("colormaps");
+  if (!value || !value.signed || !value.unsigned) throw new Error("the kernel sent no colour tables (trait `colormaps`)");
+  if (!parsed.has(value)) parsed.set(value, { signed: colourTable(value.signed), unsigned: colourTable(value.unsigned) });
+  return parsed.get(value);
+}
+
+/** Okabe–Ito colours for categories (lines, regions), distinguishable with the common colour-vision deficiencies. */
 export const OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
 
-/** Positive / negative for signed bars: blue and orange (never red/green). */
+/** Line and histogram colours of the one-series plots (not a colour map: signed values use the signed table). */
 export const POSITIVE = "#0072B2";
 export const NEGATIVE = "#E69F00";

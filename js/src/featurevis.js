@@ -3,6 +3,10 @@ import { h, fmt, announce } from "./dom.js";
 import { pngUrl } from "./codec.js";
 import { linePlot } from "./plots.js";
 import { statusLine, codeBox } from "./status.js";
+import { saveFigure } from "./figure.js";
+
+/** The large channel view's size on screen (CSS px); smaller renders are upsampled smoothly by the browser. */
+export const LARGE_PX = 224;
 
 function numberInput(label, key, model, attrs = {}) {
   const input = h("input", { type: "number", class: "nw-input", "data-setting": key, ...attrs });
@@ -35,11 +39,13 @@ export function featurevisPanel(model, root) {
   const detailStatus = statusLine(model, "featurevis_detail", root);
   const code = codeBox(model, "featurevis");
   const detailCode = codeBox(model, "featurevis_detail");
+  const sheetFigure = saveFigure(model, "featurevis", root);
+  const detailFigure = saveFigure(model, "featurevis_detail", root);
   const el = h("section", { class: "nw-panel nw-featurevis", "data-panel": "featurevis" }, [
     h("div", { class: "nw-controls" }, [controls.steps.el, controls.image_size.el, h("label", { class: "nw-control" }, ["image", param]),
       h("label", { class: "nw-control" }, [transforms, "transforms"]), controls.seed.el, run]),
-    status.el, h("div", { class: "nw-pager" }, [prev, pageText, next]), sheet, code.el,
-    h("div", { class: "nw-detail-wrap" }, [detailStatus.el, detail, detailCode.el]),
+    status.el, h("div", { class: "nw-pager" }, [prev, pageText, next]), sheet, h("div", { class: "nw-panel-tools" }, [code.el, sheetFigure.el]),
+    h("div", { class: "nw-detail-wrap" }, [detailStatus.el, detail, h("div", { class: "nw-panel-tools" }, [detailCode.el, detailFigure.el])]),
   ]);
 
   function page(step) {
@@ -83,26 +89,33 @@ export function featurevisPanel(model, root) {
 
   function drawDetail() {
     const d = model.get("fv_detail") || {};
-    if (!d.image) { detail.replaceChildren(); detail.dataset.channel = ""; return; }
+    if (d.channel === undefined) { detail.replaceChildren(); detail.dataset.channel = ""; return; }
     detail.dataset.channel = d.channel;
+    const px = d.size ? Math.max(...d.size) : LARGE_PX;
+    const scaleNote = d.image && px < LARGE_PX ? `rendered at ${d.size.join("×")} px, shown ${(LARGE_PX / px).toFixed(px * 2 > LARGE_PX ? 1 : 0)}× larger, smoothed` : "";
+    const image = d.image
+      ? h("img", { class: "nw-large", src: pngUrl(d.image), alt: `optimal stimulus of ${d.layer} channel ${d.channel}`, "data-px": px })
+      : h("div", { class: "nw-large nw-placeholder", text: "optimal stimulus: rendering…" });
     detail.replaceChildren(
       h("div", { class: "nw-detail-main" }, [
-        h("figure", {}, [h("img", { class: "nw-large", src: pngUrl(d.image), alt: `optimal stimulus of ${d.layer} channel ${d.channel}` }),
-          h("figcaption", { text: `${d.description}${d.value !== null && d.value !== undefined ? ` = ${fmt(d.value)}` : ""}` })]),
-        d.curve && d.curve.length ? h("figure", {}, [linePlot(d.curve, { label: "objective over steps" })]) : null,
+        h("figure", {}, [image,
+          h("figcaption", { text: `${d.description}${d.value !== null && d.value !== undefined ? ` = ${fmt(d.value)}` : ""}` }),
+          scaleNote ? h("figcaption", { class: "nw-caption nw-scale-note", text: scaleNote }) : null]),
+        d.curve && d.curve.length ? h("figure", {}, [linePlot(d.curve, { xlabel: "optimisation step", ylabel: "objective", label: "objective over steps" })]) : null,
       ]),
       d.top && d.top.length ? examples("dataset examples: strongest (receptive-field crops)", d.top) : null,
       d.bottom && d.bottom.length ? examples("weakest", d.bottom) : null,
     );
-    announce(root, "featurevis_detail", "result", { layer: d.layer, channel: d.channel });
+    if (d.top && d.top.length) announce(root, "featurevis_detail", "examples", { layer: d.layer, channel: d.channel });
+    if (d.image) announce(root, "featurevis_detail", "result", { layer: d.layer, channel: d.channel });
   }
 
   function update(changed) {
     if (!changed || changed.includes("fv_settings")) drawSettings();
     if (!changed || changed.some((c) => c === "fv_sheet" || c === "fv_channel")) drawSheet();
     if (!changed || changed.includes("fv_detail")) drawDetail();
-    status.update(); detailStatus.update(); code.update(); detailCode.update();
+    status.update(); detailStatus.update(); code.update(); detailCode.update(); sheetFigure.update(); detailFigure.update();
   }
   update();
-  return { el, update, traits: ["fv_settings", "fv_sheet", "fv_channel", "fv_detail", "jobs", "code"] };
+  return { el, update, traits: ["fv_settings", "fv_sheet", "fv_channel", "fv_detail", "jobs", "code", "figures"] };
 }

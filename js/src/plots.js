@@ -1,51 +1,200 @@
-// Small SVG plots: a line (objective curve, sanity curve) and the ranked bar chart.
+// Small SVG plots with real axes: nice tick scales, axis titles, value axes, colour bars and category bands.
 import { s, fmt } from "./dom.js";
-import { POSITIVE, NEGATIVE } from "./colormap.js";
+import { POSITIVE, OKABE_ITO, signedPosition } from "./colormap.js";
 
-/** A simple line plot of y values (index on x); returns an <svg>. */
-export function linePlot(ys, { width = 260, height = 120, label = "", xlabels = null } = {}) {
-  const pad = 44;
-  const svg = s("svg", { class: "nw-plot", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
+// ---- tick scales ------------------------------------------------------------------------------------
+
+/** The nice step (1, 2, 2.5 or 5 × 10^k) giving about `target` intervals over `span`. */
+export function niceStep(span, target = 5) {
+  const raw = Math.abs(span) / Math.max(1, target);
+  if (!(raw > 0) || !Number.isFinite(raw)) return 1;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / mag;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 2.5 ? 2.5 : f <= 5 ? 5 : 10) * mag;
+}
+
+/** Decimals that print every multiple of `step` exactly (0.25 -> 2, 0.2 -> 1, 50 -> 0). */
+export function stepDecimals(step) {
+  for (let d = 0; d < 12; d++) if (Math.abs(Math.round(step * 10 ** d) - step * 10 ** d) < 1e-6) return d;
+  return 12;
+}
+
+/** A nice axis over [lo, hi]: the domain widened to whole steps, and its ticks (at least 3 when lo < hi). */
+export function niceTicks(lo, hi, target = 5) {
+  if (!Number.isFinite(lo) || !Number.isFinite(hi)) { lo = 0; hi = 1; }
+  if (lo > hi) [lo, hi] = [hi, lo];
+  if (lo === hi) { const d = Math.abs(lo) * 0.1 || 1; lo -= d; hi += d; }
+  const step = niceStep(hi - lo, target);
+  const a = Math.floor(lo / step + 1e-9) * step;
+  const b = Math.ceil(hi / step - 1e-9) * step;
+  const d = stepDecimals(step);
+  const ticks = [];
+  for (let i = 0, n = Math.round((b - a) / step); i <= n; i++) ticks.push(Number((a + i * step).toFixed(d)));
+  return { lo: ticks[0], hi: ticks[ticks.length - 1], step, ticks };
+}
+
+/** A tick's text: as many decimals as the step needs, a true minus sign, thousands separated. */
+export function tickText(value, step) {
+  const d = stepDecimals(step);
+  const v = Math.abs(value) < step * 1e-9 ? 0 : value;
+  const text = Math.abs(v) >= 1e4 && d === 0 ? Math.round(v).toLocaleString("en-US") : v.toFixed(d);
+  return text.replace(/^-/, "−");
+}
+
+// ---- pieces ------------------------------------------------------------------------------------------
+
+function text(attrs, content) {
+  return Object.assign(s("text", attrs), { textContent: content });
+}
+
+/** Axis titles: `x` centred under the plot area, `y` rotated along its left edge. */
+function axisTitles(svg, area, { xlabel, ylabel, height }) {
+  if (xlabel) svg.append(text({ x: (area.l + area.r) / 2, y: height - 3, class: "nw-axis-title", "data-axis": "x", "text-anchor": "middle" }, xlabel));
+  if (ylabel) {
+    const cy = (area.t + area.b) / 2;
+    svg.append(text({ x: 11, y: cy, class: "nw-axis-title", "data-axis": "y", "text-anchor": "middle", transform: `rotate(-90 11 ${cy})` }, ylabel));
+  }
+}
+
+/** A vertical value axis at x = area.l with gridlines over the plot area; returns the value -> y function. */
+export function yAxis(svg, area, axis) {
+  const y = (v) => area.b - ((v - axis.lo) / (axis.hi - axis.lo)) * (area.b - area.t);
+  const g = s("g", { class: "nw-y-axis" });
+  g.append(s("line", { x1: area.l, x2: area.l, y1: area.t, y2: area.b, class: "nw-axis" }));
+  for (const v of axis.ticks) {
+    g.append(s("line", { x1: area.l, x2: area.r, y1: y(v), y2: y(v), class: "nw-grid" }),
+      s("line", { x1: area.l - 3, x2: area.l, y1: y(v), y2: y(v), class: "nw-axis" }),
+      text({ x: area.l - 5, y: y(v) + 3, class: "nw-tick", "text-anchor": "end", "data-tick": v }, tickText(v, axis.step)));
+  }
+  svg.append(g);
+  return y;
+}
+
+/** A horizontal value axis at y = area.b; returns the value -> x function. */
+export function xAxis(svg, area, axis) {
+  const x = (v) => area.l + ((v - axis.lo) / (axis.hi - axis.lo)) * (area.r - area.l);
+  const g = s("g", { class: "nw-x-axis" });
+  g.append(s("line", { x1: area.l, x2: area.r, y1: area.b, y2: area.b, class: "nw-axis" }));
+  for (const v of axis.ticks) {
+    g.append(s("line", { x1: x(v), x2: x(v), y1: area.t, y2: area.b, class: "nw-grid" }),
+      s("line", { x1: x(v), x2: x(v), y1: area.b, y2: area.b + 3, class: "nw-axis" }),
+      text({ x: x(v), y: area.b + 13, class: "nw-tick", "text-anchor": "middle", "data-tick": v }, tickText(v, axis.step)));
+  }
+  svg.append(g);
+  return x;
+}
+
+// ---- plots -------------------------------------------------------------------------------------------
+
+/** A line over steps (x: 1..n, or the categories `xlabels`) with a nice y axis and axis titles. */
+export function linePlot(ys, { width = 300, height = 170, xlabel = "", ylabel = "", xlabels = null, label = "" } = {}) {
+  const area = { l: 54, r: width - 10, t: 8, b: height - (xlabels ? 62 : 32) };
+  const svg = s("svg", { class: "nw-plot", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label || ylabel });
   const vals = ys.filter((v) => Number.isFinite(v));
   if (!vals.length) return svg;
-  const lo = Math.min(...vals), hi = Math.max(...vals);
-  const span = hi - lo || 1;
-  const x = (i) => pad + (i / Math.max(1, ys.length - 1)) * (width - pad - 6);
-  const y = (v) => height - 16 - ((v - lo) / span) * (height - 28);
-  const d = ys.map((v, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}`).join("");
-  svg.append(
-    s("line", { x1: pad, y1: height - 16, x2: width - 6, y2: height - 16, class: "nw-axis" }),
-    s("line", { x1: pad, y1: 8, x2: pad, y2: height - 16, class: "nw-axis" }),
-    s("path", { d, class: "nw-line", stroke: POSITIVE }),
-    Object.assign(s("text", { x: 2, y: 14, class: "nw-tick" }), { textContent: fmt(hi) }),
-    Object.assign(s("text", { x: 2, y: height - 18, class: "nw-tick" }), { textContent: fmt(lo) }),
-    Object.assign(s("text", { x: width / 2, y: height - 2, class: "nw-tick", "text-anchor": "middle" }), { textContent: label }),
-  );
-  if (xlabels) ys.forEach((v, i) => svg.append(s("circle", { cx: x(i), cy: y(v), r: 2.5, fill: POSITIVE }, [Object.assign(s("title"), { textContent: `${xlabels[i]}: ${fmt(v)}` })])));
+  const y = yAxis(svg, area, niceTicks(Math.min(...vals), Math.max(...vals), 4));
+  let x;
+  if (xlabels) {
+    x = (i) => area.l + ((i + 0.5) / ys.length) * (area.r - area.l);
+    svg.append(s("line", { x1: area.l, x2: area.r, y1: area.b, y2: area.b, class: "nw-axis" }));
+    const every = Math.max(1, Math.ceil(ys.length / 16));
+    xlabels.forEach((name, i) => {
+      if (i % every) return;
+      svg.append(text({ x: x(i), y: area.b + 10, class: "nw-tick", "text-anchor": "end", transform: `rotate(-45 ${x(i)} ${area.b + 10})` }, String(name)));
+    });
+  } else {
+    const axis = niceTicks(1, Math.max(2, ys.length), 4);
+    axis.ticks = axis.ticks.filter((v) => Number.isInteger(v));
+    const xv = xAxis(svg, area, { ...axis, step: Math.max(1, axis.step) });
+    x = (i) => xv(i + 1);
+  }
+  const d = ys.map((v, i) => (Number.isFinite(v) ? `${i && Number.isFinite(ys[i - 1]) ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}` : "")).join("");
+  svg.append(s("path", { d, class: "nw-line", stroke: POSITIVE }));
+  if (xlabels) ys.forEach((v, i) => { if (Number.isFinite(v)) svg.append(s("circle", { cx: x(i), cy: y(v), r: 2.5, fill: POSITIVE }, [Object.assign(s("title"), { textContent: `${xlabels[i]}: ${fmt(v)}` })])); });
+  axisTitles(svg, area, { xlabel, ylabel, height });
   return svg;
 }
 
-/** Ranked horizontal bars; onClick(index) when a bar is clicked. Positive blue, negative orange. */
-export function barChart(labels, values, { onClick, width = 300, rowHeight = 16, title = "" } = {}) {
+/** Ranked horizontal bars on a value axis, coloured by the signed colour table (the maps' diverging map);
+ * onClick(index) when a bar is clicked. */
+export function barChart(labels, values, { onClick, table, width = 320, rowHeight = 16, title = "", xlabel = "", ylabel = "channel" } = {}) {
   const max = Math.max(1e-12, ...values.map((v) => Math.abs(v)));
   const hasNeg = values.some((v) => v < 0);
-  const labelW = 64;
-  const zero = hasNeg ? labelW + (width - labelW) / 2 : labelW;
-  const scale = (hasNeg ? (width - labelW) / 2 : width - labelW - 4) / max;
-  const svg = s("svg", { class: "nw-bars", width, height: values.length * rowHeight + 4, role: "list", "aria-label": title });
+  const axis = niceTicks(hasNeg ? -max : 0, max, 4);
+  const area = { l: 72, r: width - 12, t: 2, b: values.length * rowHeight + 4 };
+  const height = area.b + 34;
+  const svg = s("svg", { class: "nw-bars", width, height, viewBox: `0 0 ${width} ${height}`, role: "list", "aria-label": title });
+  const x = xAxis(svg, area, axis);
+  const zero = x(0);
   values.forEach((v, i) => {
-    const w = Math.abs(v) * scale;
     const g = s("g", { class: "nw-bar", "data-index": i, "data-channel": labels[i], role: "listitem", tabindex: 0,
       onclick: () => onClick && onClick(i), onkeydown: (e) => { if (e.key === "Enter" && onClick) onClick(i); } });
+    const end = x(v);
     g.append(
-      s("rect", { x: 0, y: i * rowHeight, width, height: rowHeight, fill: "transparent", class: "nw-bar-hit" }),
-      s("rect", { x: v >= 0 ? zero : zero - w, y: i * rowHeight + 2, width: Math.max(1, w), height: rowHeight - 4, fill: v >= 0 ? POSITIVE : NEGATIVE }),
-      Object.assign(s("text", { x: 2, y: i * rowHeight + rowHeight - 4, class: "nw-tick" }), { textContent: `ch ${labels[i]}` }),
+      s("rect", { x: 0, y: area.t + i * rowHeight, width, height: rowHeight, fill: "transparent", class: "nw-bar-hit" }),
+      s("rect", { x: Math.min(zero, end), y: area.t + i * rowHeight + 2, width: Math.max(1, Math.abs(end - zero)), height: rowHeight - 4,
+        fill: table ? table.css(signedPosition(v, max)) : POSITIVE, class: "nw-bar-value" }),
+      text({ x: area.l - 6, y: area.t + i * rowHeight + rowHeight - 4, class: "nw-tick", "text-anchor": "end" }, `ch ${labels[i]}`),
       Object.assign(s("title"), { textContent: `channel ${labels[i]}: ${fmt(v)} (click: its optimal stimulus)` }),
     );
     svg.append(g);
   });
-  svg.append(s("line", { x1: zero, y1: 0, x2: zero, y2: values.length * rowHeight + 4, class: "nw-axis" }));
+  svg.append(s("line", { x1: zero, y1: area.t, x2: zero, y2: area.b, class: "nw-axis nw-zero" }));
+  axisTitles(svg, area, { xlabel, ylabel, height });
+  return svg;
+}
+
+/** A vertical colour bar: the table from `lo` (bottom) to `hi` (top) with nice ticks inside the range and
+ * its `label`. `signed`: the table's middle is 0 (lo = -hi). */
+export function colourBar(table, lo, hi, { label = "", height = 160, barWidth = 12, width = 70 } = {}) {
+  const svg = s("svg", { class: "nw-colorbar", width, height: height + 16, viewBox: `0 0 ${width} ${height + 16}`, role: "img",
+    "aria-label": `colour bar${label ? `: ${label}` : ""}`, "data-lo": lo, "data-hi": hi });
+  const id = `nw-cb-${Math.random().toString(36).slice(2)}`;
+  const grad = s("linearGradient", { id, x1: 0, y1: 1, x2: 0, y2: 0 });
+  for (let k = 0; k <= 16; k++) grad.append(s("stop", { offset: k / 16, "stop-color": table.css(k / 16) }));
+  const top = 8, bottom = top + height;
+  svg.append(s("defs", {}, [grad]), s("rect", { x: 2, y: top, width: barWidth, height, fill: `url(#${id})`, class: "nw-colorbar-ramp" }));
+  if (hi > lo) {
+    const axis = niceTicks(lo, hi, 4);
+    const y = (v) => bottom - ((v - lo) / (hi - lo)) * height;
+    for (const v of axis.ticks.filter((t) => t >= lo - 1e-12 && t <= hi + 1e-12)) {
+      svg.append(s("line", { x1: 2 + barWidth, x2: 5 + barWidth, y1: y(v), y2: y(v), class: "nw-axis" }),
+        text({ x: 7 + barWidth, y: y(v) + 3, class: "nw-tick", "data-tick": v }, tickText(v, axis.step)));
+    }
+  }
+  if (label) svg.append(text({ x: width - 4, y: top + height / 2, class: "nw-axis-title", "text-anchor": "middle", transform: `rotate(-90 ${width - 4} ${top + height / 2})` }, label));
+  return svg;
+}
+
+/** [{label, start, stop}] of each run of equal consecutive labels. */
+export function categoryRuns(labels) {
+  const runs = [];
+  (labels || []).forEach((lab, i) => {
+    const last = runs[runs.length - 1];
+    if (last && last.label === lab) last.stop = i + 1; else runs.push({ label: lab, start: i, stop: i + 1 });
+  });
+  return runs;
+}
+
+/** Category bands along one edge of an n × n matrix drawn `size` px wide: `side` "left" (with the labels) or "top". */
+export function categoryBands(categories, size, side = "left", { band = 8, labelWidth = null } = {}) {
+  const n = categories.length;
+  // room for the longest label at the 9-px category font (about 5.5 px a character)
+  labelWidth = labelWidth ?? Math.min(150, 8 + Math.ceil(5.5 * Math.max(...categories.map((c) => String(c).length))));
+  const runs = categoryRuns(categories);
+  const colour = new Map([...new Set(categories)].map((c, k) => [c, OKABE_ITO[k % OKABE_ITO.length]]));
+  const left = side === "left";
+  const w = left ? labelWidth + band : size, hgt = left ? size : band;
+  const svg = s("svg", { class: `nw-bands nw-bands-${side}`, width: w, height: hgt, viewBox: `0 0 ${w} ${hgt}`, "aria-hidden": "true" });
+  for (const r of runs) {
+    const a = (r.start / n) * size, len = ((r.stop - r.start) / n) * size;
+    svg.append(s("rect", left ? { x: labelWidth, y: a, width: band - 1, height: len } : { x: a, y: 1, width: len, height: band - 1 },
+      [Object.assign(s("title"), { textContent: String(r.label) })]));
+    svg.lastChild.setAttribute("fill", colour.get(r.label));
+    svg.lastChild.setAttribute("class", "nw-band");
+    svg.lastChild.dataset.category = r.label;
+    if (left && len >= 9) svg.append(text({ x: labelWidth - 3, y: a + len / 2 + 3, class: "nw-tick nw-category", style: "font-size: 9px", "text-anchor": "end" }, String(r.label)));
+  }
   return svg;
 }
 
@@ -53,5 +202,3 @@ export function barChart(labels, values, { onClick, width = 300, rowHeight = 16,
 export function scoreText(score, lo, hi) {
   return `${fmt(score)}${lo !== null && lo !== undefined ? ` [${fmt(lo)}, ${fmt(hi)}]` : ""}`;
 }
-
-

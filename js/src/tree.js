@@ -17,6 +17,15 @@ export function buildTree(layers) {
   }).map((row, _, rows) => ({ ...row, children: rows.filter((r) => r.parent === row.name).length }));
 }
 
+/** A row's name: the last part of its path in the tree (its block is the row above), the whole dotted path
+ * (block path dimmed) in a filtered list, where the rows lose their parents. */
+export function layerName(name, filtered) {
+  const parts = name.split(".");
+  const last = parts.pop();
+  if (!filtered || !parts.length) return h("span", { class: "nw-layer-name", text: last });
+  return h("span", { class: "nw-layer-name", title: name }, [h("span", { class: "nw-layer-path", text: `${parts.join(".")}.` }), last]);
+}
+
 export function shapeText(shape) {
   return shape ? shape.join("×") : "–";
 }
@@ -48,9 +57,10 @@ export function treePanel(model, root) {
 
   function draw() {
     const selected = model.get("selected_layer");
+    const filtered = Boolean(filter.value.trim());
     list.replaceChildren(...visible().map((r) => {
-      const depth = r.name.split(".").length - 1;
-      const twisty = r.children
+      const depth = filtered ? 0 : r.name.split(".").length - 1;
+      const twisty = r.children && !filtered
         ? h("span", { class: "nw-twisty", text: collapsed.has(r.name) ? "▸" : "▾",
             onclick: (e) => { e.stopPropagation(); collapsed.has(r.name) ? collapsed.delete(r.name) : collapsed.add(r.name); draw(); } })
         : h("span", { class: "nw-twisty" });
@@ -59,7 +69,7 @@ export function treePanel(model, root) {
         role: "treeitem", "aria-selected": r.name === selected ? "true" : "false", "data-layer": r.name,
         style: { paddingLeft: `${4 + depth * 14}px` }, title: `${r.name} (${r.type})${r.calls > 1 ? `, runs ${r.calls}× per forward` : ""}`,
         onclick: () => select(r.name),
-      }, [twisty, h("span", { class: "nw-layer-name", text: r.name.split(".").pop() }),
+      }, [twisty, layerName(r.name, filtered),
         h("span", { class: "nw-layer-type", text: r.type }),
         h("span", { class: "nw-layer-shape", text: shapeText(r.shape) }),
         h("span", { class: "nw-layer-params", text: r.params ? fmt(r.params) : "" })]);

@@ -12,6 +12,8 @@ export function fakeModel(state) {
     off: (ev, f) => { handlers[ev] = (handlers[ev] || []).filter((g) => g !== f); },
     save_changes: () => { model.saved += 1; },
     send: (msg) => { model.sent.push(msg); },
+    /** what the kernel's widget.send(content, buffers) arrives as */
+    emit: (ev, ...args) => { (handlers[ev] || []).forEach((f) => f(...args)); },
     /** what the kernel does: change a trait and notify the view */
     kernelSet: (k, v) => { values[k] = v; (handlers[`change:${k}`] || []).forEach((f) => f()); },
   };
@@ -44,8 +46,16 @@ export const LAYERS = [
   { name: "linear", type: "Linear", shape: [10], params: 650, calls: 1, depth: 0 },
 ];
 
+/** A synthetic 256-entry colour table (768 bytes) with known entries: entry k is (k, 255 − k, f(k)). */
+export function testTable(name, blue = (k) => 128) {
+  const bytes = new Uint8Array(768);
+  for (let k = 0; k < 256; k++) { bytes[3 * k] = k; bytes[3 * k + 1] = 255 - k; bytes[3 * k + 2] = blue(k); }
+  return { name, table: new DataView(bytes.buffer) };
+}
+
 export function baseState(panels) {
   return {
+    colormaps: { signed: testTable("RdBu_r", (k) => Math.abs(k - 128)), unsigned: testTable("viridis") }, figures: {},
     _panels: panels, title: "cifar_resnet20 · test", layers: LAYERS, selected_layer: "", arrangement: "tabs",
     active_tab: panels.find((p) => p !== "tree") || "", jobs: {}, code: {}, thumbs: { n: 0, start: 0, ids: [], images: [] },
     thumb_page: 0, fv_settings: { steps: 128, image_size: null, param: "fft", transforms: true, seed: 0, page_size: 32, k: 6 },

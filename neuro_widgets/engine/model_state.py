@@ -10,6 +10,10 @@ hooks and flags they set live on the shared module (a widget's worker thread and
 the same model at once would otherwise see each other's hooks). The lock is re-entrant, so an operation
 may call another. A copy of the model (:func:`private_copy`) is taken under the same lock, so it never carries
 another operation's hooks or frozen flags.
+
+A long operation (a render) does not keep the model from everyone else for its whole run: between its units of
+work it asks a :class:`PausePoint` whether another thread waits for the model (or its cancel token's owner asks),
+and if so puts the model back as found, releases the lock and waits its turn.
 """
 from __future__ import annotations
 
@@ -17,23 +21,104 @@ import contextlib
 import copy
 import functools
 import threading
+import time
 import weakref
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import torch
 from torch import nn
 
-_locks: "weakref.WeakKeyDictionary[nn.Module, threading.RLock]" = weakref.WeakKeyDictionary()
+class ModelLock:
+    """A re-entrant lock that knows how many threads wait for it and how deeply its owner holds it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._count_guard = threading.Lock()
+        self._waiting = 0
+        self._owner: Optional[int] = None
+        self._depth = 0
+
+    def acquire(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            with self._count_guard:
+                self._waiting += 1
+            try:
+                self._lock.acquire()
+            finally:
+                with self._count_guard:
+                    self._waiting -= 1
+        self._owner = threading.get_ident()
+        self._depth += 1
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._owner = None
+        self._lock.release()
+
+    def __enter__(self) -> "ModelLock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    @property
+    def waiting(self) -> int:
+        """Threads blocked in :meth:`acquire` now."""
+        return self._waiting
+
+    def held_here(self) -> int:
+        """How many times the calling thread holds the lock (0: not at all)."""
+        return self._depth if self._owner == threading.get_ident() else 0
+
+
+_locks: "weakref.WeakKeyDictionary[nn.Module, ModelLock]" = weakref.WeakKeyDictionary()
 _locks_guard = threading.Lock()
 
 
-def model_lock(module: nn.Module) -> threading.RLock:
+def model_lock(module: nn.Module) -> ModelLock:
     """The re-entrant lock that serialises engine operations on ``module``."""
     with _locks_guard:
         lock = _locks.get(module)
         if lock is None:
-            lock = _locks[module] = threading.RLock()
+            lock = _locks[module] = ModelLock()
         return lock
+
+
+class PausePoint:
+    """Where a long operation on ``module`` may let other work have the model.
+
+    Made before the operation takes the model. Between its units of work, inside its ``with`` blocks, the
+    operation asks :meth:`wanted`: another thread waits for the model's lock, or ``cancel``'s owner asks
+    (:meth:`CancelToken.should_pause`). If so it leaves its blocks (hooks removed, flags restored, lock released),
+    calls :meth:`wait` and takes the model again. An operation called while its caller already holds the model
+    never pauses: nobody else could take the model meanwhile, and a pause would wait on itself.
+    """
+
+    #: how long :meth:`wait` waits for a thread blocked on the model's lock to take it (seconds)
+    HANDOFF_TIMEOUT = 1.0
+
+    def __init__(self, module: nn.Module, cancel: Any = None) -> None:
+        self._lock = model_lock(module)
+        self._cancel = cancel
+        self.enabled = self._lock.held_here() == 0
+        self.pauses = 0
+
+    def wanted(self) -> bool:
+        if not self.enabled:
+            return False
+        return self._lock.waiting > 0 or (self._cancel is not None and self._cancel.should_pause())
+
+    def wait(self) -> None:
+        """Return once the threads that were waiting for the lock have taken it (or ``HANDOFF_TIMEOUT``
+        passed) and ``cancel``'s owner lets the operation go on; :class:`Cancelled` when cancelled meanwhile."""
+        self.pauses += 1
+        deadline = time.monotonic() + self.HANDOFF_TIMEOUT
+        while self._lock.waiting > 0 and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if self._cancel is not None:
+            self._cancel.pause()
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from torch import nn
 
 from .cache import ActivationCache
 from .describe import brief
+from .export import optional_import
 from .hooks import capture, layer_list, layer_name, resolve_layers
 from .model_state import model_lock, module_device, module_dtype, preserved
 from .progress import CancelToken, ProgressArg, check_cancel, make_reporter, validate_cancel
@@ -39,6 +40,57 @@ class LayerInfo:
     @property
     def reused(self) -> bool:
         return self.calls > 1
+
+
+class Activations(dict):
+    """``{layer: tensor (N, ...)}`` as returned by :meth:`Probe.activations`, plus what it was computed on.
+
+    A plain dict in every other respect. ``stimulus_ids``: the StimulusSet's ids (positions "0", "1", ... for a
+    tensor); ``model``: the probe's name; ``reduce``: the reduction applied (None for full activations).
+    """
+
+    def __init__(self, values: Dict[str, Any], stimulus_ids: Sequence[str], model: str, reduce: Any) -> None:
+        super().__init__(values)
+        self.stimulus_ids = list(stimulus_ids)
+        self.model = model
+        self.reduce = reduce
+
+    def to_xarray(self) -> Any:
+        """One ``xarray.DataArray`` (stimulus, unit) over every layer, in the Brain-Score manner.
+
+        Coordinates: ``stimulus_id`` on ``stimulus``; on ``unit`` the ``layer`` (``"name@i"`` for each call
+        of a reused module), ``channel`` and, for spatial maps, ``y`` / ``x`` (-1 for units without them).
+        Select one layer with ``da.sel(unit=da.layer == "layer3")``, stimuli with ``da.sel(stimulus_id=[...])``.
+        Attributes: model and reduce. The
+        values are copied into one float array.
+        """
+        xr = optional_import("xarray", "xarray", "to_xarray()")
+        blocks, layer, channel, ys, xs = [], [], [], [], []
+        for name, value in self.items():
+            calls = value if isinstance(value, list) else [value]
+            for i, t in enumerate(calls):
+                shape = tuple(t.shape[1:])
+                units = int(np.prod(shape))
+                where = np.unravel_index(np.arange(units), shape or (1,))  # in flattening order
+                blocks.append(t.detach().reshape(len(t), -1).float().numpy())
+                layer += [f"{name}@{i}" if len(calls) > 1 else name] * units
+                channel.append(where[0])
+                ys.append(where[1] if len(shape) == 3 else np.full(units, -1))
+                xs.append(where[2] if len(shape) == 3 else np.full(units, -1))
+        return xr.DataArray(
+            np.concatenate(blocks, axis=1), dims=("stimulus", "unit"),
+            coords={"stimulus_id": ("stimulus", self.stimulus_ids), "layer": ("unit", layer),
+                    "channel": ("unit", np.concatenate(channel)), "y": ("unit", np.concatenate(ys)),
+                    "x": ("unit", np.concatenate(xs))},
+            name="activations", attrs={"model": self.model, "reduce": _reduce_text(self.reduce)}
+        ).set_xindex("stimulus_id")
+
+
+def _reduce_text(red: Optional[Tuple]) -> str:
+    """A normalised reduction in words: "none", "avgpool", "random_projection(256, 0)"."""
+    if red is None:
+        return "none"
+    return red[0] if len(red) == 1 else f"{red[0]}{tuple(red[1:])}"
 
 
 def model_fingerprint(module: nn.Module) -> str:
@@ -326,10 +378,11 @@ class Probe:
         progress: ProgressArg = None,
         cancel: Optional[CancelToken] = None,
         use_cache: bool = True,
-    ) -> Dict[str, Union[torch.Tensor, List[torch.Tensor]]]:
+    ) -> Activations:
         """Activations of ``layers`` for every stimulus, from one batched forward pass under ``no_grad``.
 
-        Returns ``{layer: tensor (N, ...)}`` on the CPU. The pass stops after the deepest requested layer.
+        Returns ``{layer: tensor (N, ...)}`` on the CPU, as an :class:`Activations` dict (``.to_xarray()``).
+        The pass stops after the deepest requested layer.
         A module that runs several times per forward (see ``LayerInfo.calls``) gives a list with one tensor
         per call; ask for ``"name@i"`` to get call ``i`` alone. ``reduce`` caps memory: ``"avgpool"``,
         ``"maxpool"`` or ``("random_projection", k, seed)``. Results are cached (see :attr:`cache`);
@@ -367,7 +420,8 @@ class Probe:
                 if use_cache:
                     self.cache.put(key(name), value)
                 result[name] = value
-        return {name: result[name] for name in layers}
+        ids = source.ids if isinstance(source, StimulusSet) else [str(i) for i in range(n)]
+        return Activations({name: result[name] for name in layers}, ids, self.name, red)
 
     def _extract(self, names: List[str], n: int, source: Any, batch_size: int, red: Optional[Tuple],
                  report: Callable[..., None], cancel: Optional[CancelToken]) -> Dict[str, Any]:

@@ -22,7 +22,12 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    """A thread-safe flag that a caller (often a widget's UI thread) sets to stop a running job."""
+    """A thread-safe flag that a caller (often a widget's UI thread) sets to stop a running job.
+
+    A token can also ask a long operation to *pause* so that other work can use the model meanwhile (a widget
+    lets a layer's cheap views run before a long render goes on): a subclass overrides :meth:`should_pause` and
+    :meth:`pause`. Operations that can pause (renders) ask between steps, with the model put back as found.
+    """
 
     def __init__(self) -> None:
         self._event = threading.Event()
@@ -37,6 +42,15 @@ class CancelToken:
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled("the operation was cancelled")
+
+    def should_pause(self) -> bool:
+        """True when the owner wants the operation to pause at its next safe point (never, by default)."""
+        return False
+
+    def pause(self) -> None:
+        """Called by a pausing operation that holds nothing on the model; returns when it may go on (at once, by
+        default) and raises :class:`Cancelled` when the token is cancelled meanwhile."""
+        self.raise_if_cancelled()
 
 
 def validate_cancel(cancel: Any) -> Optional[CancelToken]:

@@ -3,15 +3,16 @@
 Every ``plot_*`` returns a ``matplotlib.figure.Figure`` (drawn on ``ax`` when given); :func:`save` writes
 PNG, SVG or PDF by suffix. Result objects expose the same figures as ``result.plot()`` / ``result.save(path)``.
 """
-from .attribution import plot_attribution, plot_layer_contributions, plot_sanity_check
+from .attribution import plot_attribution, plot_attribution_methods, plot_layer_contributions, plot_sanity_check
 from .ceiling import plot_noise_ceiling
 from .featurevis import plot_contact_sheet, plot_dataset_examples
 from .physiology import plot_tuning_survey
-from .rdm import plot_rdm
-from .save import save
+from .rdm import plot_rdm, plot_rdms
+from .save import save, to_bytes
 from .style import OKABE_ITO, SIGNED_CMAP, UNSIGNED_CMAP, house_style
 from .sweep import plot_sweep
 
-__all__ = ["OKABE_ITO", "SIGNED_CMAP", "UNSIGNED_CMAP", "house_style", "plot_attribution", "plot_contact_sheet",
-           "plot_dataset_examples", "plot_layer_contributions", "plot_noise_ceiling", "plot_rdm",
-           "plot_sanity_check", "plot_sweep", "plot_tuning_survey", "save"]
+__all__ = ["OKABE_ITO", "SIGNED_CMAP", "UNSIGNED_CMAP", "house_style", "plot_attribution", "plot_attribution_methods",
+           "plot_contact_sheet",
+           "plot_dataset_examples", "plot_layer_contributions", "plot_noise_ceiling", "plot_rdm", "plot_rdms",
+           "plot_sanity_check", "plot_sweep", "plot_tuning_survey", "save", "to_bytes"]

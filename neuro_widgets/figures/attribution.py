@@ -2,7 +2,7 @@
 bars on a value axis; the sanity-check cascade as a curve."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from matplotlib import colormaps, rc_context
@@ -25,6 +25,29 @@ def _images(images: Any, n: int) -> Optional[np.ndarray]:
     return arr / 255.0 if arr.dtype == np.uint8 else arr
 
 
+SIGN_WORDS = {"all": "signed", "positive": "positive part", "negative": "negative part (magnitude)",
+              "absolute": "|value|"}
+
+
+def _map_panel(a: Any, shown: np.ndarray, pic: Optional[np.ndarray], cmap: Any, norm: Any, alpha: float) -> Any:
+    """One map (over its grey image when given) on axes without ticks; returns the map's image artist."""
+    h, w = shown.shape
+    extent = (-0.5, w - 0.5, h - 0.5, -0.5)
+    if pic is not None:
+        a.imshow(pic.mean(-1), cmap="gray", vmin=0, vmax=1, extent=extent)
+    im = a.imshow(shown, cmap=cmap, norm=norm, alpha=alpha if pic is not None else 1.0, extent=extent,
+                  interpolation="antialiased")
+    a.set_xticks([])
+    a.set_yticks([])
+    for spine in a.spines.values():
+        spine.set_visible(False)
+    return im
+
+
+def _norm(scale: float, signed: bool) -> Any:
+    return TwoSlopeNorm(0.0, -scale, scale) if signed else Normalize(0.0, scale)
+
+
 def plot_attribution(result: Any, ax: AxesArg = None, *, images: Any = None, sign: str = "all",
                      percentile: float = 99.5, alpha: float = 0.7, **style: Any) -> Figure:
     """One panel per image: its map (over the grey image when ``images`` are given), every panel on one
@@ -38,7 +61,7 @@ def plot_attribution(result: Any, ax: AxesArg = None, *, images: Any = None, sig
     scale = common_scale(maps, sign=sign, percentile=percentile) or 1.0
     signed = sign == "all"
     shown = maps if signed else _shown(maps, sign)
-    norm = TwoSlopeNorm(0.0, -scale, scale) if signed else Normalize(0.0, scale)
+    norm = _norm(scale, signed)
     cmap = colormaps[style["signed_cmap"] if signed else style["unsigned_cmap"]]
     method = getattr(result, "method", "attribution")
     target = getattr(result, "target", None)
@@ -47,23 +70,48 @@ def plot_attribution(result: Any, ax: AxesArg = None, *, images: Any = None, sig
         fig, axes = figure_axes(ax, n, style, (1.8 * min(n, 6) + 0.8, 1.9 * -(-n // 6)), ncols=min(n, 6),
                                 where="plot_attribution")
         for i, a in enumerate(axes):
-            h, w = maps[i].shape
-            extent = (-0.5, w - 0.5, h - 0.5, -0.5)
-            if pics is not None:
-                a.imshow(pics[i].mean(-1), cmap="gray", vmin=0, vmax=1, extent=extent)
-            im = a.imshow(shown[i], cmap=cmap, norm=norm, alpha=alpha if pics is not None else 1.0,
-                          extent=extent, interpolation="antialiased")
-            a.set_xticks([])
-            a.set_yticks([])
-            for spine in a.spines.values():
-                spine.set_visible(False)
+            im = _map_panel(a, shown[i], None if pics is None else pics[i], cmap, norm, alpha)
             a.set_title(f"image {i}" + (f", class {int(classes[i])}" if classes is not None else ""),
                         fontsize="small")
-        what = {"all": "signed", "positive": "positive part", "negative": "negative part (magnitude)",
-                "absolute": "|value|"}[sign]
-        fig.colorbar(im, ax=axes, label=f"{method} attribution, {what}", shrink=0.8)
+        fig.colorbar(im, ax=axes, label=f"{method} attribution, {SIGN_WORDS[sign]}", shrink=0.8)
         if style["title"] or target:
             fig.suptitle(style["title"] or f"{method} → {target}", fontsize="medium")
+    return fig
+
+
+def plot_attribution_methods(results: Sequence[Any], ax: AxesArg = None, *, images: Any = None,
+                             labels: Optional[Sequence[str]] = None, sign: str = "all", shared_scale: bool = True,
+                             percentile: float = 99.5, alpha: float = 0.7, **style: Any) -> Figure:
+    """Several methods' maps of one image side by side (what the widget's attribution panel shows): with
+    ``shared_scale`` one colour scale (``percentile`` of every shown value) and one colour bar, else each map
+    on its own scale with its own colour bar."""
+    style = resolve(style, "plot_attribution_methods")
+    _check_sign(sign)
+    maps = [as_maps(r)[0] for r in results]
+    if not maps:
+        raise ValueError("plot_attribution_methods: give at least one attribution result")
+    labels = list(labels) if labels is not None else [getattr(r, "method", f"method {i}") for i, r in enumerate(results)]
+    if len(labels) != len(maps):
+        raise ValueError(f"plot_attribution_methods: {len(labels)} labels for {len(maps)} results")
+    pic = _images(images, 1)
+    signed = sign == "all"
+    shown = [m if signed else _shown(m, sign) for m in maps]
+    scales = [common_scale(*maps, sign=sign, percentile=percentile) or 1.0] * len(maps) if shared_scale else \
+        [common_scale(m, sign=sign, percentile=percentile) or 1.0 for m in maps]
+    cmap = colormaps[style["signed_cmap"] if signed else style["unsigned_cmap"]]
+    n = len(maps)
+    with rc_context(rc(style)):
+        fig, axes = figure_axes(ax, n, style, (1.9 * n + 0.9, 2.3), where="plot_attribution_methods")
+        for a, m, label, scale in zip(axes, shown, labels, scales):
+            im = _map_panel(a, m, None if pic is None else pic[0], cmap, _norm(scale, signed), alpha)
+            a.set_title(label, fontsize="small")
+            if not shared_scale:
+                fig.colorbar(im, ax=a, shrink=0.7, label=SIGN_WORDS[sign])
+        if shared_scale:
+            fig.colorbar(im, ax=axes, label=f"attribution, {SIGN_WORDS[sign]} (one scale)", shrink=0.8)
+        target = getattr(results[0], "target", None)
+        if style["title"] or target:
+            fig.suptitle(style["title"] or f"→ {target}", fontsize="medium")
     return fig
 
 

@@ -1,7 +1,7 @@
 """An RDM as an image with its colour bar, and category bands and labels along both edges."""
 from __future__ import annotations
 
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from matplotlib import rc_context
@@ -49,7 +49,11 @@ def plot_rdm(rdm: Any, ax: AxesArg = None, *, categories: Optional[Sequence[Any]
             categories = [categories[i] for i in order]
     with rc_context(rc(style)):
         fig, (ax,) = figure_axes(ax, 1, style, (5.0, 4.4), where="plot_rdm")
-        im = ax.imshow(m, cmap=style["unsigned_cmap"], interpolation="nearest")
+        # the colours span the off-diagonal values (as in the widget): the zero diagonal would waste the scale
+        off = m[~np.eye(n, dtype=bool)]
+        off = off[np.isfinite(off)]
+        limits = (float(off.min()), float(off.max())) if off.size and off.min() < off.max() else (None, None)
+        im = ax.imshow(m, cmap=style["unsigned_cmap"], interpolation="nearest", vmin=limits[0], vmax=limits[1])
         fig.colorbar(im, ax=ax, label=label, shrink=0.85)
         ax.set_xlabel("stimulus")
         ax.set_ylabel("stimulus")
@@ -79,4 +83,22 @@ def plot_rdm(rdm: Any, ax: AxesArg = None, *, categories: Optional[Sequence[Any]
             spine.set_visible(False)
         if style["title"]:
             ax.set_title(style["title"])
+    return fig
+
+
+def plot_rdms(rdms: Mapping[str, Any], *, categories: Optional[Sequence[Any]] = None, sort: bool = True,
+              label: str = "dissimilarity", **style: Any) -> Figure:
+    """Several RDMs of the same stimuli side by side (e.g. a layer's and a brain region's), each titled by its
+    key and with its own colour bar (their scales differ), the category bands on each."""
+    if not rdms:
+        raise ValueError("plot_rdms: give at least one RDM, e.g. {'layer3': rdm}")
+    style = resolve(style, "plot_rdms")
+    title = style.pop("title")
+    n = len(rdms)
+    with rc_context(rc(style)):
+        fig, axes = figure_axes(None, n, style, (4.6 * n, 4.2), where="plot_rdms")
+        for a, (name, m) in zip(axes, rdms.items()):
+            plot_rdm(m, a, categories=categories, sort=sort, label=label, title=str(name), **style)
+        if title:
+            fig.suptitle(title, fontsize="medium")
     return fig

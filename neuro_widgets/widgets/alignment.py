@@ -12,6 +12,7 @@ from ..engine.alignment.cka import CKA_KERNELS
 from ..engine.alignment.encoding import ENCODING_METHODS
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
 from .engines import METRIC_LABELS, fraction_progress, sweep_summary
+from .figure_export import file_stem
 
 #: the sweep() settings the panel offers, each with its label and the engine's registry of its values
 #: (the registry's first value is the default)
@@ -104,30 +105,49 @@ class AlignmentPanel(t.HasTraits):
                 **({"control_seeds": tuple(range(s["control_seeds"]))} if s["control"] and s["control_seeds"] > 1
                    else {})}
         settings = tuple(sorted(call.items()))
+        quick = {**call, "control": None}
+        quick.pop("control_seeds", None)
 
-        def swept(names: List[str], report: Any, cancel: Any) -> Any:
-            key = ("sweep-table", tuple(names), settings)
+        def swept(names: List[str], kwargs: Dict[str, Any], report: Any, cancel: Any) -> Any:
+            key = ("sweep-table", tuple(names), tuple(sorted(kwargs.items())))
             hit = self.runner.cached(key)
             if hit is None:
-                hit = sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **call,
+                hit = sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **kwargs,
                                progress=fraction_progress(report, "sweep"), cancel=cancel)
                 self.runner.remember(key, hit)
             return hit
 
-        def work(report: Any, cancel: Any) -> List[Any]:
+        def table(kwargs: Dict[str, Any], report: Any, cancel: Any) -> List[Any]:
             """The table of the model's blocks (swept once for every block click), and a layer inside a block
             on its own."""
-            return [swept(base, report, cancel)] + ([swept(extra, report, cancel)] if extra else [])
+            return [swept(names, kwargs, report, cancel) for names in ([base, extra] if extra else [base])]
+
+        def work(report: Any, cancel: Any) -> List[Any]:
+            if call["control"] is None:
+                return table(call, report, cancel)
+            # the trained model's scores first (a few seconds), then the random control (several initialisations:
+            # the costly part) once the layer's other views are out
+            report(0.0, "scores", partial=table(quick, report, cancel))
+            cancel.defer(PRIORITY["alignment_control"])
+            return table(call, report, cancel)
+
+        def summary(results: List[Any], pending: str = "") -> Dict[str, Any]:
+            return {**sweep_summary(results, layers, score_label(s)), "selected": layer, "metric": s["metric"],
+                    "pending": pending}
+
+        def preview(partial: Any = None, **_: Any) -> None:
+            if partial is not None:
+                self.align_result = summary(partial, pending="random control")
 
         def show(results: List[Any]) -> None:
-            self.align_result = {**sweep_summary(results, layers, score_label(s)), "selected": layer,
-                                 "metric": s["metric"]}
+            self.align_result = summary(results)
+            self.keep_figure("alignment", results[0].plot, file_stem("alignment", s["metric"], self.data_name))
             code = codegen.sweep(layers, call)
             self.set_code("alignment", codegen.with_record(code, getattr(results[0], "settings", None)))
 
         # every block click has the same key: a click while the table is swept joins that sweep
         self.runner.submit("alignment", ("align", tuple(base), tuple(extra), settings), work, show,
-                           priority=PRIORITY["alignment"])
+                           on_progress=preview, priority=PRIORITY["alignment"])
 
 
 class AlignmentWidget(AlignmentPanel, BaseWidget):

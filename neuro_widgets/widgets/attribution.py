@@ -11,10 +11,11 @@ from ..engine.attribution import Unit, attribute, layer_contributions, methods, 
 from ..engine.attribution.display import SIGN_MODES
 from ..engine.attribution.registry import get_method
 from . import codegen
+from ..figures import plot_attribution_methods
 from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
 from .engines import attribution_overlays, contribution_bars, fraction_progress, layer_problem, sanity_curve
-
+from .figure_export import file_stem
 
 
 def default_methods() -> List[str]:
@@ -162,6 +163,10 @@ class AttributionPanel(t.HasTraits):
                                 "target_label": self._target_label(target, out["predicted"]),
                                 "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
                                 "sign": s["sign"], "signed": s["sign"] == SIGNED, "skipped": skipped}
+            self.keep_figure("attribution", plot_attribution_methods, file_stem(layer, stimuli.ids[idx], "attribution"),
+                             results=[r for _, r in out["results"]], images=image,
+                             labels=[labels.get(m, m) for m, _ in out["results"]], sign=s["sign"],
+                             shared_scale=bool(s["shared_scale"]))
             self.set_code("attribution", "\n".join(
                 codegen.with_record(codegen.attribute(idx, m, target, {"layer": layer} if m in LAYER_METHODS else {}),
                                     {"params": getattr(r, "params", None)})
@@ -187,6 +192,8 @@ class AttributionPanel(t.HasTraits):
             predicted = int(classes[0]) if classes is not None and len(classes) else None
             self.attr_contrib = {"layer": layer, "stimulus": idx, "target_label": self._target_label(target, predicted),
                                  "channels": channels, "values": values}
+            self.keep_figure("contributions", result.plot, file_stem(layer, stimuli.ids[idx], "contributions"),
+                             k=int(s["top"]))
             self.set_code("contributions", codegen.layer_contributions(layer, idx, target))
 
         note = self.reused_note(layer)
@@ -215,6 +222,7 @@ class AttributionPanel(t.HasTraits):
 
         def show(result: Any) -> None:
             self.attr_sanity = {"method": method, "stimulus": idx, **sanity_curve(result)}
+            self.keep_figure("sanity", result.plot, file_stem("sanity", method, stimuli.ids[idx]))
             self.set_code("sanity", codegen.sanity_check(idx, method, target))
 
         self.runner.submit("sanity", ("sanity", idx, method, repr(target)), work, show, priority=PRIORITY["sanity"])

@@ -24,6 +24,7 @@ from ..engine.describe import brief
 from ..engine.hooks import layer_name
 from ..engine.probe import Probe
 from ..engine.stimuli import StimulusSet
+from .figure_export import FigureExport
 from .jobs import JobRunner, model_gate
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -47,9 +48,10 @@ TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel"
               "attr_settings": "attribution", "align_settings": "alignment", "rdm_region": "rdm"}
 
 
-#: the model goes to waiting jobs in this order (lower first): a layer's cheap views before its long renders
+#: the order in which a click's views get the model (lower first); a long render lets the views ranked before it
+#: run between its steps, and the alignment panel's random control waits for the contact sheet
 PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
-            "featurevis": 3, "sanity": 3}
+            "featurevis": 3, "sanity": 3, "alignment_control": 4}
 
 
 class Action(NamedTuple):
@@ -126,7 +128,7 @@ def layer_rows(probe: Probe) -> List[Dict[str, Any]]:
             for info in probe.layers()]
 
 
-class BaseWidget(anywidget.AnyWidget):
+class BaseWidget(FigureExport, anywidget.AnyWidget):
     """Inputs, layer list, selection, job status, stimulus thumbnails and the action dispatcher."""
 
     _esm = BUNDLE
@@ -182,7 +184,7 @@ class BaseWidget(anywidget.AnyWidget):
         """The front end's ``{"action": name, **fields}`` messages and what each calls. Every panel mixin adds
         its own to ``super().actions()`` (the mixins come before :class:`BaseWidget` in a widget's bases)."""
         return {"cancel": Action(self._cancel), "select": Action(self._select), "tab": Action(self._tab),
-                "ping": Action(self._ping)}
+                "ping": Action(self._ping), "save_figure": Action(self._save_figure)}
 
     def layer_views(self) -> Dict[str, Callable[[str], None]]:
         """Panel name -> what it starts when a layer is selected; every panel mixin adds its own entry to

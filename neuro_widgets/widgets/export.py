@@ -67,7 +67,10 @@ def export_html(widget: Any, path: Union[str, Path]) -> Path:
     """
     from .base import BUNDLE, STYLES
 
-    state, buffer_paths, buffers = _remove_buffers(widget.get_state())
+    live = widget.get_state()
+    if "figures" in live:
+        live["figures"] = {}  # no kernel draws them in a saved page: no "save figure" buttons there
+    state, buffer_paths, buffers = _remove_buffers(live)
     payload = {"state": state,
                "buffers": [{"path": p, "data": base64.b64encode(bytes(b)).decode("ascii")}
                            for p, b in zip(buffer_paths, buffers)]}

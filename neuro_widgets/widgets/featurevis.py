@@ -14,6 +14,7 @@ from . import codegen
 from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import check_message_size, png_bytes, png_list
 from .engines import example_rows, fraction_progress
+from .figure_export import file_stem
 
 SHEET_PX = 96  # contact-sheet tiles are sent at most this large
 DETAIL_PX = 224
@@ -161,6 +162,7 @@ class FeatureVisPanel(t.HasTraits):
             self.fv_sheet = check_message_size(
                 {**head, "images": png_list(result.images, SHEET_PX), "values": result_values(result), "final": True},
                 "the contact-sheet page")
+            self.keep_figure("featurevis", result.plot, file_stem(layer, f"channels{channels[0]}-{channels[-1]}"))
             self.set_code("featurevis", codegen.with_record(codegen.render_layer(layer, channels, kwargs),
                                                             result.settings))
 
@@ -181,37 +183,52 @@ class FeatureVisPanel(t.HasTraits):
         stimuli = self.stimuli
 
         def work(report: Any, cancel: Any) -> Dict[str, Any]:
-            def progress(done: float, total: float, **_: Any) -> None:
-                report(0.8 * done / max(total, 1), f"step {int(done)}/{int(total)}")
-
-            call = {**kwargs, "channels": [channel], "progress": progress, "cancel": cancel}
-            result = render_layer(self.probe, layer, **call)
-            if result.cancelled:
-                raise Cancelled("the render was cancelled")
+            """The dataset examples first (shown at once: the stimuli's activations are usually cached), then the
+            channel's render."""
             examples = None
             if stimuli is not None:
-                report(0.85, "dataset examples")
                 ex_key = ("fv_examples", layer, s["k"])
                 examples = self.runner.cached(ex_key)
                 if examples is None:
                     examples = dataset_examples(self.probe, layer, stimuli, k=s["k"], cancel=cancel)
                     self.runner.remember(ex_key, examples)
+                report(0.1, "dataset examples", examples=examples)
+
+            def progress(done: float, total: float, **_: Any) -> None:
+                report(0.1 + 0.9 * done / max(total, 1), f"step {int(done)}/{int(total)}")
+
+            call = {**kwargs, "channels": [channel], "progress": progress, "cancel": cancel}
+            result = render_layer(self.probe, layer, **call)
+            if result.cancelled:
+                raise Cancelled("the render was cancelled")
             return {"render": result, "examples": examples}
+
+        def rows(examples: Any) -> Dict[str, Any]:
+            top, bottom = example_rows(examples, channel) if examples is not None else ([], [])
+            return {"layer": layer, "channel": channel, "top": top, "bottom": bottom,
+                    "description": f"{layer} channel {channel}: mean activation over space"}
+
+        def preview(examples: Any = None, **_: Any) -> None:
+            if examples is not None:  # the render is still running: no image yet
+                self.fv_detail = {**rows(examples), "image": None, "value": None, "curve": []}
 
         def show(out: Dict[str, Any]) -> None:
             result = out["render"]
-            top, bottom = example_rows(out["examples"], channel) if out["examples"] is not None else ([], [])
             curve = np.asarray(result.values, dtype=np.float64)
-            self.fv_detail = {"layer": layer, "channel": channel, "image": png_bytes(result.images[0], DETAIL_PX),
+            image = np.asarray(result.images[0])
+            # a small render is sent as it is (the front end upsamples it smoothly), a large one shrunk to DETAIL_PX
+            self.fv_detail = {**rows(out["examples"]), "image": png_bytes(image, min(DETAIL_PX, max(image.shape[:2]))),
+                              "size": [int(image.shape[0]), int(image.shape[1])],
                               "value": result_values(result)[0],
-                              "curve": [float(v) for v in curve[:, 0]] if curve.ndim == 2 and curve.size else [],
-                              "top": top, "bottom": bottom,
-                              "description": f"{layer} channel {channel}: mean activation over space"}
+                              "curve": [float(v) for v in curve[:, 0]] if curve.ndim == 2 and curve.size else []}
+            self.keep_figure("featurevis_detail", result.plot, file_stem(layer, f"channel{channel}"),
+                             labels=[f"{layer} channel {channel}"], smooth=True)
             self.set_code("featurevis_detail", codegen.with_record(
                 codegen.channel_detail(layer, channel, kwargs, s["k"], stimuli is not None), result.settings))
 
         key = ("fv_detail", layer, channel, tuple(sorted(kwargs.items())), s["k"])
-        self.runner.submit("featurevis_detail", key, work, show, priority=PRIORITY["featurevis_detail"])
+        self.runner.submit("featurevis_detail", key, work, show, on_progress=preview,
+                           priority=PRIORITY["featurevis_detail"])
 
     def open_channel(self, channel: int) -> None:
         """Show one channel of the selected layer in detail (as a click on its tile or bar does)."""

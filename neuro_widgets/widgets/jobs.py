@@ -25,9 +25,10 @@ from typing import Any, Callable, Dict, Hashable, Optional, Tuple
 
 import numpy as np
 
+from ..engine.model_state import model_lock
 from ..engine.progress import Cancelled, CancelToken
 
-#: progress is forwarded at most this often (seconds) except the first and the last update
+#: a running job's status is updated at most this often (seconds), except its first and last update
 PROGRESS_INTERVAL = 0.1
 #: the result cache keeps at most this many bytes of arrays (least recently used results go first)
 CACHE_BYTES = 512 * 2**20
@@ -43,14 +44,21 @@ class ModelGate:
     Hooks live on the shared module, so two engine calls running at once on one model would see each
     other's hooks (and a copy taken meanwhile would carry them). Waiting jobs go in order of priority (lower
     first: the cheap views of a layer before its long renders), then of arrival; a cancelled job leaves the
-    queue at once.
+    queue at once. A long job that holds the gate lets waiting jobs of higher priority go first between its
+    steps (see :class:`GateToken`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, module: Any = None) -> None:
         self._cond = threading.Condition()
         self._queue: list = []
         self._arrivals = 0
         self._busy = False
+        self._module = weakref.ref(module) if module is not None else None
+
+    @property
+    def module(self) -> Any:
+        """The model this gate orders access to (None when unknown or gone)."""
+        return self._module() if self._module is not None else None
 
     def acquire(self, cancel: CancelToken, priority: int = 0, poll: float = 0.05) -> None:
         with self._cond:
@@ -71,6 +79,60 @@ class ModelGate:
             self._busy = False
             self._cond.notify_all()
 
+    def waiting_before(self, priority: int) -> bool:
+        """True when a job of higher priority (a lower number) waits."""
+        with self._cond:
+            return any(ticket[0] < priority for ticket in self._queue)
+
+
+class GateToken(CancelToken):
+    """A job's cancel token, which also holds the job's place at its model's gate.
+
+    A render asks the token between steps whether to pause (:meth:`should_pause`): it does when a job of higher
+    priority waits at the gate. It then leaves the model as found and calls :meth:`pause`, which lets the gate go
+    and queues again at the job's priority, so the cheap views of a click come before the rest of a long render.
+    :meth:`defer` lowers a running job's priority once its first, quick answer is out (its refinement then waits
+    for the views that matter more).
+    """
+
+    def __init__(self, gate: Optional[ModelGate] = None, priority: int = 0) -> None:
+        super().__init__()
+        self.gate = gate
+        self.priority = priority
+        self.held = False
+
+    def hold(self) -> None:
+        """Wait for the gate (in priority order); :class:`Cancelled` when cancelled meanwhile."""
+        if self.gate is not None and not self.held:
+            self.gate.acquire(self, self.priority)
+            self.held = True
+
+    def let_go(self) -> None:
+        if self.held:
+            self.held = False
+            self.gate.release()
+
+    def should_pause(self) -> bool:
+        return self.held and self.gate.waiting_before(self.priority)
+
+    def pause(self) -> None:
+        self.let_go()
+        self.hold()
+
+    def pause_if_free(self) -> None:
+        """Pause now if a job of higher priority waits and this thread holds nothing on the model (called at every
+        progress report: an engine call reporting between two passes over the model can then pause there)."""
+        module = self.gate.module if self.gate is not None else None
+        if module is not None and self.should_pause() and model_lock(module).held_here() == 0:
+            self.pause()
+
+    def defer(self, priority: int) -> None:
+        """Run on at ``priority`` from now on; jobs that now come first and wait get the model before this one
+        goes on. Call it between engine calls (never from inside one: the model would still be held)."""
+        self.priority = priority
+        if self.should_pause():
+            self.pause()
+
 
 _GATES: "weakref.WeakKeyDictionary[Any, ModelGate]" = weakref.WeakKeyDictionary()
 _GATES_LOCK = threading.Lock()
@@ -81,7 +143,7 @@ def model_gate(module: Any) -> ModelGate:
     with _GATES_LOCK:
         gate = _GATES.get(module)
         if gate is None:
-            gate = _GATES[module] = ModelGate()
+            gate = _GATES[module] = ModelGate(module)
         return gate
 
 
@@ -125,7 +187,7 @@ class Job:
     number: int
     priority: int = 0
     on_progress: Optional[Callable[..., None]] = None
-    cancel: CancelToken = field(default_factory=CancelToken)
+    cancel: GateToken = field(default_factory=GateToken)
     thread: Optional[threading.Thread] = None
     done: threading.Event = field(default_factory=threading.Event)
     started: float = field(default_factory=time.monotonic)
@@ -247,7 +309,8 @@ class JobRunner:
             else:
                 self._emit(slot, number, {"state": "done", "fraction": 1.0, "message": "cached", "cached": True})
             return None
-        job = Job(slot, key, work, on_result, number, priority=priority, on_progress=on_progress)
+        job = Job(slot, key, work, on_result, number, priority=priority, on_progress=on_progress,
+                  cancel=GateToken(self._gate, priority))
         with self._lock:
             self._current[slot] = job
         job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,
@@ -293,25 +356,24 @@ class JobRunner:
             if not self._is_current(job):
                 job.cancel.cancel()  # superseded
             job.cancel.raise_if_cancelled()
+            job.cancel.pause_if_free()
+            if job.on_progress is not None and extra:  # partial results are never dropped (callbacks pace themselves)
+                job.on_progress(**extra)
             now = time.monotonic()
             if now - last[0] < PROGRESS_INTERVAL and fraction < 1.0:
                 return
             last[0] = now
-            if job.on_progress is not None and extra:
-                job.on_progress(**extra)
             self._emit(job.slot, job.number, {"state": "running", "message": message, "seconds": now - job.started,
                                               "fraction": float(min(max(fraction, 0.0), 1.0))})
 
         try:
-            if self._gate is not None:
-                self._gate.acquire(job.cancel, job.priority)
+            job.cancel.hold()
             try:
                 self._emit(job.slot, job.number, {"state": "running", "message": "started",
                                                   "seconds": time.monotonic() - job.started})
                 result = job.work(progress, job.cancel)
             finally:
-                if self._gate is not None:
-                    self._gate.release()
+                job.cancel.let_go()
         except Cancelled:
             self._final(job, {"state": "cancelled", "message": "cancelled"})
             return

@@ -2,7 +2,7 @@
 shows both stimuli and both values (drawn by the front end from the arrays sent here)."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import traitlets as t
@@ -11,11 +11,19 @@ from . import codegen
 from ..engine.alignment import rdm
 from .base import PRIORITY, BaseWidget
 from .codec import check_message_size, encode_array
+from ..figures import plot_rdms
 from .engines import fraction_progress
+from .figure_export import file_stem
 from .jobs import Notice
 
 #: two N x N float32 RDMs are 8 N^2 bytes in one message; this keeps them under codec.MAX_MESSAGE_BYTES
 MAX_RDM_STIMULI = 700
+
+
+def stimulus_categories(stimuli: Any, index: Any) -> Optional[List[str]]:
+    """The ``category`` metadata of the stimuli at ``index`` (the RDM's rows), or None when there is none."""
+    column = stimuli.metadata.get("category")
+    return None if column is None else [str(c) for c in np.asarray(column)[index]]
 
 
 class RDMPanel(t.HasTraits):
@@ -83,9 +91,16 @@ class RDMPanel(t.HasTraits):
 
         def show(out: Dict[str, Any]) -> None:
             region_rdm = None if out["region_rdm"] is None else encode_array(out["region_rdm"])
+            index = stimuli.index_of(out["ids"])
+            categories = stimulus_categories(stimuli, index)
             self.rdm_data = check_message_size(
-                {"layer": layer, "region": region, "ids": out["ids"], "index": stimuli.index_of(out["ids"]).tolist(),
-                 "layer_rdm": encode_array(out["layer_rdm"]), "region_rdm": region_rdm}, "the RDMs")
+                {"layer": layer, "region": region, "ids": out["ids"], "index": index.tolist(),
+                 "categories": categories, "layer_rdm": encode_array(out["layer_rdm"]), "region_rdm": region_rdm},
+                "the RDMs")
+            shown = {f"{layer} (1 - Pearson r)": out["layer_rdm"]}
+            if out["region_rdm"] is not None:
+                shown[f"{region}, mean over subjects"] = out["region_rdm"]
+            self.keep_figure("rdm", plot_rdms, file_stem("rdm", layer, region), rdms=shown, categories=categories)
             self.set_code("rdm", codegen.rdms(layer, region, rdm_level))
 
         self.runner.submit("rdm", ("rdm", layer, region), work, show, priority=PRIORITY["rdm"])

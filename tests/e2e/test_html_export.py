@@ -18,6 +18,7 @@ def test_exported_page_shows_results_offline(resnet20, k92, tmp_path):
                          layer="layer3")
     w.wait(300)
     assert all(st["state"] in ("done", "idle") for st in w.jobs.values()), w.jobs  # idle: no channel opened
+    assert w.figures  # the live widget offers its figures
     page_path = w.to_html(tmp_path / "layer3.html")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with watchdog(180), browser_page(1200, 1400) as page:
@@ -34,5 +35,7 @@ def test_exported_page_shows_results_offline(resnet20, k92, tmp_path):
         regions = page.eval_on_selector_all(".nw-scores tr[data-region]", "rows => rows.map(r => r.dataset.region)")
         assert regions == ["mIT", "hIT"]
         assert page.eval_on_selector(".nw-rdm canvas[data-which='layer']", "c => c.width") == 92
+        # no kernel draws figures in a saved page, so it offers no "save figure" buttons
+        assert page.eval_on_selector_all(".nw-save-figure", "els => els.filter(e => !e.hidden).length") == 0
         page.screenshot(path=str(ARTIFACTS / "07_static_html_export.png"))
     assert requests and all(u.startswith(("file:", "blob:", "data:")) for u in requests), requests

@@ -16,11 +16,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from ..export import Tabular
 from ._tensor import Device, as_tensor
 from .compare import average_ranks, check_compare_method, compare_vectors, rdm_stack, upper
 from .neural_data import present_repetitions
@@ -44,7 +45,7 @@ def pooling_name(method: str, pooling: str) -> str:
 
 
 @dataclass
-class RSACeiling:
+class RSACeiling(Tabular):
     """Upper and lower bound of the RSA noise ceiling, with the per-subject values they average.
 
     With ``groups`` (e.g. sessions of one subject) the per-subject values are means over that subject's RDMs.
@@ -64,6 +65,12 @@ class RSACeiling:
         what = "mean of squared per-subject" if self.squared else "mean of per-subject"
         self.convention = (f"{what} {self.method} (upper: vs pooled RDM of all subjects; lower: vs pooled RDM "
                            f"of the other subjects; pooled = {pooling_name(self.method, self.pooling)})")
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per subject: its upper and lower bound (before squaring; the means are ``upper``/``lower``)."""
+        subjects = self.subjects if self.subjects is not None else list(range(len(self.upper_per_subject)))
+        return [{"subject": s, "upper": float(u), "lower": float(lo)}
+                for s, u, lo in zip(subjects, self.upper_per_subject, self.lower_per_subject)]
 
     def __repr__(self) -> str:
         return (f"RSACeiling(lower={self.lower:.4f}, upper={self.upper:.4f}, {len(self.upper_per_subject)} "
@@ -162,7 +169,7 @@ def noise_ceiling(rdms: Any, method: str = "spearman", squared: bool = False, gr
 
 
 @dataclass
-class Consistency:
+class Consistency(Tabular):
     """Split-half internal consistency (Spearman-Brown corrected)."""
 
     value: float                 # mean over splits of the median over neuroids
@@ -170,6 +177,11 @@ class Consistency:
     per_neuroid: np.ndarray      # (n_splits, neuroids) corrected r
     n_splits: int
     seed: int
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per (split, neuroid): its Spearman-Brown corrected split-half r."""
+        return [{"split": s, "neuroid": k, "consistency": float(r)}
+                for s, row in enumerate(np.asarray(self.per_neuroid)) for k, r in enumerate(row)]
 
     def __repr__(self) -> str:
         return f"Consistency({self.value:.4f}, Spearman-Brown corrected split-half, {self.n_splits} splits)"

@@ -13,6 +13,7 @@ equal classes and 10 test images no class is over-represented in every split).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, List, Optional, Tuple
 
 import numpy as np
@@ -95,3 +96,25 @@ def half_split(n: int, stratify: Optional[Any] = None, seed: int = 0) -> Split:
         raise ValueError(f"choosing a best layer on one half and scoring it on the other needs at least 8 "
                          f"stimuli (4 per half), got {n}")
     return shuffle_splits(n, 1, n // 2, stratify, seed)[0]
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """How an encoding metric splits the stimuli: ``n_splits`` shuffle splits holding out ``test_size`` (a fraction
+    or a count), seeded, by ``recipe`` (see :func:`shuffle_splits`); stratified when the metric is given labels.
+
+    >>> cv = nw.alignment.CrossValidation(n_splits=10, test_size=0.1, seed=1, recipe="brainscore")
+    >>> cv.splits(640)
+    """
+
+    n_splits: int = 10
+    test_size: float = 0.1
+    seed: int = 1
+    recipe: str = "stratified"
+
+    def __post_init__(self) -> None:
+        if self.recipe not in SPLIT_RECIPES:
+            raise ValueError(f"unknown split_recipe {self.recipe!r}; use one of {list(SPLIT_RECIPES)}")
+
+    def splits(self, n: int, stratify: Optional[Any] = None) -> List[Split]:
+        return shuffle_splits(n, self.n_splits, self.test_size, stratify, self.seed, self.recipe)

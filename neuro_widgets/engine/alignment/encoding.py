@@ -13,7 +13,7 @@ projection, or PCA fitted on each split's training stimuli only.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -21,12 +21,13 @@ import torch
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..reduce import apply_reduce, normalize_reduce
 from ._tensor import Device, as_tensor, features_2d
-from .ceiling import _pearson_columns
-from .cross_validation import Split, shuffle_splits
+from .ceiling import _pearson_columns, split_half_consistency, unit_bootstrap_ci
+from .cross_validation import CrossValidation, Split
+from .mapping import MAPPING_NAMES, as_mapping, fresh
 from .neural_data import response_matrix
-from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit
+from .regression import DEFAULT_ALPHAS
 
-ENCODING_METHODS = ("ridge", "pls")
+ENCODING_METHODS = MAPPING_NAMES
 
 
 @dataclass
@@ -102,10 +103,106 @@ def _project(train: torch.Tensor, test: torch.Tensor, project: Any):
     return (train - mean) @ basis, (test - mean) @ basis
 
 
-def fit_map(method: str, x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float], n_components: int) -> LinearMap:
-    if method == "ridge":
-        return ridge_fit(x, y, alphas)
-    return pls_fit(x, y, n_components)
+def pearson_r(prediction: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
+    """The encoding metric's default correlation: Pearson r per neuroid (column); NaN for a constant column."""
+    return _pearson_columns(prediction, responses)
+
+
+class InternalConsistency:
+    """The encoding metric's default ceiling: split-half internal consistency of the repetitions (Spearman-Brown),
+    median over neuroids, with a CI by bootstrapping neuroids; none without repetitions."""
+
+    note = "no repetitions: no internal-consistency ceiling"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def __call__(self, responses: np.ndarray) -> Tuple[float, Tuple[float, float]]:
+        """(ceiling, its CI) of (stimuli, neuroids, repetitions) responses; NaN without repetitions."""
+        if responses.shape[2] < 2:
+            return float("nan"), (float("nan"), float("nan"))
+        c = split_half_consistency(responses, seed=self.seed)
+        return c.value, unit_bootstrap_ci(c.per_neuroid, lambda v: np.nanmedian(v, axis=1).mean(), seed=self.seed)
+
+
+class EncodingMetric:
+    """Brain-Score's neural predictivity, in parts: a ``mapping`` fitted per split (``"ridge"``, ``"pls"``, one of
+    :mod:`.mapping`'s or any estimator with fit/predict), a ``correlation`` of held-out predictions and responses per
+    neuroid, a ``cross_validation`` (:class:`CrossValidation`) and a ``ceiling`` (:class:`InternalConsistency`).
+    ``project`` reduces wide features first (see :func:`check_project`); ``level`` is the CI's coverage.
+
+    >>> from sklearn.linear_model import Ridge
+    >>> metric = nw.alignment.EncodingMetric(Ridge(alpha=10.0), cross_validation=nw.alignment.CrossValidation(seed=0))
+    >>> metric.score(acts["layer3"], resp)                       # an EncodingScore
+    >>> nw.alignment.sweep(probe, dataset, metric=metric)        # every layer, held-out best layer
+    """
+
+    name = "encoding"
+
+    def __init__(self, mapping: Any = "ridge",
+                 correlation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pearson_r,
+                 cross_validation: Optional[CrossValidation] = None, ceiling: Optional[InternalConsistency] = None,
+                 project: Any = None, level: float = 0.95) -> None:
+        self.mapping = as_mapping(mapping)
+        if not callable(correlation):
+            raise TypeError(f"correlation must be a function (prediction, responses) -> one value per neuroid, got "
+                            f"{type(correlation).__name__}")
+        self.correlation = correlation
+        self.cross_validation = CrossValidation() if cross_validation is None else cross_validation
+        if not isinstance(self.cross_validation, CrossValidation):
+            raise TypeError(f"cross_validation must be an nw.alignment.CrossValidation, got "
+                            f"{type(self.cross_validation).__name__}")
+        self.ceiling = InternalConsistency() if ceiling is None else ceiling
+        self.project = check_project(project)
+        self.level = level
+
+    @property
+    def method(self) -> str:
+        return self.mapping.name
+
+    def __repr__(self) -> str:
+        return (f"EncodingMetric({self.mapping!r}, {getattr(self.correlation, '__name__', self.correlation)}, "
+                f"{self.cross_validation})")
+
+    def score(self, features: Any, responses: Any, stratify: Optional[Any] = None,
+              splits: Optional[List[Split]] = None, device: Device = None, progress: ProgressArg = None,
+              cancel: Optional[CancelToken] = None) -> EncodingScore:
+        """Cross-validated score of ``features`` (N, ...) for ``responses`` (N, neuroids[, repetitions], averaged);
+        ``stratify`` labels the stimuli for the splits; ``splits`` overrides them."""
+        project = self.project
+        random = project is not None and project[0] == "random_projection"
+        # a random projection does not depend on the split: apply it once, from the features' own precision, so a
+        # wide float32 layer is never copied whole into float64
+        x = features_2d(features, "encoding_score(features)", device, dtype=None if random else torch.float64)
+        if random:
+            x = apply_reduce(x, project).double()
+        y = as_tensor(response_matrix(responses), "encoding_score(responses)", x.device)
+        if y.dim() == 3:
+            y = y.mean(2)
+        if y.dim() == 1:
+            y = y[:, None]
+        if y.dim() != 2 or y.shape[0] != x.shape[0]:
+            raise ValueError(f"features cover {x.shape[0]} stimuli but responses have shape {tuple(y.shape)}; give "
+                             "responses as (stimuli, neuroids[, repetitions]) in the features' stimulus order")
+        if splits is None:
+            splits = self.cross_validation.splits(x.shape[0], stratify)
+        report = make_reporter(progress, f"encoding ({self.method})")
+        per_neuroid, chosen = [], []
+        for i, (train, test) in enumerate(splits):
+            check_cancel(cancel)
+            tr, te = torch.as_tensor(train, device=x.device), torch.as_tensor(test, device=x.device)
+            xtr, xte = _project(x[tr], x[te], project)
+            fitted = fresh(self.mapping).fit(xtr, y[tr])
+            r = torch.as_tensor(self.correlation(fitted.predict(xte), y[te]), dtype=torch.float64)
+            per_neuroid.append(r.cpu().numpy().reshape(-1))
+            if fitted.alphas_ is not None:
+                chosen.append(fitted.alphas_.cpu().numpy())
+            report(i + 1, len(splits))
+        raw = np.stack(per_neuroid)
+        per_split = np.nanmedian(raw, axis=1)
+        err, lo, hi = corrected_resampled_t(per_split, test_train_ratio(splits), level=self.level)
+        return EncodingScore(float(np.mean(per_split)), float(err), per_split, raw, self.method, list(splits),
+                             np.stack(chosen) if chosen else None, float(lo), float(hi))
 
 
 def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_splits: int = 10,
@@ -113,7 +210,8 @@ def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_sp
                    splits: Optional[List[Split]] = None, alphas: Sequence[float] = DEFAULT_ALPHAS,
                    n_components: int = 25, project: Any = None, split_recipe: str = "stratified", device: Device = None,
                    progress: ProgressArg = None, cancel: Optional[CancelToken] = None) -> EncodingScore:
-    """Cross-validated encoding score of ``features`` (N, ...) for ``responses`` (N, neuroids[, reps]).
+    """Cross-validated encoding score of ``features`` (N, ...) for ``responses`` (N, neuroids[, reps]): the keyword
+    form of :class:`EncodingMetric` (``method`` ``"ridge"``/``"pls"``).
 
     Repetitions (a third axis) are averaged. ``splits`` overrides the generated splits; ``split_recipe=
     "brainscore"`` generates Brain-Score's (scikit-learn's ``StratifiedShuffleSplit``, ``random_state=seed``; the
@@ -123,36 +221,6 @@ def encoding_score(features: Any, responses: Any, method: str = "ridge", *, n_sp
     >>> s.value, s.error, s.per_neuroid.shape     # (10, neuroids)
     """
     check_encoding_method(method)
-    project = check_project(project)
-    random = project is not None and project[0] == "random_projection"
-    # a random projection does not depend on the split: apply it once, from the features' own precision, so a wide
-    # float32 layer is never copied whole into float64
-    x = features_2d(features, "encoding_score(features)", device, dtype=None if random else torch.float64)
-    if random:
-        x = apply_reduce(x, project).double()
-    y = as_tensor(response_matrix(responses), "encoding_score(responses)", x.device)
-    if y.dim() == 3:
-        y = y.mean(2)
-    if y.dim() == 1:
-        y = y[:, None]
-    if y.dim() != 2 or y.shape[0] != x.shape[0]:
-        raise ValueError(f"features cover {x.shape[0]} stimuli but responses have shape {tuple(y.shape)}; give "
-                         "responses as (stimuli, neuroids[, repetitions]) in the features' stimulus order")
-    if splits is None:
-        splits = shuffle_splits(x.shape[0], n_splits, test_size, stratify, seed, split_recipe)
-    report = make_reporter(progress, f"encoding ({method})")
-    per_neuroid, chosen = [], []
-    for i, (train, test) in enumerate(splits):
-        check_cancel(cancel)
-        tr, te = torch.as_tensor(train, device=x.device), torch.as_tensor(test, device=x.device)
-        xtr, xte = _project(x[tr], x[te], project)
-        fitted = fit_map(method, xtr, y[tr], alphas, n_components)
-        per_neuroid.append(_pearson_columns(fitted.predict(xte), y[te]).cpu().numpy())
-        if fitted.alphas is not None:
-            chosen.append(fitted.alphas.cpu().numpy())
-        report(i + 1, len(splits))
-    raw = np.stack(per_neuroid)
-    per_split = np.nanmedian(raw, axis=1)
-    err, lo, hi = corrected_resampled_t(per_split, test_train_ratio(splits))
-    return EncodingScore(float(np.mean(per_split)), float(err), per_split, raw, method, list(splits),
-                         np.stack(chosen) if chosen else None, float(lo), float(hi))
+    metric = EncodingMetric(as_mapping(method, alphas, n_components),
+                            cross_validation=CrossValidation(n_splits, test_size, seed, split_recipe), project=project)
+    return metric.score(features, responses, stratify, splits, device, progress, cancel)

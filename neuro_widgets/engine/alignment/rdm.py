@@ -11,10 +11,12 @@ layer never needs more than one chunk converted at a time.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Union
+from typing import Any, Mapping, Optional, Sequence, Union
 
+import numpy as np
 import torch
 
+from ..export import optional_import
 from ._tensor import Device, features_2d, resolve_device
 
 RDM_METHODS = ("correlation", "euclidean", "cosine")
@@ -81,17 +83,50 @@ def _rdm_one(x: torch.Tensor, method: str, device: torch.device) -> torch.Tensor
     return out
 
 
+class ModelRDMs(dict):
+    """``{layer: (N, N) float64 tensor}`` of one model, with the distance and the stimulus ids they cover.
+
+    A plain dict otherwise; :meth:`to_rsatoolbox` gives them to rsatoolbox as one ``RDMs`` object.
+    """
+
+    def __init__(self, rdms: Mapping[str, torch.Tensor], method: str, stimulus_ids: Optional[Sequence[str]] = None,
+                 model: Optional[str] = None) -> None:
+        super().__init__(rdms)
+        n = next(iter(self.values())).shape[0] if self else 0
+        self.method = method
+        self.stimulus_ids = [str(i) for i in range(n)] if stimulus_ids is None else list(stimulus_ids)
+        self.model = model
+
+    def to_rsatoolbox(self) -> Any:
+        """An ``rsatoolbox.rdm.RDMs``: one RDM per layer (rdm descriptor ``layer``), the stimulus ids as pattern
+        descriptor ``stimulus_id``, the distance as ``dissimilarity_measure`` (the same numbers: rsatoolbox's
+        ``calc_rdm`` gives them for "correlation" and "euclidean"), the model as descriptor ``model``."""
+        rdm_module = optional_import("rsatoolbox.rdm", "rsatoolbox", "to_rsatoolbox()")
+        if not self:
+            raise ValueError("no RDMs to convert: compute at least one layer's RDM first")
+        n = len(self.stimulus_ids)
+        i, j = np.triu_indices(n, 1)  # squareform order, as rsatoolbox stores them
+        vectors = np.stack([np.asarray(m.detach().cpu(), dtype=np.float64)[i, j] for m in self.values()])
+        return rdm_module.RDMs(vectors, dissimilarity_measure=self.method,
+                               rdm_descriptors={"layer": list(self)},
+                               pattern_descriptors={"stimulus_id": list(self.stimulus_ids)},
+                               descriptors={"model": self.model or "model"})
+
+
 def rdm(features: Union[Any, Mapping[str, Any]], method: str = "correlation",
-        device: Device = None) -> Union[torch.Tensor, Dict[str, torch.Tensor]]:
+        device: Device = None) -> Union[torch.Tensor, ModelRDMs]:
     """RDM(s) of activations: an (N, ...) array gives an (N, N) float64 tensor; a mapping layer -> array
-    (for example the result of ``probe.activations``) gives a dict of RDMs.
+    (for example the result of ``probe.activations``) gives a :class:`ModelRDMs` dict of RDMs, which carries
+    the activations' stimulus ids and converts to rsatoolbox (``.to_rsatoolbox()``).
 
     >>> acts = probe.activations(stimuli, ["layer2", "layer3"])
     >>> rdms = nw.alignment.rdm(acts)                 # {"layer2": (N, N), "layer3": (N, N)}
+    >>> rdms.to_rsatoolbox()                          # rsatoolbox.rdm.RDMs, 2 RDMs, stimulus ids attached
     """
     check_rdm_method(method)
     if isinstance(features, Mapping):
-        return {name: rdm(x, method, device) for name, x in features.items()}
+        return ModelRDMs({name: rdm(x, method, device) for name, x in features.items()}, method,
+                         getattr(features, "stimulus_ids", None), getattr(features, "model", None))
     if isinstance(features, (list, tuple)) and features and isinstance(features[0], torch.Tensor):
         raise TypeError("got a list of tensors (a module called several times?); pick one call with 'name@i'")
     x = features_2d(features, "rdm(features)", dtype=None)

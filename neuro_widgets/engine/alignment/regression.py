@@ -185,6 +185,33 @@ def _screen_loo_mse(u: torch.Tensor, uty: torch.Tensor, y_rest: torch.Tensor, le
     return out
 
 
+def _nipals_weights(cross: torch.Tensor, start: int, max_iter: int, tol: float, single: bool) -> torch.Tensor:
+    """The x-weights NIPALS's inner loop reaches from the y column ``start``, without running the loop.
+
+    Each pass of scikit-learn's loop maps the weights w to ``C Cᵀ w`` normalised (C = Xkᵀ Yk, the ``cross``
+    product; every other scaling in the loop cancels), starting from ``C[:, start]``, and stops at the first pass
+    whose weights moved by less than ``tol`` (squared norm), or after ``max_iter`` passes. With ``Cᵀ C = Q Λ Qᵀ``
+    (targets x targets) pass i gives ``w_i ∝ C Q Λ^(i-1) Qᵀ e_start`` and ``||C Q a||² = aᵀ Λ a``, so all passes'
+    movements come from one small eigendecomposition: the same iterate in a few products, not hundreds of n x p
+    ones.
+    """
+    lam, vecs = torch.linalg.eigh(cross.T @ cross)
+    lam = lam.clamp_min(0)
+    top = lam.max()
+    if not top > 0:  # X orthogonal to Y: no direction (scikit-learn's loop gives NaN weights here too)
+        return torch.full((cross.shape[0],), float("nan"), dtype=cross.dtype, device=cross.device)
+    a1 = vecs[start]                                                   # Qᵀ e_start
+    passes = 1 if single else max_iter
+    powers = torch.arange(passes, dtype=lam.dtype, device=lam.device)[:, None]
+    a = (lam / top)[None, :].pow(powers) * a1                         # (passes, q): Λ^(i-1) Qᵀ e_start, rescaled
+    a = a / (a.square() @ lam).sqrt()[:, None]                         # unit-norm weights in that basis
+    moved = (a[1:] - a[:-1]).square() @ lam                            # ||w_i - w_(i-1)||², i = 2 .. passes
+    done = torch.nonzero(moved < tol).flatten()
+    i = int(done[0]) + 1 if len(done) else passes - 1
+    w = cross @ (vecs @ a[i])
+    return w / w.norm()
+
+
 def pls_fit(x: Any, y: Any, n_components: int = 25, max_iter: int = 500, tol: float = 1e-6,
             device: Device = None) -> LinearMap:
     """PLS2 regression (NIPALS, regression deflation, no scaling), like scikit-learn's ``PLSRegression``.
@@ -205,25 +232,16 @@ def pls_fit(x: Any, y: Any, n_components: int = 25, max_iter: int = 500, tol: fl
     w_all = torch.zeros(p, n_components, dtype=torch.float64, device=xt.device)
     px_all = torch.zeros_like(w_all)
     py_all = torch.zeros(q, n_components, dtype=torch.float64, device=xt.device)
+    cross = xk.T @ yk                                   # (p, q) = Xkᵀ Yk, kept up to date through the deflations
     for k in range(n_components):
-        yk[:, (yk.abs() < 10 * eps).all(0)] = 0.0
+        tiny = (yk.abs() < 10 * eps).all(0)
+        yk[:, tiny] = 0.0
+        cross[:, tiny] = 0.0
         nonzero = torch.nonzero((yk.abs() > eps).any(0)).flatten()
         if len(nonzero) == 0:
             w_all, px_all, py_all = w_all[:, :k], px_all[:, :k], py_all[:, :k]
             break
-        y_score = yk[:, nonzero[0]].clone()
-        w_old = None
-        for _ in range(max_iter):
-            w = xk.T @ y_score / (y_score @ y_score)
-            w = w / (w.norm() + eps)
-            x_score = xk @ w
-            c = yk.T @ x_score / (x_score @ x_score)
-            y_score = yk @ c / (c @ c + eps)
-            if q == 1 or (w_old is not None and float(((w - w_old) ** 2).sum()) < tol):
-                break
-            if w_old is None and float(((w - 100) ** 2).sum()) < tol:
-                break
-            w_old = w
+        w = _nipals_weights(cross, int(nonzero[0]), max_iter, tol, single=q == 1)
         sign = torch.sign(w[torch.argmax(w.abs())])
         w = w * sign
         x_score = xk @ w
@@ -232,6 +250,7 @@ def pls_fit(x: Any, y: Any, n_components: int = 25, max_iter: int = 500, tol: fl
         xk -= torch.outer(x_score, px)
         py = x_score @ yk / ss
         yk -= torch.outer(x_score, py)
+        cross -= ss * torch.outer(px, py)               # (Xk - t pxᵀ)ᵀ (Yk - t pyᵀ), as Xkᵀ t = ss px, Ykᵀ t = ss py
         w_all[:, k], px_all[:, k], py_all[:, k] = w, px, py
     rotations = w_all @ torch.linalg.pinv(px_all.T @ w_all)
     coef = rotations @ py_all.T

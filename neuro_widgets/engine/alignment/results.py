@@ -7,6 +7,11 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from ..export import Tabular, optional_import, plain_attrs
+
+#: the per-row numbers of a sweep, one variable each in :meth:`SweepResult.to_xarray`
+_ROW_FIELDS = ("score", "ci_low", "ci_high", "ceiling", "ceiled", "n_stimuli")
+
 
 @dataclass
 class LayerScore:
@@ -68,11 +73,12 @@ class Difference:
 
 
 @dataclass
-class SweepResult:
+class SweepResult(Tabular):
     """Every layer x every region (x trained/control), plus the held-out best layer per region.
 
     >>> res = nw.alignment.sweep(probe, ds, control="random")
     >>> res.to_pandas()            # one row per (model, region, layer)
+    >>> res.to_xarray()            # score, CIs, ceilings over (model, region, layer); the split over stimulus
     >>> res.best, res.differences, res.split
     """
 
@@ -92,11 +98,52 @@ class SweepResult:
             out.append(d)
         return out
 
-    def to_pandas(self, raw: bool = False):
+    def to_pandas(self, raw: bool = False) -> Any:
         """A pandas DataFrame of the rows (``raw=True`` keeps the raw arrays in a column)."""
-        import pandas as pd
+        return super().to_pandas(raw=raw)
 
-        return pd.DataFrame(self.to_records(raw))
+    def to_xarray(self) -> Any:
+        """An ``xarray.Dataset``: every row's numbers over (model, region, layer) — NaN where a combination was
+        not run — the best layer per (model, region), the trained-minus-control difference per region, and
+        which half of the split each stimulus was in (``split`` over ``stimulus``, ids as coordinates).
+        Settings, the metric and the split's seed are attributes."""
+        xr = optional_import("xarray", "xarray", "SweepResult.to_xarray()")
+        models = list(dict.fromkeys(r.model for r in self.rows))
+        regions = list(dict.fromkeys(r.region for r in self.rows))
+        layers = list(dict.fromkeys(r.layer for r in self.rows))
+        grid = {k: np.full((len(models), len(regions), len(layers)), np.nan) for k in _ROW_FIELDS}
+        for r in self.rows:
+            at = (models.index(r.model), regions.index(r.region), layers.index(r.layer))
+            for k in _ROW_FIELDS:
+                grid[k][at] = getattr(r, k)
+        dims = ("model", "region", "layer")
+        data = {k: (dims, v) for k, v in grid.items()}
+        best_layer = np.full((len(models), len(regions)), "", dtype=object)
+        best = {k: np.full((len(models), len(regions)), np.nan) for k in ("score", "ci_low", "ci_high")}
+        for b in self.best:
+            at = (models.index(b.model), regions.index(b.region))
+            best_layer[at] = b.layer
+            for k in best:
+                best[k][at] = getattr(b, k)
+        data["best_layer"] = (("model", "region"), best_layer.astype(str))
+        data.update({f"best_{k}": (("model", "region"), v) for k, v in best.items()})
+        if self.differences:
+            diff = {k: np.full(len(regions), np.nan) for k in ("difference", "ci_low", "ci_high")}
+            for d in self.differences:
+                for k in diff:
+                    diff[k][regions.index(d.region)] = getattr(d, k)
+            data.update({"difference" if k == "difference" else f"difference_{k}": ("region", v)
+                         for k, v in diff.items()})
+        ids = list(self.split.get("selection", [])) + list(self.split.get("evaluation", []))
+        coords = {"model": models, "region": regions, "layer": layers}
+        if ids:
+            data["split"] = ("stimulus", ["selection"] * len(self.split["selection"])
+                             + ["evaluation"] * len(self.split["evaluation"]))
+            coords["stimulus_id"] = ("stimulus", ids)
+        attrs = plain_attrs({**self.settings, "metric": self.metric, "split_seed": self.split.get("seed"),
+                             "split_stratified_by": self.split.get("stratified_by")})
+        out = xr.Dataset(data, coords=coords, attrs=attrs)
+        return out.set_xindex("stimulus_id") if ids else out
 
     def scores(self, model: str = "trained", region: Optional[str] = None) -> Dict[str, np.ndarray]:
         """Plot-ready arrays for one model and region: layer names, scores, CI bounds, ceilings."""

@@ -84,16 +84,6 @@ def run_batches(probe: Probe, source: Any, n: int, batch_size: int,
     return out
 
 
-def baseline_value(probe: Probe, name: str, like: torch.Tensor) -> Any:
-    """A baseline for captum: 0 for 'zero', else the normalised black/white image shaped (1, C, H, W)."""
-    if name == "zero":
-        return 0.0
-    pixel = 0.0 if name == "black" else 1.0
-    spec = probe.input_spec
-    img = torch.full((1, spec.channels, *like.shape[-2:]), pixel, dtype=like.dtype, device=like.device)
-    return spec.normalize(img)
-
-
 #: captum's notices about hooks it sets and removes itself (expected, not problems)
 _CAPTUM_NOTICES = (r"Setting (forward, )?backward hooks", r"Input Tensor \d+ did not already require gradients")
 _quiet_guard = threading.Lock()

@@ -17,13 +17,14 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, GuidedGradCam, 
                          IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
+from ..export import Tabular
 from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
-from ..stimuli import InputSpec
 from .budget import inputs_per_pass
 from ..rng import drawing_from
-from .core import baseline_value, check_layer, check_probe, prepare_inputs, quiet_captum, run_batches, subset_target
+from .baselines import BatchBaseline, for_batches, uniform_noise
+from .core import check_layer, check_probe, prepare_inputs, quiet_captum, run_batches, subset_target
 from .ig_auto import WARN_ABOVE, check_completeness, integrate_to_tolerance, relative_delta
 from .registry import MethodSpec, get_method, resolve_params
 from .relu_fix import relu_safe_model
@@ -31,7 +32,7 @@ from .targets import TargetArg, TargetPlan, check_runs_before, resolve_target
 
 
 @dataclass
-class AttributionResult:
+class AttributionResult(Tabular):
     """Signed attributions of one method for N images.
 
     ``attributions``: (N, C, H, W) for input methods, (N, H, W) for Grad-CAM — on the CPU, in the model's
@@ -68,6 +69,29 @@ class AttributionResult:
     def __len__(self) -> int:
         return len(self.attributions)
 
+    def to_numpy(self) -> Tuple[Dict[str, np.ndarray], Dict[str, Any]]:
+        """(arrays, metadata): the attributions and every per-image array as numpy (``np.savez(path, **arrays)``),
+        and what produced them: method, target, layer, baselines (a name, a number or an array in model-input
+        space) and the other settings as used."""
+        arrays = {"attributions": self.attributions.numpy()}
+        for name in ("delta", "relative_delta", "n_steps", "converged", "classes"):
+            value = getattr(self, name)
+            if value is not None:
+                arrays[name] = value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+        settings = {k: v.numpy() if isinstance(v, torch.Tensor) else v for k, v in self.params.items()}
+        metadata = {"method": self.method, "target": self.target, "layer": settings.pop("layer", None),
+                    "baselines": settings.pop("baseline", None), "settings": settings,
+                    "completeness_threshold": self.completeness_threshold, "private_copy": self.private_copy}
+        return arrays, metadata
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per image: the explained class, the sum of its attributions and, where the method has them,
+        the completeness delta, relative delta, integration steps and whether it converged."""
+        arrays, _ = self.to_numpy()
+        totals = arrays.pop("attributions").reshape(len(self), -1).sum(1)
+        return [{"image": i, "method": self.method, "target": self.target, "total": float(totals[i]),
+                 **{k: a[i].item() for k, a in arrays.items()}} for i in range(len(self))]
+
     def plot(self, ax: Any = None, **style: Any) -> Any:
         """The house-style figure (see ``neuro_widgets.figures.plot_attribution``)."""
         from ...figures import plot_attribution
@@ -79,16 +103,6 @@ class AttributionResult:
         from ...figures import save
 
         return save(self.plot(**style), path)
-
-
-def noise_baselines(spec: InputSpec, n: int, seed: int, size: Optional[Tuple[int, int]] = None) -> torch.Tensor:
-    """``n`` uniform-noise images (pixels in [0, 1]) normalised for the model: GradientSHAP's baselines.
-
-    Drawn from their own generator, so they depend on ``seed`` only.
-    """
-    g = torch.Generator().manual_seed(int(seed))
-    h, w = size or spec.size
-    return spec.normalize(torch.rand(n, spec.channels, h, w, generator=g))
 
 
 def _occlusion_geometry(p: Dict[str, Any], size: Tuple[int, int]) -> Tuple[int, int]:
@@ -135,14 +149,16 @@ def _batch_plan(spec: MethodSpec, p: Dict[str, Any], per_pass: int, n: int,
 
 
 def _captum_call(spec: MethodSpec, p: Dict[str, Any], probe: Probe, forward: nn.Module, model: nn.Module,
-                 x: torch.Tensor, target: Any, n_steps: Optional[int] = None) -> Tuple[torch.Tensor, Any]:
-    """One captum call on a batch: (attributions, delta or None)."""
+                 x: torch.Tensor, target: Any, baseline: Any = None,
+                 n_steps: Optional[int] = None) -> Tuple[torch.Tensor, Any]:
+    """One captum call on a batch: (attributions, delta or None); ``baseline`` is captum's ``baselines`` for
+    this batch, for the methods that take one."""
     name = spec.name
     if name == "saliency":
         return Saliency(forward).attribute(x, target=target, abs=p["abs"]), None
     if name == "integrated_gradients":
         return IntegratedGradients(forward).attribute(
-            x, baselines=baseline_value(probe, p["baseline"], x), target=target,
+            x, baselines=baseline, target=target,
             n_steps=n_steps or p["n_steps"], method=p["integration"],
             internal_batch_size=p["internal_batch_size"], return_convergence_delta=True)
     if name == "smoothgrad":
@@ -156,13 +172,13 @@ def _captum_call(spec: MethodSpec, p: Dict[str, Any], probe: Probe, forward: nn.
             x, nt_type=p["nt_type"], nt_samples=p["nt_samples"], nt_samples_batch_size=p["nt_samples_batch_size"],
             stdevs=stdevs, target=target, **kwargs), None
     if name == "gradient_shap":
-        baselines = noise_baselines(probe.input_spec, p["n_baselines"], p["seed"], tuple(x.shape[-2:]))
+        baselines = uniform_noise(probe.input_spec, tuple(x.shape[-2:]), p["n_baselines"], p["seed"])
         stdevs = p["noise_level"] / float(np.mean(probe.input_spec.std))
         return GradientShap(forward).attribute(
             x, baselines=baselines.to(device=x.device, dtype=x.dtype), n_samples=p["n_samples"], stdevs=stdevs,
             target=target), None
     if name == "deeplift":
-        return DeepLift(forward).attribute(x, baselines=baseline_value(probe, p["baseline"], x), target=target,
+        return DeepLift(forward).attribute(x, baselines=baseline, target=target,
                                            return_convergence_delta=True)
     if name == "input_x_gradient":
         return InputXGradient(forward).attribute(x, target=target), None
@@ -171,7 +187,7 @@ def _captum_call(spec: MethodSpec, p: Dict[str, Any], probe: Probe, forward: nn.
     if name == "occlusion":
         c, w, s = x.shape[1], p["window"], p["stride"]
         return Occlusion(forward).attribute(
-            x, sliding_window_shapes=(c, w, w), strides=(c, s, s), baselines=baseline_value(probe, p["baseline"], x),
+            x, sliding_window_shapes=(c, w, w), strides=(c, s, s), baselines=baseline,
             target=target, perturbations_per_eval=p["perturbations_per_eval"]), None
     layer = model.get_submodule(p["layer"])
     if name == "gradcam":
@@ -197,7 +213,9 @@ def attribute(
 
     ``images``: a StimulusSet, a uint8 array (N, H, W, 3) or a model-ready tensor. ``target``: a class index,
     ``"predicted"``, one class index per image, ``Unit(layer, channel[, (y, x)])`` or
-    ``Readout(layer, weights)``. ``params``: the method's parameters (``methods()`` lists them).
+    ``Readout(layer, weights)``. ``params``: the method's parameters (``methods()`` lists them);
+    ``baseline`` (or captum's ``baselines``) takes a name, a number or a tensor in model-input space (see
+    ``engine.attribution.baselines``).
     ``batch_size`` (images per captum call) and the methods' internal batch sizes are chosen from
     ``budget.budget_bytes`` unless given. The model is left exactly as it was.
 
@@ -212,6 +230,8 @@ def attribute(
     n, source = prepare_inputs(probe, images)
     if spec.needs_layer:
         p["layer"] = check_layer(probe, p["layer"], spec.name, spatial=True)
+    base = (for_batches(probe.input_spec, p["baseline"], n, probe.input_spec.size, f"{spec.name}: baseline")
+            if "baseline" in p else None)
     resolve_target(probe, target, n)  # checks the target before any copy is made
     with preserved(probe.module):
         model = relu_safe_model(probe, spec.name) if spec.needs_relu_modules else probe.module
@@ -227,7 +247,7 @@ def attribute(
         draws = drawing_from(p["seed"]) if spec.stochastic else contextlib.nullcontext()
         with draws, quiet_captum(), inplace_off(model):
             parts = run_batches(probe, source, n, batch,
-                                lambda x, rows: _one_batch(spec, p, probe, plan, model, x, rows),
+                                lambda x, rows: _one_batch(spec, p, probe, plan, model, base, x, rows),
                                 progress, cancel, f"attribution: {spec.name}")
     attributions = torch.cat([a for a, _, _ in parts])
     result = AttributionResult(spec.name, attributions, p, plan.describe(target),
@@ -245,15 +265,18 @@ def attribute(
 
 
 def _one_batch(spec: MethodSpec, p: Dict[str, Any], probe: Probe, plan: TargetPlan, model: nn.Module,
-               x: torch.Tensor, rows: slice) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[np.ndarray]]:
+               base: Optional[BatchBaseline], x: torch.Tensor, rows: slice) -> Tuple[torch.Tensor, Optional[torch.Tensor], Optional[np.ndarray]]:
     target = plan.captum_target(x, rows)
+    baseline = None if base is None else base(x, rows)
     if spec.name == "integrated_gradients" and p["auto_steps"]:
         def run(idx: np.ndarray, steps: int) -> Tuple[torch.Tensor, torch.Tensor]:
-            return _captum_call(spec, p, probe, plan.forward, model, x[idx], subset_target(target, idx), steps)
+            sub = baseline[idx] if isinstance(baseline, torch.Tensor) else baseline
+            return _captum_call(spec, p, probe, plan.forward, model, x[idx], subset_target(target, idx), sub,
+                                steps)
 
         attr, delta, steps = integrate_to_tolerance(run, len(x), p["n_steps"], p["tolerance"], p["max_steps"])
     else:
-        attr, delta = _captum_call(spec, p, probe, plan.forward, model, x, target)
+        attr, delta = _captum_call(spec, p, probe, plan.forward, model, x, target, baseline)
         steps = np.full(len(x), p["n_steps"]) if spec.name == "integrated_gradients" else None
     attr = attr.detach().cpu()
     return attr, None if delta is None else delta.detach().reshape(-1).cpu(), steps

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 import numpy as np
 
 from ..describe import brief
+from . import baselines
 
 Number = float
 
@@ -107,9 +108,11 @@ class MethodSpec:
                 "stochastic": self.stochastic, "output": self.output}
 
 
-_BASELINE = Param("baseline", "choice", "zero",
-                  "reference input: 'zero' (all zeros in model-input space, i.e. the data mean), "
-                  "'black' or 'white' (pixel value 0 or 1, normalised)", choices=("zero", "black", "white"))
+BASELINE_PARAM = Param("baseline", "choice", "zero",
+                  "reference input (also as captum's baselines=): 'zero' (all zeros in model-input space, i.e. the "
+                  "data mean), 'black' or 'white' (pixel value 0 or 1, normalised), 'blur' (the input strongly "
+                  "blurred), 'uniform noise' (a fixed seeded noise image); or a number or a tensor in model-input "
+                  "space", choices=baselines.BASELINE_NAMES)
 _N_STEPS = Param("n_steps", "int", 50, "integration steps along the path from baseline to input", range=(1, 100_000))
 _IG_RULE = Param("integration", "choice", "gausslegendre", "quadrature rule for the path integral",
                  choices=("gausslegendre", "riemann_trapezoid", "riemann_left", "riemann_right", "riemann_middle"))
@@ -127,7 +130,7 @@ METHODS: Dict[str, MethodSpec] = {
                                                 "True; we keep the sign)"),)),
         MethodSpec("integrated_gradients", "Integrated gradients",
                    "path integral of gradients from a baseline to the input; sums to F(x) - F(baseline)",
-                   (_BASELINE, _N_STEPS, _IG_RULE, _INTERNAL,
+                   (BASELINE_PARAM, _N_STEPS, _IG_RULE, _INTERNAL,
                     Param("auto_steps", "bool", False,
                           "raise n_steps per image until the relative completeness error is under `tolerance`"),
                     Param("tolerance", "float", 0.05, "relative completeness error to reach in auto_steps mode",
@@ -154,7 +157,7 @@ METHODS: Dict[str, MethodSpec] = {
                     _SEED),
                    stochastic=True),
         MethodSpec("deeplift", "DeepLift", "rescale rule relative to a baseline; sums to F(x) - F(baseline)",
-                   (_BASELINE,), needs_relu_modules=True, has_delta=True),
+                   (BASELINE_PARAM,), needs_relu_modules=True, has_delta=True),
         MethodSpec("input_x_gradient", "Input x gradient", "input times the gradient of the target", ()),
         MethodSpec("guided_backprop", "Guided backprop",
                    "gradient with negative gradients stopped at every ReLU", (), needs_relu_modules=True),
@@ -164,7 +167,7 @@ METHODS: Dict[str, MethodSpec] = {
                                                  "input side", range=(1, None), nullable=True),
                     Param("stride", "int", None, "step between windows in pixels; None: half the window",
                           range=(1, None), nullable=True),
-                    _BASELINE,
+                    BASELINE_PARAM,
                     Param("perturbations_per_eval", "int", None,
                           "occluded copies per forward pass; None chooses it from the memory budget",
                           range=(1, None), nullable=True))),
@@ -180,6 +183,13 @@ METHODS: Dict[str, MethodSpec] = {
                    needs_layer=True, needs_relu_modules=True),
     )
 }
+
+
+def check_baseline(where: str, value: Any) -> Any:
+    """A baseline name (checked against :data:`BASELINE_PARAM`'s choices), a number or a tensor."""
+    if isinstance(value, str):
+        return BASELINE_PARAM.check(where, value)
+    return baselines.check_value(value, f"{where}: parameter 'baseline'")
 
 
 def methods() -> List[MethodSpec]:
@@ -202,15 +212,23 @@ def get_method(name: Any) -> MethodSpec:
 
 
 def resolve_params(spec: MethodSpec, params: Mapping[str, Any]) -> Dict[str, Any]:
-    """Defaults overridden by ``params``, each checked against the schema; unknown names are errors."""
+    """Defaults overridden by ``params``, each checked against the schema; unknown names are errors.
+
+    ``baselines=`` (captum's name) is read as ``baseline=``, which also takes a number or a tensor (its shape is
+    checked against the images later, see ``baselines.for_batches``)."""
+    params = baselines.merge_alias(params, spec.name)
     known = {p.name for p in spec.params}
+    if "baseline" in params and "baseline" not in known:
+        takers = [m.name for m in METHODS.values() if any(p.name == "baseline" for p in m.params)]
+        raise TypeError(f"{spec.name} takes no baseline; the methods that do: {', '.join(takers)} "
+                        "(gradient_shap draws its own: n_baselines uniform-noise images)")
     unknown = [k for k in params if k not in known]
     if unknown:
         raise TypeError(f"{spec.name} has no parameter(s) {unknown}; its parameters are: "
                         f"{', '.join(sorted(known)) or 'none'}")
     out = spec.defaults()
     for k, v in params.items():
-        out[k] = spec.param(k).check(spec.name, v)
+        out[k] = check_baseline(spec.name, v) if k == "baseline" else spec.param(k).check(spec.name, v)
     if spec.needs_layer and out.get("layer") is None:
         raise ValueError(f"{spec.name} attributes through a layer: pass layer='<name>' "
                          "(one of probe.layer_names(), usually the last convolutional block)")

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from scipy.stats import rankdata
 
+from ..export import Tabular
 from ..hooks import layer_list, resolve_layers
 from ..model_state import private_copy
 from ..probe import Probe, Stimuli
@@ -26,7 +27,7 @@ from .targets import TargetArg
 
 
 @dataclass
-class SanityCurve:
+class SanityCurve(Tabular):
     """The cascade: ``steps[k]`` names the block re-initialised at step k (step 0 is the trained model).
 
     ``rank_corr`` (steps, N): Spearman correlation of each image's signed map with its original map;
@@ -44,6 +45,12 @@ class SanityCurve:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # a step where every map is constant gives NaN
             return np.nanmean(self.rank_corr, axis=1)
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per (step, image): the re-initialised block and the rank correlations with the original map."""
+        return [{"method": self.method, "step": k, "reinitialised": block, "image": i,
+                 "rank_corr": float(self.rank_corr[k, i]), "rank_corr_abs": float(self.rank_corr_abs[k, i])}
+                for k, block in enumerate(self.steps) for i in range(self.rank_corr.shape[1])]
 
     def plot(self, ax: Any = None, **style: Any) -> Any:
         """The house-style figure (see ``neuro_widgets.figures.plot_sanity_check``)."""

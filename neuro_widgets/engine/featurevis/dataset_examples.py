@@ -6,11 +6,12 @@ channel only the maximum over space and its position — never the full maps —
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import torch
 
+from ..export import Tabular
 from ..hooks import capture
 from ..model_state import preserved
 from ..probe import Probe
@@ -21,7 +22,7 @@ from .taps import resolve_taps
 
 
 @dataclass
-class DatasetExamples:
+class DatasetExamples(Tabular):
     """Top-k / bottom-k stimuli per channel of one layer, ranked by the channel's maximum over space."""
 
     layer: str
@@ -44,6 +45,23 @@ class DatasetExamples:
         idx, boxes = (self.top, self.top_boxes) if which == "top" else (self.bottom, self.bottom_boxes)
         t, l, b, r = boxes[channel, rank]
         return self.stimuli.images[idx[channel, rank], t:b, l:r]
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per (channel, top/bottom, rank): the stimulus (position and id), its max-over-space
+        activation, where in the layer's map it peaked and the receptive-field box in stimulus pixels."""
+        rows = []
+        for which in ("top", "bottom"):
+            idx, values, positions, boxes = (getattr(self, which), getattr(self, f"{which}_values"),
+                                             getattr(self, f"{which}_positions"), getattr(self, f"{which}_boxes"))
+            for c in range(idx.shape[0]):
+                for rank in range(idx.shape[1]):
+                    i = int(idx[c, rank])
+                    t, l, b, r = (int(v) for v in boxes[c, rank])
+                    rows.append({"layer": self.layer, "channel": c, "which": which, "rank": rank, "stimulus": i,
+                                 "stimulus_id": self.stimuli.ids[i], "activation": float(values[c, rank]),
+                                 "row": int(positions[c, rank, 0]), "col": int(positions[c, rank, 1]),
+                                 "box_top": t, "box_left": l, "box_bottom": b, "box_right": r})
+        return rows
 
     def __repr__(self) -> str:
         c, k = self.top.shape

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ _PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2}
 Shapes = Dict[str, Tuple[int, ...]]  # per-image shape of each needed layer (and OUTPUT), batch axis dropped
 Check = Callable[[Shapes, int], None]
 BatchSel = Union[None, int, Sequence[int]]
+Reads = Dict[str, Optional[FrozenSet[int]]]  # layer -> the channels an objective reads (None: any of them)
 
 
 @dataclass
@@ -47,10 +48,15 @@ class Objective:
     """A differentiable function of a render step giving one value per image (higher is better)."""
 
     def __init__(self, fn: Callable[[Context], torch.Tensor], layers: Sequence[str] = (), description: str = "",
-                 checks: Sequence[Check] = (), min_batch: int = 1, precedence: int = 3) -> None:
+                 checks: Sequence[Check] = (), min_batch: int = 1, precedence: int = 3,
+                 reads: Optional[Mapping[str, Optional[Sequence[int]]]] = None) -> None:
         self.fn = fn
         self.precedence = precedence  # of the description's top-level operator (for parentheses)
         self.layers: Tuple[str, ...] = tuple(dict.fromkeys(layers))
+        # the channels of each layer that ``fn`` reads (None: possibly all), so that a render may compute
+        # only those (see channel_slice); a layer left out of ``reads`` counts as read whole
+        given = dict(reads or {})
+        self.reads: Reads = {n: None if given.get(n) is None else frozenset(given[n]) for n in self.layers}
         self.description = description
         self.checks: Tuple[Check, ...] = tuple(checks)
         self.min_batch = int(min_batch)
@@ -80,7 +86,7 @@ class Objective:
         right = f"({b.description})" if b.precedence < prec or (b.precedence == prec and symbol in "-/") \
             else b.description
         return Objective(lambda ctx: op(a(ctx), b(ctx)), a.layers + b.layers, f"{left} {symbol} {right}",
-                         a.checks + b.checks, max(a.min_batch, b.min_batch), prec)
+                         a.checks + b.checks, max(a.min_batch, b.min_batch), prec, _merge_reads(a.reads, b.reads))
 
     def __add__(self, other: Any) -> "Objective":
         return self._combine(other, torch.add, "+")
@@ -108,7 +114,14 @@ class Objective:
 
     def __neg__(self) -> "Objective":
         inner = self.description if self.precedence == 3 else f"({self.description})"
-        return Objective(lambda ctx: -self(ctx), self.layers, f"-{inner}", self.checks, self.min_batch, 2)
+        return Objective(lambda ctx: -self(ctx), self.layers, f"-{inner}", self.checks, self.min_batch, 2, self.reads)
+
+
+def _merge_reads(a: Reads, b: Reads) -> Reads:
+    both = {**a, **b}
+    for n in set(a) & set(b):
+        both[n] = None if a[n] is None or b[n] is None else a[n] | b[n]
+    return both
 
 
 def _lift(x: Any) -> Optional[Objective]:
@@ -204,12 +217,12 @@ def channel(layer: str, n: Union[int, Sequence[int]], batch: BatchSel = None) ->
             return _space_mean(a[rows, torch.as_tensor(chans, device=a.device)])
         desc = f"channels {_short_list(chans)} of {layer} (one per image, mean over space)"
         checks = [_channel_check(layer, chans, what), _exact_batch(len(chans), what)]
-        return Objective(fn, [layer], desc, checks, len(chans))
+        return Objective(fn, [layer], desc, checks, len(chans), reads={layer: chans})
 
     k = chans[0]
     desc = f"channel {k} of {layer} (mean over space)" + _batch_desc(batch)
     return Objective(lambda ctx: _batch_mask(_space_mean(ctx.acts[layer][:, k]), batch), [layer], desc,
-                     [_channel_check(layer, chans, what)], _batch_need(batch, what))
+                     [_channel_check(layer, chans, what)], _batch_need(batch, what), reads={layer: [k]})
 
 
 def neuron(layer: str, n: int, x: Optional[int] = None, y: Optional[int] = None,
@@ -245,7 +258,7 @@ def neuron(layer: str, n: int, x: Optional[int] = None, y: Optional[int] = None,
 
     desc = f"neuron {pos} of channel {n} of {layer}" + _batch_desc(batch)
     return Objective(fn, [layer], desc, [_channel_check(layer, [n], what), check],
-                     _batch_need(batch, what))
+                     _batch_need(batch, what), reads={layer: [n]})
 
 
 def layer(name: str, batch: BatchSel = None) -> Objective:

@@ -22,7 +22,7 @@ import torch
 # Colour correlation of ImageNet pixels (the square root of their 3x3 covariance), as used by Lucid.
 IMAGENET_COLOR = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0.03))
 # the inverse FFT of a spectrum initialised at sd 0.01 is divided by this so the start is close to gray
-_FFT_DAMPING = 4.0
+_FFT_DAMPING = 4.0  # a power of two (see LiveImage)
 #: the parameterizations ``ImageParam(kind=...)`` knows, each with a label (the first is the default)
 PARAM_KINDS = {"fft": "Fourier + decorrelated", "pixel": "pixel"}
 
@@ -119,7 +119,8 @@ class LiveImage:
             fx = torch.fft.rfftfreq(w)[None, :]
             freq = torch.sqrt(fx * fx + fy * fy)
             scale = 1.0 / torch.clamp(freq, min=1.0 / max(h, w)) ** recipe.decay_power
-            self._scale = scale[None, None, :, :, None].to(device)
+            # the damping is a power of two, so dividing the spectrum instead of the image is exact
+            self._scale = (scale / _FFT_DAMPING)[None, None, :, :, None].to(device)
         else:
             shape = (batch, channels, h, w)
             self._scale = None
@@ -137,7 +138,7 @@ class LiveImage:
         t = self.tensor
         if self._scale is not None:
             spectrum = torch.view_as_complex((t * self._scale).contiguous())
-            t = torch.fft.irfft2(spectrum, s=self.size, norm="ortho") / _FFT_DAMPING
+            t = torch.fft.irfft2(spectrum, s=self.size, norm="ortho")
         if self._color is not None:  # a batched matmul: much faster on the CPU than the equivalent einsum
             t = torch.matmul(self._color, t.reshape(t.shape[0], 3, -1)).reshape(t.shape)
         img = torch.sigmoid(t)

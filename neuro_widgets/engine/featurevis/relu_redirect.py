@@ -32,9 +32,10 @@ class _RedirectedReLU(torch.autograd.Function):
         relu_grad = grad.masked_fill(negative, 0.0)
         if x.dim() == 0:
             return relu_grad
-        dead = ~(relu_grad != 0).flatten(1).any(dim=1)  # images whose ReLU passed no gradient at all
-        if not bool(dead.any()):
+        passed = relu_grad.flatten(1).any(dim=1)  # per image: did the ReLU pass any gradient (NaN counts)?
+        if bool(passed.all()):
             return relu_grad
+        dead = ~passed
         # the loss is minimized, so grad > 0 at a negative input means "push it lower": block only that
         redirected = grad[dead].masked_fill(negative[dead] & (grad[dead] > 0), 0.0)
         relu_grad[dead] = redirected

@@ -22,9 +22,10 @@ import torch.nn.functional as F
 
 from ..._version import __version__
 from ..hooks import capture
-from ..model_state import module_dtype, preserved
+from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
+from .channel_slice import channel_slice
 from .objectives import OUTPUT, Objective, as_objective
 from .param import ImageParam, as_param
 from .receptive_field import receptive_field
@@ -232,41 +233,54 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     to_input = ModelInput(probe, plan.transforms, plan.input_size)
     layers = list(plan.objective.layers)
     taps = resolve_taps(probe, layers)
+    forward = channel_slice(probe, plan.objective, plan.input_size)
     opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
     history: List[torch.Tensor] = []
     snaps: Dict[int, np.ndarray] = {}
     cancelled = False
     done = 0
-    with preserved(probe.module), redirected_relus(probe.module, active=plan.redirect_steps > 0) as redirect, \
-            capture(probe.module, list(taps.calls), calls=taps.calls, stop_early=OUTPUT not in layers) as cap:
-        for step in range(plan.steps):
-            try:
-                check_cancel(cancel)
-            except Cancelled:
-                cancelled = True
-                break
-            if step == plan.redirect_steps:
+    pause = PausePoint(probe.module, cancel)
+    while True:  # one pass per stretch of steps between pauses (the model is left as found during a pause)
+        with preserved(probe.module), redirected_relus(probe.module, active=done < plan.redirect_steps) as redirect, \
+                capture(probe.module, list(taps.calls), calls=taps.calls, stop_early=OUTPUT not in layers) as cap:
+            resumed = done
+            while done < plan.steps and not cancelled:
+                if done > resumed and pause.wanted():
+                    break
+                try:
+                    check_cancel(cancel)
+                except Cancelled:
+                    cancelled = True
+                    break
+                step = done
+                if step == plan.redirect_steps:
+                    redirect.stop()
+                opt.zero_grad(set_to_none=True)
+                image = live()
+                if step in plan.snapshots:
+                    snaps[step] = to_numpy_images(image)
+                out = forward.run(cap, to_input(image, generator))
+                values = plan.objective(taps.context(cap, image, out))
+                (-values.sum()).backward()
+                opt.step()
+                history.append(values.detach())
+                done = step + 1
+                if want_previews:
+                    report(step_offset + done, total, images=to_numpy_images(image),
+                           values=values.detach().cpu().numpy(), **(extra or {}))
+                else:
+                    report(step_offset + done, total)
+            if done >= plan.steps or cancelled:
                 redirect.stop()
-            opt.zero_grad(set_to_none=True)
-            image = live()
-            if step in plan.snapshots:
-                snaps[step] = to_numpy_images(image)
-            out = cap.run(to_input(image, generator))
-            values = plan.objective(taps.context(cap, image, out))
-            (-values.sum()).backward()
-            opt.step()
-            history.append(values.detach())
-            done = step + 1
-            if want_previews:
-                report(step_offset + done, total, images=to_numpy_images(image),
-                       values=values.detach().cpu().numpy(), **(extra or {}))
-            else:
-                report(step_offset + done, total)
-        redirect.stop()
-        with torch.no_grad():
-            image = live()
-            out = cap.run(to_input(image, None, transform=False))
-            final = plan.objective(taps.context(cap, image, out))
+                with torch.no_grad():
+                    image = live()
+                    out = cap.run(to_input(image, None, transform=False))
+                    final = plan.objective(taps.context(cap, image, out))
+                break
+        try:
+            pause.wait()
+        except Cancelled:
+            cancelled = True  # the next pass only computes the final values
     if plan.steps in plan.snapshots and not cancelled:
         snaps[plan.steps] = to_numpy_images(image)
     values_np = torch.stack(history).cpu().numpy() if history else np.zeros((0, plan.batch), np.float32)

@@ -8,13 +8,15 @@ way) and crops ``2d`` pixels; scale and rotation draw one value per image; uncov
 The geometric transforms (pad, jitter, scale, rotation) are affine maps, so :class:`Compose` chains runs of
 them into one matrix per image and resamples once, straight to the model's input size when asked
 (``out_size``): one ``grid_sample`` replaces a pad, two crops, two resamplings and a resize, and the image
-is interpolated once instead of three times.
+is interpolated once instead of three times. The 3x3 matrices are small float64 numpy arrays (a few
+microseconds each, where torch spends tens on every tiny tensor), turned into one tensor per step.
 """
 from __future__ import annotations
 
 import math
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -28,20 +30,20 @@ SCALES = tuple(round(0.90 + 0.02 * i, 2) for i in range(11))  # 0.90, 0.92, ...,
 ANGLES = tuple(range(-10, 11)) + (0,) * 5  # degrees; 0 weighted 6 of 26
 
 
-def _pick(values: Sequence[float], n: int, generator: torch.Generator) -> torch.Tensor:
+def _pick(values: Sequence[float], n: int, generator: torch.Generator) -> np.ndarray:
     idx = torch.randint(len(values), (n,), generator=generator)
-    return torch.tensor(values, dtype=torch.float64)[idx]
+    return np.asarray(values, dtype=np.float64)[idx.numpy()]
 
 
-def _eye(n: int) -> torch.Tensor:
-    return torch.eye(3, dtype=torch.float64).repeat(n, 1, 1)
+def _eye(n: int) -> np.ndarray:
+    return np.tile(np.eye(3), (n, 1, 1))
 
 
 class Geometric:
     """An affine transform. ``matrices`` gives, per image, the 3x3 map from output to input coordinates in
     ``grid_sample``'s normalised units (-1..1 across each axis, ``align_corners=False``) and the output size."""
 
-    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[torch.Tensor, Size]:
+    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[np.ndarray, Size]:
         raise NotImplementedError
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -56,7 +58,7 @@ class Pad(Geometric):
             raise ValueError(f"pad width must be >= 0, got {width}")
         self.width = int(width)
 
-    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[torch.Tensor, Size]:
+    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[np.ndarray, Size]:
         h, w = size
         out = (h + 2 * self.width, w + 2 * self.width)
         m = _eye(n)
@@ -76,7 +78,7 @@ class Jitter(Geometric):
             raise ValueError(f"jitter must be >= 0 pixels, got {d}")
         self.d = int(d)
 
-    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[torch.Tensor, Size]:
+    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[np.ndarray, Size]:
         h, w = size
         d = self.d
         if h <= 2 * d or w <= 2 * d:
@@ -101,7 +103,7 @@ class RandomScale(Geometric):
             raise ValueError("random_scale needs a non-empty list of positive factors")
         self.scales = tuple(float(s) for s in scales)
 
-    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[torch.Tensor, Size]:
+    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[np.ndarray, Size]:
         s = _pick(self.scales, n, generator)
         m = _eye(n)
         m[:, 0, 0] = 1.0 / s
@@ -120,10 +122,10 @@ class RandomRotate(Geometric):
             raise ValueError("random_rotate needs a non-empty list of angles")
         self.angles = tuple(float(a) for a in angles)
 
-    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[torch.Tensor, Size]:
+    def matrices(self, n: int, size: Size, generator: torch.Generator) -> Tuple[np.ndarray, Size]:
         h, w = size
         a = _pick(self.angles, n, generator) * (math.pi / 180.0)
-        cos, sin = torch.cos(a), torch.sin(a)
+        cos, sin = np.cos(a), np.sin(a)
         m = _eye(n)
         # a rotation in pixel units, seen in normalised units (which stretch x by w/2 and y by h/2)
         m[:, 0, 0], m[:, 0, 1] = cos, -sin * h / w
@@ -134,8 +136,8 @@ class RandomRotate(Geometric):
         return f"random_rotate({min(self.angles):g}..{max(self.angles):g} deg)"
 
 
-def _resample(x: torch.Tensor, theta: torch.Tensor, size: Size) -> torch.Tensor:
-    theta = theta[:, :2].to(device=x.device, dtype=x.dtype)
+def _resample(x: torch.Tensor, theta: np.ndarray, size: Size) -> torch.Tensor:
+    theta = torch.from_numpy(np.ascontiguousarray(theta[:, :2])).to(device=x.device, dtype=x.dtype)
     grid = F.affine_grid(theta, [x.shape[0], x.shape[1], *size], align_corners=False)
     return F.grid_sample(x - _FILL, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + _FILL
 
@@ -166,7 +168,7 @@ class Compose:
             last = i == len(ts)
             if last and out_size is not None:
                 size, out_size = tuple(out_size), None
-            if torch.equal(theta, _eye(x.shape[0])) and size == tuple(x.shape[-2:]):
+            if np.array_equal(theta, _eye(x.shape[0])) and size == tuple(x.shape[-2:]):
                 continue
             x = _resample(x, theta, size)
         if out_size is not None and tuple(x.shape[-2:]) != tuple(out_size):

@@ -11,12 +11,13 @@ model: selectivity that also appears there comes from the architecture and the i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..alignment.control import random_copy
 from ..describe import brief
+from ..export import Tabular
 from ..probe import Probe, positive_int
 from ..progress import CancelToken, ProgressArg, validate_cancel
 from ..stimuli import StimulusSet
@@ -45,7 +46,7 @@ def d_prime(responses: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class CategorySelectivity:
+class CategorySelectivity(Tabular):
     """Per channel x domain: d', permutation p, selective; per domain: fraction selective and its p."""
 
     layer: str
@@ -74,6 +75,13 @@ class CategorySelectivity:
                 row["control_fraction"] = float(self.control.fraction[j])
             out[d] = row
         return out
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per (channel, domain): d', its permutation p and whether the channel counts as selective
+        (``table()`` has the per-domain summary)."""
+        return [{"layer": self.layer, "channel": c, "domain": d, "d_prime": float(self.d_prime[c, j]),
+                 "p_value": float(self.p_value[c, j]), "selective": bool(self.selective[c, j])}
+                for c in range(self.d_prime.shape[0]) for j, d in enumerate(self.domains)]
 
     def channel(self, c: int) -> Dict[str, Any]:
         cats = list(self.category_means)

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
+from ..export import Tabular, per_channel_records
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .preferred import condition_responses, preferred_gratings
@@ -48,7 +49,7 @@ def fit_naka_rushton(contrasts: Sequence[float], responses: Sequence[float]) -> 
 
 
 @dataclass
-class ContrastResponse:
+class ContrastResponse(Tabular):
     """Per measured channel (``channels``): responses (C, K) at ``contrasts`` and the Naka-Rushton parameters."""
 
     layer: str
@@ -62,6 +63,12 @@ class ContrastResponse:
         fits = [fit_naka_rushton(self.contrasts, r) for r in self.responses]
         for key in ("rmax", "c50", "n", "r2"):
             setattr(self, key, np.array([f[key] for f in fits]))
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per measured channel: the Naka-Rushton fit (rmax, c50, n, r2) and the grating it saw."""
+        return per_channel_records(self.layer, self.channels, {
+            "rmax": self.rmax, "c50": self.c50, "n": self.n, "r2": self.r2,
+            "orientation_deg": self.orientation, "sf_cpp": self.sf})
 
     def channel(self, channel: int) -> Dict[str, Any]:
         """One measured channel's curve, fit and parameters as plain arrays with units (for a panel)."""

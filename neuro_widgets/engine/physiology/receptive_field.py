@@ -17,12 +17,13 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from ..describe import brief
+from ..export import Tabular, per_channel_records
 from ..featurevis.receptive_field import receptive_field as field_geometry
 from ..hooks import capture
 from ..model_state import module_dtype, preserved
@@ -97,7 +98,7 @@ def map_geometry(maps: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
-class RFMaps:
+class RFMaps(Tabular):
     """Receptive-field maps (C, H, W) in input pixels, one per requested channel, with centre and size."""
 
     layer: str
@@ -118,6 +119,13 @@ class RFMaps:
 
     def index(self, channel: int) -> int:
         return channel_row(self.channels, channel)
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per mapped channel: the field's centre (row, column) and size, in input pixels (and degrees)."""
+        columns = {"centre_row_px": self.centre[:, 0], "centre_col_px": self.centre[:, 1], "size_px": self.size_px}
+        if self.size_deg is not None:
+            columns["size_deg"] = self.size_deg
+        return [{**r, "method": self.method} for r in per_channel_records(self.layer, self.channels, columns)]
 
     def channel(self, channel: int) -> Dict[str, Any]:
         """One channel's maps and geometry as plain arrays with units (for a panel)."""

@@ -4,10 +4,11 @@ unit's receptive field; the preferred size and the surround-suppression index
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from ..export import Tabular, per_channel_records
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .preferred import condition_responses, preferred_gratings
@@ -19,7 +20,7 @@ from .tuning import TuningSurvey, value_grid
 
 
 @dataclass
-class SizeTuning:
+class SizeTuning(Tabular):
     """Per measured channel (``channels``): responses (C, K) at aperture ``diameters`` (pixels), preferred
     diameter and SI."""
 
@@ -37,6 +38,13 @@ class SizeTuning:
         self.preferred_diameter = self.diameters[peak]
         with np.errstate(invalid="ignore", divide="ignore"):
             self.suppression_index = np.where(r_peak > 0, (r_peak - self.responses[:, -1]) / r_peak, np.nan)
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per measured channel: preferred aperture diameter and surround suppression index."""
+        columns = {"preferred_diameter_px": self.preferred_diameter, "suppression_index": self.suppression_index}
+        if self.pixels_per_degree is not None:
+            columns["preferred_diameter_deg"] = self.preferred_diameter / self.pixels_per_degree
+        return per_channel_records(self.layer, self.channels, columns)
 
     def channel(self, channel: int) -> Dict[str, Any]:
         """One measured channel's size curve and measures as plain arrays with units (for a panel)."""

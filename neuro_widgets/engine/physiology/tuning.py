@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..describe import brief
+from ..export import Tabular, per_channel_records
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .receptive_field import aperture_geometry, check_pixels_per_degree
@@ -85,7 +86,7 @@ def _parabolic_peak(y: np.ndarray, k: int) -> float:
 
 
 @dataclass
-class TuningSurvey:
+class TuningSurvey(Tabular):
     """Grating responses of every channel of a layer and the tuning measures derived from them.
 
     Arrays are per channel (first axis). Angles in degrees, SF in cycles per pixel (``*_cpd`` in cycles per
@@ -169,6 +170,16 @@ class TuningSurvey:
             "sf_bandwidth_octaves": float(self.sf_bandwidth[c]), "f1f0": float(self.f1f0[c]),
             "cell_type": "unresponsive" if not self.responsive[c] else ("simple" if self.simple[c] else "complex"),
         }
+
+    def to_records(self) -> List[Dict[str, Any]]:
+        """One row per channel: preferred orientation and SF, OSI, bandwidths, F1/F0 and cell type."""
+        cell = np.where(~self.responsive, "unresponsive", np.where(self.simple, "simple", "complex"))
+        columns = {"preferred_orientation_deg": self.preferred_orientation, "preferred_sf_cpp": self.preferred_sf,
+                   "osi": self.osi, "orientation_bandwidth_deg": self.orientation_bandwidth,
+                   "sf_bandwidth_octaves": self.sf_bandwidth, "f1f0": self.f1f0, "cell_type": cell}
+        if self.pixels_per_degree is not None:
+            columns["preferred_sf_cpd"] = self.preferred_sf * self.pixels_per_degree
+        return per_channel_records(self.layer, np.arange(self.n_channels), columns)
 
     def summary(self, osi_threshold: float = 0.2, bins: int = 12) -> Dict[str, Any]:
         from .summary import layer_summary
