@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__  # re-exported: the one place the version is written
 
 _EXPORTS = {
     "Probe": "neuro_widgets.engine.probe",

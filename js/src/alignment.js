@@ -60,12 +60,16 @@ export function alignmentCurve(result, onSelect, { width = 480, height = 256 } =
 }
 
 export function alignmentPanel(model, root) {
-  const metric = h("select", { class: "nw-input", "aria-label": "metric" }, [["rsa", "RSA (Spearman)"], ["encoding", "encoding"], ["cka", "CKA"]].map(([v, t]) => h("option", { value: v, text: t })));
+  // the pickers offer the engine's own lists (align_choices): metrics, and the settings each metric uses
+  const choices = model.get("align_choices") || { metrics: [], settings: {} };
+  const metric = h("select", { class: "nw-input", "aria-label": "metric" }, choices.metrics.map((m) => h("option", { value: m.name, text: m.label })));
   const control = h("input", { type: "checkbox" });
-  const choice = (label, values) => h("select", { class: "nw-input", "aria-label": label }, values.map((v) => h("option", { value: v, text: v })));
-  const method = choice("RDM comparison", ["spearman", "pearson", "corr", "cosine", "tau-a", "rho-a"]);
-  const encoding = choice("encoding model", ["ridge", "pls"]);
-  const kernel = choice("CKA kernel", ["linear", "rbf"]);
+  const settings = Object.entries(choices.settings).map(([key, c]) => {
+    const sel = h("select", { class: "nw-input", "aria-label": c.label, "data-setting": key }, c.values.map((v) => h("option", { value: v, text: v })));
+    sel.addEventListener("change", () => change({ [key]: sel.value }));
+    const usedBy = choices.metrics.filter((m) => m.settings.includes(key)).map((m) => m.name);
+    return { key, sel, usedBy, el: h("label", { class: "nw-control", "data-for": usedBy.join(" ") }, [c.label, sel]) };
+  });
   const table = h("div", { class: "nw-scores" });
   const curve = h("div", { class: "nw-curve-wrap" });
   const legend = h("div", { class: "nw-legend" });
@@ -73,23 +77,20 @@ export function alignmentPanel(model, root) {
   const code = codeBox(model, "alignment");
   const figure = saveFigure(model, "alignment", root);
   const el = h("section", { class: "nw-panel nw-alignment", "data-panel": "alignment" }, [
-    h("div", { class: "nw-controls" }, [h("label", { class: "nw-control" }, ["metric", metric]), h("label", { class: "nw-control", "data-for": "rsa" }, ["compare RDMs by", method]), h("label", { class: "nw-control", "data-for": "encoding" }, ["model", encoding]), h("label", { class: "nw-control", "data-for": "cka" }, ["kernel", kernel]), h("label", { class: "nw-control" }, [control, "random-init control"])]),
+    h("div", { class: "nw-controls" }, [h("label", { class: "nw-control" }, ["metric", metric]), ...settings.map((c) => c.el), h("label", { class: "nw-control" }, [control, "random-init control"])]),
     status.el, table, curve, legend, h("div", { class: "nw-panel-tools" }, [code.el, figure.el])]);
   const change = (patch) => { model.set("align_settings", { ...model.get("align_settings"), ...patch }); model.save_changes(); };
   metric.addEventListener("change", () => change({ metric: metric.value }));
   control.addEventListener("change", () => change({ control: control.checked }));
-  method.addEventListener("change", () => change({ method: method.value }));
-  encoding.addEventListener("change", () => change({ encoding: encoding.value }));
-  kernel.addEventListener("change", () => change({ kernel: kernel.value }));
 
   function draw() {
     const st = model.get("align_settings") || {};
     metric.value = st.metric;
     control.checked = !!st.control;
-    method.value = st.method || "spearman";
-    encoding.value = st.encoding || "ridge";
-    kernel.value = st.kernel || "linear";
-    for (const [sel, metricName] of [[method, "rsa"], [encoding, "encoding"], [kernel, "cka"]]) sel.parentElement.hidden = st.metric !== metricName;
+    for (const c of settings) {
+      c.sel.value = st[c.key];
+      c.el.hidden = !c.usedBy.includes(st.metric);
+    }
     const r = model.get("align_result") || {};
     if (!r.layers) { table.replaceChildren(); curve.replaceChildren(); legend.replaceChildren(); table.dataset.layer = ""; return; }
     const i = r.layers.indexOf(r.selected);

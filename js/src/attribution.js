@@ -10,10 +10,10 @@ import { saveFigure } from "./figure.js";
 /** The maps' colour bar: the signed table over ±scale, or the unsigned one over [0, scale] for one sign;
  * without a shared scale each map is scaled to its own maximum (the bar is then in units of it). */
 export function mapColourBar(tables, result) {
-  const signed = result.sign === "all";
+  const signed = !!result.signed;
   const shared = result.scale !== null && result.scale !== undefined;
   const hi = shared ? result.scale : 1;
-  const what = signed ? "attribution" : `${result.sign === "absolute" ? "|attribution|" : `${result.sign} part`}`;
+  const what = signed ? "attribution" : `attribution (${result.sign})`;
   return colourBar(signed ? tables.signed : tables.unsigned, signed ? -hi : 0, hi,
     { label: shared ? `${what} (one scale)` : `${what} / map's max`, height: 140, width: 74 });
 }
@@ -25,7 +25,7 @@ export function attributionPanel(model, root) {
   const cls = h("select", { class: "nw-input", "aria-label": "class" });
   const unit = h("input", { class: "nw-input", type: "number", min: 0, value: 0, "aria-label": "channel" });
   const shared = h("input", { type: "checkbox", "aria-label": "one colour scale for all maps" });
-  const sign = h("select", { class: "nw-input", "aria-label": "sign" }, ["all", "positive", "negative", "absolute"].map((v) => h("option", { value: v, text: v === "all" ? "signed" : v })));
+  const sign = h("select", { class: "nw-input", "aria-label": "sign" }, (model.get("attr_signs") || []).map((v) => h("option", { value: v, text: v })));
   const methods = h("div", { class: "nw-methods" });
   const maps = h("div", { class: "nw-maps" });
   const bars = h("div", { class: "nw-contrib" });
@@ -73,11 +73,11 @@ export function attributionPanel(model, root) {
     cls.hidden = st.target !== "class" || !names.length;
     unit.value = st.channel;
     unit.hidden = st.target !== "unit";
-    sign.value = st.sign || "all";
+    sign.value = st.sign;
     shared.checked = st.shared_scale !== false;
     const all = model.get("attr_methods") || [];
     if (sanityMethod.options.length !== all.length) sanityMethod.replaceChildren(...all.map((m) => h("option", { value: m.name, text: m.label })));
-    sanityMethod.value = st.sanity_method || "saliency";
+    sanityMethod.value = st.sanity_method;
     const chosen = new Set(st.methods || []);
     methods.replaceChildren(...(model.get("attr_methods") || []).map((m) => {
       const box = h("input", { type: "checkbox", checked: chosen.has(m.name), onchange: () => {
@@ -128,7 +128,7 @@ export function attributionPanel(model, root) {
       }),
       h("figure", { class: "nw-map-colorbar" }, [mapColourBar(colourTables(model), r)]),
       ...skipped,
-      h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.sign === "all" ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
+      h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.signed ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
     );
     announce(root, "attribution", "result", { layer: r.layer });
   }

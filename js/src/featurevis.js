@@ -19,7 +19,7 @@ export function featurevisPanel(model, root) {
     image_size: numberInput("size", "image_size", model, { min: 8, max: 512, placeholder: "model" }),
     seed: numberInput("seed", "seed", model, { min: 0 }),
   };
-  const param = h("select", { class: "nw-input", "data-setting": "param" }, [h("option", { value: "fft", text: "Fourier + decorrelated" }), h("option", { value: "pixel", text: "pixel" })]);
+  const param = h("select", { class: "nw-input", "data-setting": "param" }, (model.get("fv_params") || []).map((p) => h("option", { value: p.name, text: p.label })));
   const transforms = h("input", { type: "checkbox", "data-setting": "transforms" });
   const run = h("button", { class: "nw-button nw-primary", text: "Render", onclick: () => {
     const next = { ...model.get("fv_settings") };

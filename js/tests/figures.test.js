@@ -94,7 +94,7 @@ describe("plots", () => {
     const { model, el } = mount(baseState(["attribution"]));
     const png = await pngBuffer(8, 8);
     model.kernelSet("attr_result", { layer: "layer3", stimulus: 0, stimulus_id: "a", target_label: "class cat", input: png,
-      maps: [{ method: "saliency", label: "Saliency", image: png, delta: null }], scale: 0.25, sign: "all" });
+      maps: [{ method: "saliency", label: "Saliency", image: png, delta: null }], scale: 0.25, sign: "all", signed: true });
     const bar = el.querySelector(".nw-map-colorbar .nw-colorbar");
     expect([Number(bar.dataset.lo), Number(bar.dataset.hi)]).toEqual([-0.25, 0.25]);
     const stops = bar.querySelectorAll("stop");

@@ -4,9 +4,40 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+import torch
 
 from .describe import brief
 from .stimuli import stimulus_ids as stimulus_ids_of
+
+
+def check_rdm_stack(t: torch.Tensor, where: str, atol: float = 1e-8) -> torch.Tensor:
+    """A (K, N, N) view of one RDM (N, N) or a stack, checked: square, not empty, at least 4 stimuli, finite,
+    symmetric and with a zero diagonal (both to ``atol`` of the largest value). The one set of RDM checks, for
+    neural data (:func:`validate_rdms`) and every RDM the alignment engine compares."""
+    if t.dim() == 2:
+        t = t[None]
+    if t.dim() != 3 or t.shape[1] != t.shape[2]:
+        raise ValueError(f"{where}: RDMs must be square, (N, N) or a stack (K, N, N); got shape {tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise ValueError(f"{where}: the stack of RDMs is empty (shape {tuple(t.shape)}); give at least one RDM")
+    if t.shape[1] < 4:
+        raise ValueError(f"{where}: RDMs need at least 4 stimuli, got {t.shape[1]}")
+    for bad_values, what, fix in ((torch.isnan(t), "NaN", "fill or drop those entries first"),
+                                  (torch.isinf(t), "infinite values", "fix or drop those RDMs")):
+        if bool(bad_values.any()):
+            bad = torch.nonzero(bad_values.flatten(1).any(1)).flatten().tolist()
+            raise ValueError(f"{where}: RDMs contain {what} (in RDM(s) {bad[:10]}); {fix}")
+    scale = max(float(t.abs().max()), 1e-12)
+    asym = float((t - t.transpose(1, 2)).abs().max())
+    if asym > atol * scale:
+        raise ValueError(f"{where}: RDMs must be symmetric; largest |d[i,j] - d[j,i]| is {asym:.3g}")
+    diagonal = torch.diagonal(t, dim1=1, dim2=2)
+    diag = float(diagonal.abs().max())
+    if diag > atol * scale:
+        hint = (" This looks like a similarity (correlation) matrix: pass 1 - r as dissimilarities."
+                if torch.allclose(diagonal, torch.ones_like(diagonal)) else "")
+        raise ValueError(f"{where}: RDMs must have a zero diagonal; largest |d[i,i]| is {diag:.3g}.{hint}")
+    return t
 
 
 def validate_rdms(rdms: np.ndarray, where: str, atol: float = 1e-8) -> np.ndarray:
@@ -15,30 +46,7 @@ def validate_rdms(rdms: np.ndarray, where: str, atol: float = 1e-8) -> np.ndarra
         arr = np.asarray(rdms, dtype=np.float64)
     except (TypeError, ValueError) as err:
         raise TypeError(f"{where}: RDMs must be a numeric array (N, N) or (subjects, N, N), got {brief(rdms)}") from err
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3 or arr.shape[1] != arr.shape[2]:
-        raise ValueError(f"{where}: RDMs must be square, (N, N) or (subjects, N, N); got shape {np.shape(rdms)}")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{where}: the stack of RDMs is empty (shape {arr.shape}); give at least one RDM")
-    if arr.shape[1] < 4:
-        raise ValueError(f"{where}: RDMs need at least 4 stimuli, got {arr.shape[1]}")
-    if np.isnan(arr).any():
-        bad = sorted(set(np.nonzero(np.isnan(arr))[0].tolist()))
-        raise ValueError(f"{where}: RDMs contain NaN (in RDM(s) {bad[:10]}); fill or drop those entries first")
-    if np.isinf(arr).any():
-        bad = sorted(set(np.nonzero(np.isinf(arr))[0].tolist()))
-        raise ValueError(f"{where}: RDMs contain infinite values (in RDM(s) {bad[:10]}); fix or drop those RDMs")
-    asym = np.abs(arr - arr.transpose(0, 2, 1)).max()
-    scale = max(np.abs(arr).max(), 1e-12)
-    if asym > atol * scale:
-        raise ValueError(f"{where}: RDMs must be symmetric; largest |d[i,j] - d[j,i]| is {asym:.3g}")
-    diagonal = np.diagonal(arr, axis1=1, axis2=2)
-    diag = np.abs(diagonal).max()
-    if diag > atol * scale:
-        hint = (" This looks like a similarity (correlation) matrix: pass 1 - r as dissimilarities."
-                if np.allclose(diagonal, 1.0) else "")
-        raise ValueError(f"{where}: RDMs must have a zero diagonal; largest |d[i,i]| is {diag:.3g}.{hint}")
+    arr = check_rdm_stack(torch.from_numpy(arr), where, atol).numpy()
     arr = (arr + arr.transpose(0, 2, 1)) / 2.0
     idx = np.arange(arr.shape[1])
     arr[:, idx, idx] = 0.0

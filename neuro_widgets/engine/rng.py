@@ -12,6 +12,8 @@ drawing from, and two overlapping seeded calls would draw from each other's sequ
   the block equals the one ``torch.manual_seed(seed)`` would have given (same engine, same seed). Random ops
   that have no generator argument (dropout inside fused attention kernels) run unchanged; the engine runs models
   in eval mode, where they draw nothing.
+* :func:`reinitialise` gives modules fresh weights from such a private stream: the one place the engine
+  re-initialises a model (the untrained control, the sanity check's cascading randomisation).
 * Inside :func:`drawing_from`, captum's numpy draws (GradientSHAP's baseline choice and path points) come from
   a private ``np.random.RandomState(seed)``, again for this thread only, so a seeded result equals captum called
   after ``torch.manual_seed(seed); np.random.seed(seed)``.
@@ -22,10 +24,11 @@ import contextlib
 import sys
 import threading
 import types
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Iterable, Iterator, Optional
 
 import numpy as np
 import torch
+from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _local = threading.local()
@@ -137,3 +140,20 @@ def drawing_from(seed: int) -> Iterator[None]:
             yield
     finally:
         _local.numpy_state = previous
+
+
+def reinitialise(modules: Iterable[nn.Module], seed: int) -> None:
+    """Fresh weights for each of ``modules`` (its own parameters, not its children's): its ``reset_parameters()``
+    where it has one (batch norm also resets its running statistics), else a normal draw with each tensor's own
+    spread. The draws come from a private stream seeded with ``seed`` (see :func:`drawing_from`).
+
+    >>> reinitialise(copy.modules(), seed=0)
+    """
+    with drawing_from(seed), torch.no_grad():
+        for m in modules:
+            if callable(getattr(m, "reset_parameters", None)):
+                m.reset_parameters()
+                continue
+            for p in m.parameters(recurse=False):
+                spread = float(p.std()) if p.numel() > 1 else 0.0
+                p.normal_(0.0, spread if spread > 0 else 0.01)

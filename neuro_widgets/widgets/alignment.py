@@ -2,21 +2,28 @@
 curve with the trained-vs-random control, and a metric selector."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import traitlets as t
 
 from . import codegen
+from ..engine.alignment import COMPARE_METHODS, METRICS, RDM_METHODS, sweep
+from ..engine.alignment.cka import CKA_KERNELS
+from ..engine.alignment.encoding import ENCODING_METHODS
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
-from .engines import engine, fraction_progress, sweep_summary
+from .engines import METRIC_LABELS, fraction_progress, sweep_summary
 from .figure_export import file_stem
 
-METRICS = ("rsa", "encoding", "cka")
-#: metric settings: "method" compares RDMs (RSA), "encoding" is the mapping model, "kernel" the CKA kernel
-DEFAULT_SETTINGS: Dict[str, Any] = {"metric": "rsa", "method": "spearman", "encoding": "ridge", "kernel": "linear",
+#: the sweep() settings the panel offers, each with its label and the engine's registry of its values
+#: (the registry's first value is the default)
+SETTING_CHOICES: Dict[str, Sequence[str]] = {"rdm_method": RDM_METHODS, "method": COMPARE_METHODS,
+                                             "encoding": ENCODING_METHODS, "kernel": CKA_KERNELS}
+SETTING_LABELS = {"rdm_method": "RDMs by", "method": "compare RDMs by", "encoding": "model", "kernel": "kernel"}
+#: which of them each of the engine's metrics (alignment.METRICS) uses; only those go into the engine call and
+#: its "copy as code"
+METRIC_SETTINGS = {"rsa": ("rdm_method", "method"), "encoding": ("encoding",), "cka": ("kernel",)}
+DEFAULT_SETTINGS: Dict[str, Any] = {"metric": METRICS[0], **{k: v[0] for k, v in SETTING_CHOICES.items()},
                                     "control": True, "control_seeds": 3, "n_boot": 200, "seed": 0}
-#: which settings each metric uses (only those go into the engine call and its "copy as code")
-METRIC_SETTINGS = {"rsa": ("method",), "encoding": ("encoding",), "cka": ("kernel",)}
 NO_NEURAL = ("no neural data: this panel compares each layer with recorded brain regions, so it needs a data "
              "set with neural RDMs, e.g. nw.LayerExplorer(probe, nw.datasets.kriegeskorte2008())")
 
@@ -25,12 +32,28 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     out = merge_settings(DEFAULT_SETTINGS, settings, "alignment")
     if out["metric"] not in METRICS:
         raise ValueError(f"metric must be one of {METRICS}, got {out['metric']!r}")
+    for key, values in SETTING_CHOICES.items():
+        if out[key] not in values:
+            raise ValueError(f"{key} must be one of {tuple(values)}, got {out[key]!r}")
     out["control"] = bool(out["control"])
     k = out["control_seeds"]
     if not isinstance(k, int) or isinstance(k, bool) or k < 1:
         raise ValueError(f"control_seeds (how many random initialisations make the control) must be a positive "
                          f"integer, got {k!r}")
     return out
+
+
+def alignment_choices() -> Dict[str, Any]:
+    """What the panel's pickers offer: the engine's metrics (each with the settings it uses) and each setting's
+    values."""
+    return {"metrics": [{"name": m, "label": METRIC_LABELS[m], "settings": list(METRIC_SETTINGS[m])} for m in METRICS],
+            "settings": {k: {"label": SETTING_LABELS[k], "values": list(v)} for k, v in SETTING_CHOICES.items()}}
+
+
+def score_label(settings: Dict[str, Any]) -> str:
+    """The metric's label, with how it compares RDMs when it does (e.g. "RSA (spearman)")."""
+    label = METRIC_LABELS[settings["metric"]]
+    return f"{label} ({settings['method']})" if "method" in METRIC_SETTINGS[settings["metric"]] else label
 
 
 def sweep_layers(widget: BaseWidget) -> List[str]:
@@ -42,6 +65,8 @@ class AlignmentPanel(t.HasTraits):
     """Mixin: brain alignment of every layer, read for the selected one (needs ``BaseWidget``)."""
 
     align_settings = t.Dict().tag(sync=True)
+    #: see :func:`alignment_choices`
+    align_choices = t.Dict(alignment_choices()).tag(sync=True)
     #: {"metric", "label", "layers", "regions", "score", "ci_low", "ci_high", "ceiling", "control"}
     align_result = t.Dict().tag(sync=True)
 
@@ -53,9 +78,12 @@ class AlignmentPanel(t.HasTraits):
     def _align_validate(self, proposal: Any) -> Dict[str, Any]:
         return as_trait_error(check_settings, dict(proposal["value"]))
 
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "alignment": self._layer_alignment}
+
     @t.observe("align_settings")
     def _align_settings_changed(self, change: Any) -> None:
-        if self.selected_layer and getattr(self, "runner", None) is not None:
+        if self.selected_layer:
             self._layer_alignment(self.selected_layer)
 
     def _layer_alignment(self, layer: str) -> None:
@@ -80,32 +108,32 @@ class AlignmentPanel(t.HasTraits):
         quick = {**call, "control": None}
         quick.pop("control_seeds", None)
 
-        def swept(al: Any, names: List[str], kwargs: Dict[str, Any], report: Any, cancel: Any) -> Any:
+        def swept(names: List[str], kwargs: Dict[str, Any], report: Any, cancel: Any) -> Any:
             key = ("sweep-table", tuple(names), tuple(sorted(kwargs.items())))
             hit = self.runner.cached(key)
             if hit is None:
-                hit = al.sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **kwargs,
+                hit = sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **kwargs,
                                progress=fraction_progress(report, "sweep"), cancel=cancel)
                 self.runner.remember(key, hit)
             return hit
 
-        def table(al: Any, kwargs: Dict[str, Any], report: Any, cancel: Any) -> List[Any]:
+        def table(kwargs: Dict[str, Any], report: Any, cancel: Any) -> List[Any]:
             """The table of the model's blocks (swept once for every block click), and a layer inside a block
             on its own."""
-            return [swept(al, names, kwargs, report, cancel) for names in ([base, extra] if extra else [base])]
+            return [swept(names, kwargs, report, cancel) for names in ([base, extra] if extra else [base])]
 
         def work(report: Any, cancel: Any) -> List[Any]:
-            al = engine("alignment")
             if call["control"] is None:
-                return table(al, call, report, cancel)
+                return table(call, report, cancel)
             # the trained model's scores first (a few seconds), then the random control (several initialisations:
             # the costly part) once the layer's other views are out
-            report(0.0, "scores", partial=table(al, quick, report, cancel))
+            report(0.0, "scores", partial=table(quick, report, cancel))
             cancel.defer(PRIORITY["alignment_control"])
-            return table(al, call, report, cancel)
+            return table(call, report, cancel)
 
         def summary(results: List[Any], pending: str = "") -> Dict[str, Any]:
-            return {**sweep_summary(results, layers), "selected": layer, "metric": s["metric"], "pending": pending}
+            return {**sweep_summary(results, layers, score_label(s)), "selected": layer, "metric": s["metric"],
+                    "pending": pending}
 
         def preview(partial: Any = None, **_: Any) -> None:
             if partial is not None:

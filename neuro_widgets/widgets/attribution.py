@@ -2,33 +2,39 @@
 channel contributions as a ranked bar chart, and the sanity-check curve on demand."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import traitlets as t
 
+from ..engine.attribution import Unit, attribute, layer_contributions, methods, sanity_check
+from ..engine.attribution.display import SIGN_MODES
+from ..engine.attribution.registry import get_method
 from . import codegen
 from ..figures import plot_attribution_methods
-from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
-from .engines import (
-    attribution_overlays,
-    contribution_bars,
-    engine,
-    fraction_progress,
-    layer_problem,
-    sanity_curve,
-)
+from .engines import attribution_overlays, contribution_bars, fraction_progress, layer_problem, sanity_curve
 from .figure_export import file_stem
 
+
+def default_methods() -> List[str]:
+    """The engine's first method of each kind: a plain gradient, a path method that reports its completeness,
+    and one that attributes through the selected layer."""
+    specs = methods()
+    kinds = (lambda m: not (m.has_delta or m.needs_layer), lambda m: m.has_delta, lambda m: m.needs_layer)
+    return [next(m.name for m in specs if kind(m)) for kind in kinds]
+
+
 DEFAULT_SETTINGS: Dict[str, Any] = {"stimulus": 0, "target": "predicted", "class": 0, "channel": 0,
-                                    "methods": ["saliency", "integrated_gradients", "gradcam"], "top": 24,
-                                    "sign": "all", "shared_scale": True, "sanity_method": "saliency"}
+                                    "methods": default_methods(), "top": 24, "sign": SIGN_MODES[0],
+                                    "shared_scale": True, "sanity_method": methods()[0].name}
 TARGETS = ("predicted", "class", "unit")
-SIGNS = ("all", "positive", "negative", "absolute")
+#: the engine's sign mode that keeps the sign (its first; drawn with the diverging colour map)
+SIGNED = SIGN_MODES[0]
 MAP_PX = 160
 #: methods that attribute through a layer get the selected layer
-LAYER_METHODS = ("gradcam", "guided_gradcam")
+LAYER_METHODS = tuple(m.name for m in methods() if m.needs_layer)
 
 
 def check_settings(settings: Dict[str, Any], n_stimuli: int) -> Dict[str, Any]:
@@ -37,11 +43,12 @@ def check_settings(settings: Dict[str, Any], n_stimuli: int) -> Dict[str, Any]:
         raise ValueError(f"target must be one of {TARGETS}, got {out['target']!r}")
     if n_stimuli and not 0 <= int(out["stimulus"]) < n_stimuli:
         raise ValueError(f"stimulus {out['stimulus']} is out of range: there are {n_stimuli} stimuli")
-    if out["sign"] not in SIGNS:
-        raise ValueError(f"sign must be one of {SIGNS}, got {out['sign']!r}")
+    if out["sign"] not in SIGN_MODES:
+        raise ValueError(f"sign must be one of {SIGN_MODES}, got {out['sign']!r}")
     if not out["methods"]:
         raise ValueError("choose at least one attribution method")
-    out["methods"] = [str(m) for m in out["methods"]]
+    out["methods"] = [get_method(m).name for m in out["methods"]]  # an unknown name: the engine's error
+    get_method(out["sanity_method"])
     return out
 
 
@@ -51,6 +58,8 @@ class AttributionPanel(t.HasTraits):
     attr_settings = t.Dict().tag(sync=True)
     #: [{"name", "label", "needs_layer"}] for the method picker
     attr_methods = t.List(t.Dict()).tag(sync=True)
+    #: the engine's sign modes for the "show" picker
+    attr_signs = t.List(t.Unicode(), list(SIGN_MODES)).tag(sync=True)
     class_names = t.List(t.Unicode()).tag(sync=True)
     #: {"layer", "stimulus", "target_label", "input": PNG, "maps": [{"method", "label", "image", "delta"}], "scale"}
     attr_result = t.Dict().tag(sync=True)
@@ -65,22 +74,24 @@ class AttributionPanel(t.HasTraits):
 
     @t.validate("attr_settings")
     def _attr_validate(self, proposal: Any) -> Dict[str, Any]:
-        stimuli = getattr(self, "stimuli", None)
+        stimuli = self.stimuli
         return as_trait_error(check_settings, dict(proposal["value"]), len(stimuli) if stimuli is not None else 0)
 
     @t.observe("attr_settings")
     def _attr_settings_changed(self, change: Any) -> None:
-        if self.selected_layer and getattr(self, "runner", None) is not None:
+        if self.selected_layer:
             self._layer_attribution(self.selected_layer)
+
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "sanity": Action(self._run_sanity, "sanity")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "attribution": self._layer_attribution}
 
     def _attr_setup(self) -> None:
         names = self.probe.input_spec.class_names
         self.class_names = list(names) if names else []
-        try:
-            self.attr_methods = [{"name": m.name, "label": m.label, "needs_layer": m.needs_layer}
-                                 for m in engine("attribution").methods()]
-        except (ImportError, AttributeError) as err:
-            self.fail("attribution", str(err))
+        self.attr_methods = [{"name": m.name, "label": m.label, "needs_layer": m.needs_layer} for m in methods()]
 
     # ---- target --------------------------------------------------------------------------------------
     def _target(self, layer: str) -> Any:
@@ -89,7 +100,7 @@ class AttributionPanel(t.HasTraits):
             return "predicted"
         if s["target"] == "class":
             return int(s["class"])
-        return engine("attribution").Unit(layer, int(s["channel"]))
+        return Unit(layer, int(s["channel"]))
 
     def _target_label(self, target: Any, predicted: Optional[int] = None) -> str:
         names = self.class_names
@@ -114,7 +125,7 @@ class AttributionPanel(t.HasTraits):
         try:
             target = self._target(layer)
             problems = {m: layer_problem(self.probe, m, layer) for m in s["methods"]}
-        except (ImportError, ValueError, KeyError) as err:
+        except (ValueError, KeyError) as err:
             self.fail("attribution", str(err))
             return
         methods = [m for m in s["methods"] if problems[m] is None]
@@ -122,17 +133,19 @@ class AttributionPanel(t.HasTraits):
         skipped = [{"method": m, "label": labels.get(m, m), "note": problems[m]} for m in s["methods"] if problems[m]]
 
         def maps_work(report: Any, cancel: Any) -> Dict[str, Any]:
-            attr = engine("attribution")
+            """Every method's map; the first method's own forward pass finds the predicted class, which the
+            others then explain as that class (no extra forward pass for it)."""
             out: Dict[str, Any] = {"results": [], "predicted": None}
-            if target == "predicted":
-                out["predicted"] = int(self.probe.predict(image).argmax(1)[0])
+            explained = target
             for i, method in enumerate(methods):
                 report(i / len(methods), f"{method} ({i + 1}/{len(methods)})")
                 if cancel.cancelled:
                     cancel.raise_if_cancelled()
                 params = {"layer": layer} if method in LAYER_METHODS else {}
-                out["results"].append((method, attr.attribute(self.probe, image, method, target, cancel=cancel,
-                                                              **params)))
+                result = attribute(self.probe, image, method, explained, cancel=cancel, **params)
+                out["results"].append((method, result))
+                if target == "predicted" and out["predicted"] is None:
+                    out["predicted"] = explained = int(result.classes[0])
             return out
 
         def show_maps(out: Dict[str, Any]) -> None:
@@ -149,7 +162,7 @@ class AttributionPanel(t.HasTraits):
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx],
                                 "target_label": self._target_label(target, out["predicted"]),
                                 "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
-                                "sign": s["sign"], "skipped": skipped}
+                                "sign": s["sign"], "signed": s["sign"] == SIGNED, "skipped": skipped}
             self.keep_figure("attribution", plot_attribution_methods, file_stem(layer, stimuli.ids[idx], "attribution"),
                              results=[r for _, r in out["results"]], images=image,
                              labels=[labels.get(m, m) for m, _ in out["results"]], sign=s["sign"],
@@ -160,7 +173,8 @@ class AttributionPanel(t.HasTraits):
                 for m, (_, r) in zip(methods, out["results"])))
 
         if methods:
-            key = ("attr", layer, idx, repr(target), tuple(methods), s["sign"], bool(s["shared_scale"]))
+            # the maps' display (sign, shared scale) is not in the key: changing it redraws the cached maps
+            key = ("attr", layer, idx, repr(target), tuple(methods))
             self.runner.submit("attribution", key, maps_work, show_maps, priority=PRIORITY["attribution"])
         else:
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx], "maps": [],
@@ -170,7 +184,7 @@ class AttributionPanel(t.HasTraits):
 
         def contrib_work(report: Any, cancel: Any) -> Any:
             report(0.0, "channel contributions")
-            return engine("attribution").layer_contributions(self.probe, layer, image, target, cancel=cancel)
+            return layer_contributions(self.probe, layer, image, target, cancel=cancel)
 
         def show_contrib(result: Any) -> None:
             channels, values = contribution_bars(result, int(s["top"]))
@@ -190,12 +204,12 @@ class AttributionPanel(t.HasTraits):
         self.runner.submit("contributions", ("contrib", layer, idx, repr(target)), contrib_work, show_contrib,
                            priority=PRIORITY["contributions"])
 
-    def _action_sanity(self) -> None:
+    def _run_sanity(self) -> None:
         """The cascading-randomisation sanity check for the current stimulus, target and method."""
         try:
             stimuli = self.require_stimuli("the sanity check")
             target = self._target(self.selected_layer or "")
-        except (ValueError, ImportError) as err:
+        except ValueError as err:
             self.fail("sanity", str(err))
             return
         s = self.attr_settings
@@ -203,7 +217,7 @@ class AttributionPanel(t.HasTraits):
 
         def work(report: Any, cancel: Any) -> Any:
             report(0.0, "randomising layers")
-            return engine("attribution").sanity_check(self.probe, stimuli[idx], method, target, cancel=cancel,
+            return sanity_check(self.probe, stimuli[idx], method, target, cancel=cancel,
                                                       progress=fraction_progress(report, "layers randomised"))
 
         def show(result: Any) -> None:

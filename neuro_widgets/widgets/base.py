@@ -2,7 +2,9 @@
 
 Each widget is one ``anywidget.AnyWidget`` whose front end (``js/src``, bundled into ``static/``) draws the
 panels listed in ``_panels``. Panels are mixins (``featurevis.py``, ``attribution.py``, …) that add their own
-traits and job handlers; :class:`~neuro_widgets.widgets.explorer.LayerExplorer` combines all of them.
+traits and handlers; :class:`~neuro_widgets.widgets.explorer.LayerExplorer` combines all of them. A panel lists its
+handlers in two explicit tables, each extending ``super()``'s: :meth:`BaseWidget.actions` (front-end action name
+-> method) and :meth:`BaseWidget.layer_views` (panel -> what a layer click starts there).
 
 Data flow, one way only: front-end event (a trait change or a ``{"action": ...}`` message) -> engine call in a
 worker thread (:mod:`.jobs`) -> result object -> trait values (PNG bytes, arrays through :mod:`.codec`) -> the
@@ -13,7 +15,7 @@ from __future__ import annotations
 import inspect
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import anywidget
 import traitlets as t
@@ -32,8 +34,6 @@ STYLES = STATIC / "widget.css"
 #: stimulus thumbnails travel in pages of this many (a strip, dataset examples and RDM hover use them)
 THUMB_PAGE = 128
 THUMB_SIZE = 48
-#: the engine each panel calls
-ENGINE_OF = {"featurevis": "featurevis", "attribution": "attribution", "alignment": "alignment", "rdm": "alignment"}
 
 
 def _bundle_missing_error() -> RuntimeError:
@@ -52,8 +52,14 @@ TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel"
 #: run between its steps, and the alignment panel's random control waits for the contact sheet
 PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
             "featurevis": 3, "sanity": 3, "alignment_control": 4}
-#: which panel's status line reports a malformed front-end action (others: the slot it names, or the widget's)
-ACTION_SLOT = {"open_channel": "featurevis_detail", "run_featurevis": "featurevis", "sanity": "sanity"}
+
+
+class Action(NamedTuple):
+    """One front-end action: the method it calls with the message's fields, and the panel status line that
+    reports a malformed or refused call (None: the ``slot`` the message names, else the widget's own)."""
+
+    run: Callable[..., None]
+    slot: Optional[str] = None
 
 
 def merge_settings(defaults: Dict[str, Any], settings: Dict[str, Any], what: str) -> Dict[str, Any]:
@@ -162,8 +168,10 @@ class BaseWidget(FigureExport, anywidget.AnyWidget):
         self.title = self.probe.name + (f" · {self.data_name}" if self.data_name else "")
         self.layers = layer_rows(self.probe)
         self.jobs = {}
+        self._thumb_pages: Dict[int, List[bytes]] = {}
         self._send_thumbs()
-        self._preload_engines()
+        if "featurevis" in self.PANELS:
+            _warm_up_optimizers()
         self.on_msg(self._on_custom)
         self.observe(self._on_layer, names="selected_layer")
         self.observe(lambda _c: self._send_thumbs(), names="thumb_page")
@@ -171,22 +179,17 @@ class BaseWidget(FigureExport, anywidget.AnyWidget):
             self.probe.layer(layer)  # unknown layer -> a clear error before anything runs
             self.selected_layer = layer
 
-    def _preload_engines(self) -> None:
-        """Import the panels' engines now (while the cell runs) rather than on the first click."""
-        from .engines import engine
+    # ---- the panels' entry points --------------------------------------------------------------------
+    def actions(self) -> Dict[str, Action]:
+        """The front end's ``{"action": name, **fields}`` messages and what each calls. Every panel mixin adds
+        its own to ``super().actions()`` (the mixins come before :class:`BaseWidget` in a widget's bases)."""
+        return {"cancel": Action(self._cancel), "select": Action(self._select), "tab": Action(self._tab),
+                "ping": Action(self._ping), "save_figure": Action(self._save_figure)}
 
-        for panel in self.PANELS:
-            name = ENGINE_OF.get(panel)
-            if name is not None:
-                try:
-                    engine(name)
-                except ImportError:
-                    pass  # the panel shows the import error when it is used
-        if "featurevis" in self.PANELS:
-            # torch's first optimizer construction imports its compiler stack (seconds, once per process)
-            import torch
-
-            torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    def layer_views(self) -> Dict[str, Callable[[str], None]]:
+        """Panel name -> what it starts when a layer is selected; every panel mixin adds its own entry to
+        ``super().layer_views()``."""
+        return {}
 
     # ---- job status -------------------------------------------------------------------------------
     def _set_status(self, slot: str, status: Dict[str, Any]) -> None:
@@ -252,8 +255,9 @@ class BaseWidget(FigureExport, anywidget.AnyWidget):
         n = len(self.stimuli)
         page = min(max(self.thumb_page, 0), max(0, (n - 1) // THUMB_PAGE))
         start, stop = page * THUMB_PAGE, min(n, (page + 1) * THUMB_PAGE)
-        self.thumbs = {"n": n, "start": start, "ids": self.stimuli.ids[start:stop],
-                       "images": self.stimuli.thumbnails(THUMB_SIZE)[start:stop]}
+        if page not in self._thumb_pages:  # only the pages the front end shows are encoded
+            self._thumb_pages[page] = self.stimuli[start:stop].thumbnails(THUMB_SIZE)
+        self.thumbs = {"n": n, "start": start, "ids": self.stimuli.ids[start:stop], "images": self._thumb_pages[page]}
 
     # ---- events -----------------------------------------------------------------------------------
     def set_state(self, sync_data: Dict[str, Any]) -> None:
@@ -282,11 +286,11 @@ class BaseWidget(FigureExport, anywidget.AnyWidget):
                 if panel != "tree":
                     self.fail(panel, str(err))
             return
+        views = self.layer_views()
         order = sorted(self._panels, key=lambda p: (p != self.active_tab, self._panels.index(p)))
         for panel in order:
-            handler = getattr(self, f"_layer_{panel}", None)
-            if handler is not None:
-                handler(layer)
+            if panel in views:
+                views[panel](layer)
 
     def _on_custom(self, _widget: Any, content: Any, buffers: List[Any]) -> None:
         """A ``{"action": ..., **fields}`` message from the front end; a malformed one (not an object, no or
@@ -297,12 +301,14 @@ class BaseWidget(FigureExport, anywidget.AnyWidget):
             return
         action = content["action"]
         fields = {k: v for k, v in content.items() if k != "action"}
-        slot = ACTION_SLOT.get(action) or (fields["slot"] if isinstance(fields.get("slot"), str) else "widget")
-        handler = getattr(self, f"_action_{action}", None)
-        if handler is None:
-            known = sorted(n[len("_action_"):] for n in dir(self) if n.startswith("_action_"))
-            self.fail(slot, f"unknown front-end action {action!r}; known: {known}")
+        table = self.actions()
+        known = table.get(action)
+        slot = (known.slot if known is not None else None) or (
+            fields["slot"] if isinstance(fields.get("slot"), str) else "widget")
+        if known is None:
+            self.fail(slot, f"unknown front-end action {action!r}; known: {sorted(table)}")
             return
+        handler = known.run
         try:
             inspect.signature(handler).bind(**fields)
         except TypeError as err:
@@ -313,17 +319,25 @@ class BaseWidget(FigureExport, anywidget.AnyWidget):
         except (t.TraitError, TypeError, ValueError, KeyError) as err:
             self.fail(slot, f"the front end's {action!r} action was refused: {err}")
 
-    def _action_cancel(self, slot: str) -> None:
+    def _cancel(self, slot: str) -> None:
         if not isinstance(slot, str):
             raise TypeError(f"slot must be a panel's job slot name (a string), got {brief(slot)}")
         self.runner.cancel(slot)
 
-    def _action_select(self, layer: str) -> None:
+    def _select(self, layer: str) -> None:
         self.selected_layer = layer_name(layer, "layer")  # an unknown name: every panel says so
 
-    def _action_tab(self, tab: str) -> None:
+    def _tab(self, tab: str) -> None:
         self.active_tab = tab
 
-    def _action_ping(self, token: Any = None) -> None:
+    def _ping(self, token: Any = None) -> None:
         """Answer at once: the bare front end -> kernel -> front end round trip (the latency floor)."""
         self.send({"pong": token})
+
+
+def _warm_up_optimizers() -> None:
+    """torch's first optimizer construction imports its compiler stack (seconds, once per process): done while
+    the widget's cell runs rather than on the first render."""
+    import torch
+
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])

@@ -1,24 +1,17 @@
-"""Adapters between the widgets and the engines' result objects.
-
-:func:`engine` imports an engine lazily (a widget still opens, and shows a readable error in the panel, when
-an engine cannot be imported); the other functions turn the engines' result objects into what the panels
-send to the front end.
-"""
+"""Adapters between the widgets and the engines' result objects: they turn what the engines return into what
+the panels send to the front end."""
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..engine.attribution import overlay_pngs
+from ..engine.attribution.core import check_layer
+from ..engine.attribution.registry import get_method
 
-def engine(name: str) -> ModuleType:
-    """``neuro_widgets.engine.<name>`` (featurevis, attribution, alignment), or a readable ImportError."""
-    try:
-        return importlib.import_module(f"neuro_widgets.engine.{name}")
-    except ImportError as err:
-        raise ImportError(f"the {name} engine (neuro_widgets.engine.{name}) could not be imported: {err}") from err
+#: how the widgets name the engine's alignment metrics (alignment.METRICS)
+METRIC_LABELS = {"rsa": "RSA", "encoding": "encoding r", "cka": "CKA"}
 
 
 def fraction_progress(report: Callable[..., None], message: str) -> Callable[..., None]:
@@ -33,10 +26,10 @@ def fraction_progress(report: Callable[..., None], message: str) -> Callable[...
 def layer_problem(probe: Any, method: str, layer: str) -> Optional[str]:
     """Why attribution ``method`` cannot run through ``layer`` (the engine's own check, e.g. Grad-CAM on a
     layer without a spatial map), or None when it applies (methods that take no layer always apply)."""
-    if not engine("attribution.registry").get_method(method).needs_layer:
+    if not get_method(method).needs_layer:
         return None
     try:
-        engine("attribution.core").check_layer(probe, layer, method, spatial=True)
+        check_layer(probe, layer, method, spatial=True)
     except (ValueError, TypeError, KeyError) as err:
         return str(err)
     return None
@@ -58,11 +51,11 @@ def example_rows(examples: Any, channel: int) -> Tuple[List[Dict[str, Any]], Lis
     return rows("top"), rows("bottom")
 
 
-def attribution_overlays(results: Sequence[Any], image: Any, size: int, sign: str = "all",
-                         shared: bool = True) -> Tuple[List[bytes], Optional[float]]:
+def attribution_overlays(results: Sequence[Any], image: Any, size: int, sign: str,
+                         shared: bool) -> Tuple[List[bytes], Optional[float]]:
     """PNG overlays of several attribution results (one image each), on one shared absolute scale (and that
     scale) or each on its own (scale None)."""
-    pngs, scale = engine("attribution").overlay_pngs(results, image, shared_scale=shared, sign=sign, size=size)
+    pngs, scale = overlay_pngs(results, image, shared_scale=shared, sign=sign, size=size)
     return list(pngs), None if scale is None else float(scale)
 
 
@@ -78,10 +71,10 @@ def sanity_curve(result: Any) -> Dict[str, Any]:
     return {"steps": [str(s) for s in result.steps], "correlations": [float(c) for c in result.correlations]}
 
 
-def sweep_summary(results: Sequence[Any], layers: Sequence[str]) -> Dict[str, Any]:
+def sweep_summary(results: Sequence[Any], layers: Sequence[str], label: Optional[str] = None) -> Dict[str, Any]:
     """The rows of sweeps of the same settings (``alignment.SweepResult``; e.g. the blocks' table and one more
     layer) -> per region, one value per layer (score, CI, random control) and the region's noise ceiling, in
-    the order of ``layers``."""
+    the order of ``layers``; ``label`` names the score (default: the metric's label)."""
     result = results[0]
     rows = [row for res in results for row in res.rows]
     regions = list(dict.fromkeys(r.region for r in rows))
@@ -110,13 +103,11 @@ def sweep_summary(results: Sequence[Any], layers: Sequence[str]) -> Dict[str, An
                 band[r.region][i] = _num(r.score) if old is None else _num(pick(old, float(r.score)))
     bands = result.settings.get("ceiling_bands", {})
     upper = {reg: _num(bands.get(reg, {}).get("upper")) for reg in regions}
-    label = {"rsa": "RSA", "encoding": "encoding r", "cka": "CKA"}.get(result.metric, result.metric)
-    method = result.settings.get("method") if result.metric == "rsa" else None
     return {"layers": list(layers), "regions": regions, "score": score, "ci_low": lo, "ci_high": hi,
             "control": control, "control_low": control_lo, "control_high": control_hi,
             "control_seeds": len(result.settings.get("control_seeds") or []),
             "ceiling": ceiling, "ceiling_upper": upper, "ceiling_note": notes,
-            "label": f"{label} ({method})" if method else label}
+            "label": label or METRIC_LABELS.get(result.metric, result.metric)}
 
 
 def _num(x: Any) -> Optional[float]:

@@ -7,11 +7,13 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import traitlets as t
 
+from ..engine.featurevis import dataset_examples, render_layer
+from ..engine.featurevis.param import PARAM_KINDS
 from ..engine.progress import Cancelled
 from . import codegen
-from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
+from .base import PRIORITY, Action, BaseWidget, as_trait_error, merge_settings
 from .codec import check_message_size, png_bytes, png_list
-from .engines import engine, example_rows, fraction_progress
+from .engines import example_rows, fraction_progress
 from .figure_export import file_stem
 
 SHEET_PX = 96  # contact-sheet tiles are sent at most this large
@@ -21,9 +23,8 @@ PREVIEW_INTERVAL = 0.5
 #: channels per contact-sheet page: at <= SHEET_PX pixels a tile, a page stays far below the message limit
 MAX_PAGE = 64
 
-DEFAULT_SETTINGS: Dict[str, Any] = {"steps": 128, "image_size": None, "param": "fft", "transforms": True,
-                                    "seed": 0, "page_size": 32, "k": 6}
-PARAMS = ("fft", "pixel")
+DEFAULT_SETTINGS: Dict[str, Any] = {"steps": 128, "image_size": None, "param": next(iter(PARAM_KINDS)),
+                                    "transforms": True, "seed": 0, "page_size": 32, "k": 6}
 
 
 def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
@@ -37,8 +38,8 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
             continue  # the model's input size
         if not isinstance(out[key], (int, np.integer)) or isinstance(out[key], bool) or out[key] < 1:
             raise ValueError(f"{key} must be a positive integer, got {out[key]!r}")
-    if out["param"] not in PARAMS:
-        raise ValueError(f"param must be one of {PARAMS}, got {out['param']!r}")
+    if out["param"] not in PARAM_KINDS:
+        raise ValueError(f"param must be one of {list(PARAM_KINDS)}, got {out['param']!r}")
     if not isinstance(out["seed"], (int, np.integer)) or out["seed"] < 0:
         raise ValueError(f"seed must be a non-negative integer, got {out['seed']!r}")
     out["transforms"] = bool(out["transforms"])
@@ -68,6 +69,8 @@ class FeatureVisPanel(t.HasTraits):
     """Mixin: optimal stimuli for the selected layer (the widget must be a :class:`BaseWidget`)."""
 
     fv_settings = t.Dict().tag(sync=True)
+    #: the engine's image parameterizations for the picker: [{"name", "label"}]
+    fv_params = t.List(t.Dict(), [{"name": k, "label": v} for k, v in PARAM_KINDS.items()]).tag(sync=True)
     fv_page = t.Int(0).tag(sync=True)
     #: {"layer", "page", "n_pages", "n_channels", "channels", "images": [PNG], "values", "final"}
     fv_sheet = t.Dict().tag(sync=True)
@@ -93,6 +96,13 @@ class FeatureVisPanel(t.HasTraits):
         if self.selected_layer and change["new"] >= 0:
             self._run_detail(self.selected_layer, change["new"])
 
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "run_featurevis": Action(self._rerun_sheet, "featurevis"),
+                "open_channel": Action(self._open_channel_message, "featurevis_detail")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "featurevis": self._layer_featurevis}
+
     def _layer_featurevis(self, layer: str) -> None:
         self.fv_detail = {}
         self.runner.post("featurevis_detail", {"state": "idle"})  # the previous layer's channel view stops
@@ -108,7 +118,7 @@ class FeatureVisPanel(t.HasTraits):
         if self.fv_channel != -1:
             self.fv_channel = -1
 
-    def _action_run_featurevis(self) -> None:
+    def _rerun_sheet(self) -> None:
         if self.selected_layer:
             self._run_sheet(self.selected_layer)
 
@@ -130,10 +140,9 @@ class FeatureVisPanel(t.HasTraits):
         last = [0.0]
 
         def work(report: Any, cancel: Any) -> Any:
-            fv = engine("featurevis")
             call = {**kwargs, "channels": channels, "progress": fraction_progress(report, "step"),
                     "cancel": cancel}
-            result = fv.render_layer(self.probe, layer, **call)
+            result = render_layer(self.probe, layer, **call)
             if result.cancelled:  # keep what formed so far on screen, but never cache a partial sheet
                 still_shown = {k: self.fv_sheet.get(k) for k in head} == head  # not superseded by another page
                 if len(result.images) and still_shown:
@@ -176,13 +185,12 @@ class FeatureVisPanel(t.HasTraits):
         def work(report: Any, cancel: Any) -> Dict[str, Any]:
             """The dataset examples first (shown at once: the stimuli's activations are usually cached), then the
             channel's render."""
-            fv = engine("featurevis")
             examples = None
             if stimuli is not None:
                 ex_key = ("fv_examples", layer, s["k"])
                 examples = self.runner.cached(ex_key)
                 if examples is None:
-                    examples = fv.dataset_examples(self.probe, layer, stimuli, k=s["k"], cancel=cancel)
+                    examples = dataset_examples(self.probe, layer, stimuli, k=s["k"], cancel=cancel)
                     self.runner.remember(ex_key, examples)
                 report(0.1, "dataset examples", examples=examples)
 
@@ -190,7 +198,7 @@ class FeatureVisPanel(t.HasTraits):
                 report(0.1 + 0.9 * done / max(total, 1), f"step {int(done)}/{int(total)}")
 
             call = {**kwargs, "channels": [channel], "progress": progress, "cancel": cancel}
-            result = fv.render_layer(self.probe, layer, **call)
+            result = render_layer(self.probe, layer, **call)
             if result.cancelled:
                 raise Cancelled("the render was cancelled")
             return {"render": result, "examples": examples}
@@ -230,7 +238,7 @@ class FeatureVisPanel(t.HasTraits):
         else:
             self.fv_channel = channel
 
-    def _action_open_channel(self, channel: int) -> None:
+    def _open_channel_message(self, channel: int) -> None:
         self.open_channel(int(channel))
 
 

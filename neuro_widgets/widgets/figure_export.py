@@ -99,7 +99,7 @@ class FigureExport(t.HasTraits):
             raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
         return to_bytes(self.figure(panel), fmt, PRINT_DPI)
 
-    def _action_save_figure(self, panel: str, format: str) -> None:  # noqa: A002 - the front end's field name
+    def _save_figure(self, panel: str, format: str) -> None:  # noqa: A002 - the front end's field name
         """Draw and send the figure; the front end turns the bytes into a download named ``filename``. A
         refusal is shown in the panel's status line."""
         if not isinstance(panel, str) or not isinstance(format, str):

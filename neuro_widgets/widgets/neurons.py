@@ -9,16 +9,17 @@ import numpy as np
 import traitlets as t
 
 from ..engine.alignment.ceiling import CEILING_FORMULA_TEXT, DEFAULT_CEILING_FORMULA, ceiled, split_half_consistency
+from ..engine.alignment.encoding import ENCODING_METHODS
 from ..engine.alignment.neural_data import NeuralResponses
 from ..engine.alignment.sweep import sweep
 from ..engine.featurevis.neuron_wants import neuron_wants
 from . import codegen
-from .base import BaseWidget, as_trait_error, merge_settings
+from .base import Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
 from .engines import fraction_progress
 
 #: ``features``: the random-projection width every layer is reduced to (the readouts are pulled back exactly)
-DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": "ridge", "features": 1024, "steps": 128, "seed": 0, "top": 6}
+DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": ENCODING_METHODS[0], "features": 1024, "steps": 128, "seed": 0, "top": 6}
 NO_NEURONS = ("no single-neuron data: this panel predicts recorded neurons from each layer, so it needs "
               "response-level data (stimuli x neurons x repeats), e.g. nw.LayerExplorer(probe, "
               "nw.datasets.cowley2023_v4())")
@@ -26,8 +27,8 @@ NO_NEURONS = ("no single-neuron data: this panel predicts recorded neurons from 
 
 def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
     out = merge_settings(DEFAULT_SETTINGS, settings, "neurons")
-    if out["encoding"] not in ("ridge", "pls"):
-        raise ValueError(f"encoding must be 'ridge' or 'pls', got {out['encoding']!r}")
+    if out["encoding"] not in ENCODING_METHODS:
+        raise ValueError(f"encoding must be one of {ENCODING_METHODS}, got {out['encoding']!r}")
     for key, low in (("features", 8), ("steps", 1), ("top", 1), ("seed", 0)):
         value = out[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -98,6 +99,12 @@ class NeuronsPanel(t.HasTraits):
     def _has_neurons(self) -> bool:
         return isinstance(self.neural, NeuralResponses) and self.stimuli is not None
 
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "want": Action(self._render_want, "neurons_want")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "neurons": self._layer_neurons}
+
     @t.observe("active_tab", "arrangement")
     def _neurons_shown(self, change: Any) -> None:
         layer = self.stale_layer("neurons", self.neuron_result)
@@ -145,7 +152,7 @@ class NeuronsPanel(t.HasTraits):
         self.runner.submit("neurons", ("neurons", layer, tuple(layers), s["encoding"], s["features"], s["seed"]),
                            work, show)
 
-    def _action_want(self, neuron: Any) -> None:
+    def _render_want(self, neuron: Any) -> None:
         """Render what one neuron wants from the selected layer (the neuron's index in the data)."""
         layer = self.selected_layer
         if not self._has_neurons() or not layer:

@@ -12,7 +12,7 @@ import traitlets as t
 from ..engine.physiology import (category_selectivity, compare_rfs, contrast_response, gradient_rf, size_tuning,
                                  sparse_noise_rf, tuning_survey)
 from . import codegen
-from .base import BaseWidget, as_trait_error, merge_settings
+from .base import Action, BaseWidget, as_trait_error, merge_settings
 from .codec import encode_array
 from .engines import fraction_progress
 
@@ -103,6 +103,13 @@ class PhysiologyPanel(t.HasTraits):
     def _survey_key(self, layer: str) -> tuple:
         return ("phys-survey", layer, tuple(sorted((k, str(v)) for k, v in self._survey_call().items())))
 
+    def actions(self) -> Dict[str, Action]:
+        return {**super().actions(), "phys_channel": Action(self._measure_channel, "physiology_channel"),
+                "phys_category": Action(self._measure_categories, "physiology_category")}
+
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "physiology": self._layer_physiology}
+
     @t.observe("active_tab", "arrangement")
     def _phys_shown(self, change: Any) -> None:
         layer = self.stale_layer("physiology", self.phys_result)
@@ -135,7 +142,7 @@ class PhysiologyPanel(t.HasTraits):
 
         self.runner.submit("physiology", self._survey_key(layer), work, show, on_progress=preview)
 
-    def _action_phys_channel(self, channel: Any) -> None:
+    def _measure_channel(self, channel: Any) -> None:
         """Measure one channel of the selected layer: tuning curves, two RF maps, contrast and size tuning."""
         layer = self.selected_layer
         shape = self.probe.layer(layer).output_shape if layer else None
@@ -172,7 +179,7 @@ class PhysiologyPanel(t.HasTraits):
 
         self.runner.submit("physiology_channel", ("phys-channel", layer, channel, key), work, show)
 
-    def _action_phys_category(self) -> None:
+    def _measure_categories(self) -> None:
         """fLoc category selectivity of the selected layer (with the random-weights control when set)."""
         layer = self.selected_layer
         if not layer:

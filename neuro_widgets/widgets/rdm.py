@@ -8,10 +8,11 @@ import numpy as np
 import traitlets as t
 
 from . import codegen
+from ..engine.alignment import rdm
 from .base import PRIORITY, BaseWidget
 from .codec import check_message_size, encode_array
 from ..figures import plot_rdms
-from .engines import engine, fraction_progress
+from .engines import fraction_progress
 from .figure_export import file_stem
 from .jobs import Notice
 
@@ -38,9 +39,12 @@ class RDMPanel(t.HasTraits):
         if self.regions and not self.rdm_region:
             self.rdm_region = self.regions[-1]
 
+    def layer_views(self) -> Dict[str, Any]:
+        return {**super().layer_views(), "rdm": self._layer_rdm}
+
     @t.observe("rdm_region")
     def _rdm_region_changed(self, change: Any) -> None:
-        if self.selected_layer and getattr(self, "runner", None) is not None:
+        if self.selected_layer:
             self._layer_rdm(self.selected_layer)
 
     def _layer_rdm(self, layer: str) -> None:
@@ -64,7 +68,6 @@ class RDMPanel(t.HasTraits):
         rdm_level = hasattr(neural, "rdms")
 
         def work(report: Any, cancel: Any) -> Dict[str, Any]:
-            al = engine("alignment")
             if region and neural is not None:
                 ids = list(neural.stimulus_ids)  # the region's RDM order; the layer's RDM follows it
                 shown = stimuli[stimuli.index_of(ids)]
@@ -83,7 +86,7 @@ class RDMPanel(t.HasTraits):
                              f"(e.g. {constant[0]!r}) is the same value everywhere, and the correlation distance "
                              "of a constant pattern is undefined (a layer that outputs zeros, such as a "
                              "zero-initialised head, does this); pick another layer")
-            layer_rdm = np.asarray(al.rdm(flat), dtype=np.float64)
+            layer_rdm = np.asarray(rdm(flat), dtype=np.float64)
             return {"ids": ids, "layer_rdm": layer_rdm, "region_rdm": region_rdm}
 
         def show(out: Dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Iterator, Optional, Union
 
 import numpy as np
@@ -75,13 +76,19 @@ def resolve_device(device: Device, fallback: Optional[torch.device] = None) -> t
 
 @contextlib.contextmanager
 def single_threaded(device: torch.device) -> Iterator[None]:
-    """Run CPU torch ops on one intra-op thread (restored afterwards; no-op on other devices).
+    """Run CPU torch ops on one intra-op thread (restored afterwards), when called from the main thread; a no-op
+    from any other thread and on other devices.
 
     Loops of many small ops (bootstrap resamples, rank updates) and LAPACK's ``eigh`` gain nothing from a
     second thread and stall badly when the machine is busy: measured here under load, one Spearman bootstrap
     step over 81 layers took 1.16 s on 2 threads and 0.06 s on 1; a 108 x 108 ``eigh`` 1.2 s vs 1.5 ms.
+    ``torch.set_num_threads`` is process-wide, though: from a worker thread (a widget's job) it would change the
+    thread count under the user's own code running meanwhile in the main thread, and two overlapping workers
+    would restore each other's value in the wrong order. So only a call made where the user's code runs (the
+    main thread, which then runs nothing else until the block ends) lowers it; worker threads keep torch's
+    setting, whatever the user chose.
     """
-    if device.type != "cpu":
+    if device.type != "cpu" or threading.current_thread() is not threading.main_thread():
         yield
         return
     threads = torch.get_num_threads()

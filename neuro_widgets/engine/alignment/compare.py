@@ -16,6 +16,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 import torch
 
+from ..neural import check_rdm_stack
 from ._tensor import Device, as_tensor
 
 COMPARE_METHODS = ("spearman", "pearson", "corr", "cosine", "tau-a", "rho-a")
@@ -28,22 +29,8 @@ def check_compare_method(method: str) -> str:
 
 
 def rdm_stack(rdms: Any, where: str, device: Device = None, atol: float = 1e-8) -> torch.Tensor:
-    """(K, N, N) float64 tensor from one RDM or a stack; checks square, symmetric, zero diagonal, N >= 4."""
-    t = as_tensor(rdms, where, device)
-    if t.dim() == 2:
-        t = t[None]
-    if t.dim() != 3 or t.shape[1] != t.shape[2]:
-        raise ValueError(f"{where}: RDMs must be square, (N, N) or (K, N, N); got shape {tuple(t.shape)}")
-    if t.shape[1] < 4:
-        raise ValueError(f"{where}: RDMs need at least 4 stimuli, got {t.shape[1]}")
-    scale = max(float(t.abs().max()), 1e-12)
-    asym = float((t - t.transpose(1, 2)).abs().max())
-    if asym > atol * scale:
-        raise ValueError(f"{where}: RDMs must be symmetric; largest |d[i,j] - d[j,i]| is {asym:.3g}")
-    diag = float(torch.diagonal(t, dim1=1, dim2=2).abs().max())
-    if diag > atol * scale:
-        raise ValueError(f"{where}: RDMs must have a zero diagonal; largest |d[i,i]| is {diag:.3g}")
-    return t
+    """(K, N, N) float64 tensor from one RDM or a stack, checked by ``neural.check_rdm_stack``."""
+    return check_rdm_stack(as_tensor(rdms, where, device), where, atol)
 
 
 def upper(rdms: torch.Tensor, keep: Optional[torch.Tensor] = None) -> torch.Tensor:

@@ -12,16 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
 from scipy.stats import rankdata
-from torch import nn
 
 from ..export import Tabular
 from ..hooks import layer_list, resolve_layers
 from ..model_state import private_copy
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
-from ..rng import check_seed, drawing_from
+from ..rng import check_seed, reinitialise
 from .core import check_probe
 from .methods import attribute
 from .registry import get_method, resolve_params
@@ -72,19 +70,6 @@ def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def _reinitialise(block: nn.Module, seed: int) -> None:
-    """Fresh weights for every module in ``block``: its own ``reset_parameters`` (batch norm also resets
-    its running statistics), else a normal draw with each tensor's own spread."""
-    with drawing_from(seed), torch.no_grad():
-        for m in block.modules():
-            own = list(m.parameters(recurse=False))
-            if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
-            else:
-                for p in own:
-                    p.normal_(0.0, float(p.std()) if p.numel() > 1 and float(p.std()) > 0 else 0.01)
 
 
 def default_blocks(probe: Probe) -> List[str]:
@@ -138,7 +123,7 @@ def sanity_check(
     report(0, total)
     for k, name in enumerate(blocks):
         check_cancel(cancel)
-        _reinitialise(twin.get_submodule(name), seed + k)
+        reinitialise(twin.get_submodule(name).modules(), seed + k)
         maps = attribute(twin_probe, images, spec.name, fixed_target, cancel=cancel, **params)
         new = maps.maps().double().numpy().reshape(len(base), -1)
         rows.append([_rank_corr(a, b) for a, b in zip(base, new)])

@@ -23,6 +23,8 @@ import torch
 IMAGENET_COLOR = ((0.26, 0.09, 0.02), (0.27, 0.00, -0.05), (0.27, -0.09, 0.03))
 # the inverse FFT of a spectrum initialised at sd 0.01 is divided by this so the start is close to gray
 _FFT_DAMPING = 4.0  # a power of two (see LiveImage)
+#: the parameterizations ``ImageParam(kind=...)`` knows, each with a label (the first is the default)
+PARAM_KINDS = {"fft": "Fourier + decorrelated", "pixel": "pixel"}
 
 
 def color_matrix(stimuli: Any) -> Tuple[Tuple[float, ...], ...]:
@@ -67,7 +69,7 @@ class ImageParam:
     >>> render(probe, "layer3:5", param=ImageParam("pixel", decorrelate=False))
     """
 
-    kind: str = "fft"
+    kind: str = next(iter(PARAM_KINDS))
     sd: float = 0.01
     decay_power: float = 1.0
     decorrelate: bool = True
@@ -75,8 +77,8 @@ class ImageParam:
     grayscale: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in ("fft", "pixel"):
-            raise ValueError(f"ImageParam kind must be 'fft' or 'pixel', got {self.kind!r}")
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"ImageParam kind must be {' or '.join(map(repr, PARAM_KINDS))}, got {self.kind!r}")
         if not self.sd > 0:
             raise ValueError(f"ImageParam sd must be positive, got {self.sd!r}")
         if self.color is not None:
@@ -100,7 +102,7 @@ def as_param(param: Any) -> ImageParam:
         return param
     if isinstance(param, str):
         return ImageParam(kind=param)
-    raise TypeError(f"param must be 'fft', 'pixel' or an ImageParam, not {type(param).__name__}")
+    raise TypeError(f"param must be {', '.join(map(repr, PARAM_KINDS))} or an ImageParam, not {type(param).__name__}")
 
 
 class LiveImage:

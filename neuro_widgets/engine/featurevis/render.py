@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..._version import __version__
 from ..hooks import capture
 from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
@@ -67,9 +68,7 @@ class RenderResult:
 
 
 def versions() -> Dict[str, str]:
-    import neuro_widgets
-
-    return {"neuro_widgets": neuro_widgets.__version__, "torch": torch.__version__, "numpy": np.__version__,
+    return {"neuro_widgets": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
 
