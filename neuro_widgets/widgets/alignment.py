@@ -99,6 +99,7 @@ class AlignmentPanel(t.HasTraits):
         base = sweep_layers(self)
         extra = [] if layer in base else [layer]
         layers = base + extra
+        tables = [base, extra] if extra else [base]
         s = self.align_settings
         call = {"metric": s["metric"], **{k: s[k] for k in METRIC_SETTINGS[s["metric"]]},
                 "control": "random" if s["control"] else None, "n_boot": s["n_boot"], "seed": s["seed"],
@@ -108,19 +109,21 @@ class AlignmentPanel(t.HasTraits):
         quick = {**call, "control": None}
         quick.pop("control_seeds", None)
 
+        def key_of(names: List[str], kwargs: Dict[str, Any]) -> Any:
+            return ("sweep-table", tuple(names), tuple(sorted(kwargs.items())))
+
         def swept(names: List[str], kwargs: Dict[str, Any], report: Any, cancel: Any) -> Any:
-            key = ("sweep-table", tuple(names), tuple(sorted(kwargs.items())))
-            hit = self.runner.cached(key)
+            hit = self.runner.cached(key_of(names, kwargs))
             if hit is None:
                 hit = sweep(self.probe, self.neural, stimuli=self.stimuli, layers=names, **kwargs,
-                               progress=fraction_progress(report, "sweep"), cancel=cancel)
-                self.runner.remember(key, hit)
+                            progress=fraction_progress(report, "sweep"), cancel=cancel)
+                self.runner.remember(key_of(names, kwargs), hit)
             return hit
 
         def table(kwargs: Dict[str, Any], report: Any, cancel: Any) -> List[Any]:
             """The table of the model's blocks (swept once for every block click), and a layer inside a block
             on its own."""
-            return [swept(names, kwargs, report, cancel) for names in ([base, extra] if extra else [base])]
+            return [swept(names, kwargs, report, cancel) for names in tables]
 
         def work(report: Any, cancel: Any) -> List[Any]:
             if call["control"] is None:
@@ -145,6 +148,9 @@ class AlignmentPanel(t.HasTraits):
             code = codegen.sweep(layers, call)
             self.set_code("alignment", codegen.with_record(code, getattr(results[0], "settings", None)))
 
+        ready = [self.runner.cached(key_of(names, quick)) for names in tables]
+        if call["control"] is not None and all(r is not None for r in ready):
+            preview(ready)  # this layer's scores at once; a click that joins the running control waits only for it
         # every block click has the same key: a click while the table is swept joins that sweep
         self.runner.submit("alignment", ("align", tuple(base), tuple(extra), settings), work, show,
                            on_progress=preview, priority=PRIORITY["alignment"])
