@@ -100,3 +100,10 @@ def test_a_run_to_the_end_fills_the_table(data):
         StudyWidget("not a study")
     with pytest.raises(ValueError, match="own progress bar"):
         StudyWidget(nw.Study([tiny(0)], [data], metrics="cka"), run={"progress": True})
+
+
+def test_a_script_gets_a_tqdm_bar_with_failures(data, capsys):
+    broken = nw.Probe(nn.Sequential(nn.Conv2d(3, 2, 1), Broken()), nw.InputSpec(size=(16, 16)), name="broken")
+    nw.Study([tiny(0), broken], [data], metrics="cka", **OPTIONS).run("in-process", progress=True)
+    err = capsys.readouterr().err
+    assert "study" in err and "2/2" in err and "failed=1" in err

@@ -29,9 +29,11 @@ SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask Lo
 
 #: Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap threshold:
 #: every tensor over 128 KiB is then a fresh mmap with its page faults, and a sweep ran 2.8x slower on a worker
-#: than in-process (benchmarks/RESULTS.md). A fixed mmap threshold of 256 MiB lets torch reuse heap memory again.
-#: Our LocalCluster uses it; pass it to ``dask.config.set`` before starting a cluster of your own.
-WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 256 * 2**20}
+#: than in-process (benchmarks/RESULTS.md). A fixed mmap threshold of 32 MiB lets torch reuse heap memory for a
+#: batch's layer outputs again while larger blocks go back to the system when freed (at 256 MiB a MobileNet task
+#: peaked 130 MiB higher for 10% less time). Our LocalCluster uses it; pass it to ``dask.config.set`` before
+#: starting a cluster of your own.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
 
 
 #: above this many (model, data set) tasks per worker, several go into one Dask task (see ``Study.run``)
