@@ -472,10 +472,17 @@ def test_cheap_views_are_not_held_behind_a_long_render(resnet20, small):
 
 
 def test_block_clicks_share_one_alignment_sweep(resnet20, small, monkeypatch):
-    """Each table is swept once per setting: the trained scores (shown first), then with the random control."""
+    """Each table is swept to the end once per setting: the trained scores (shown first), then with the random
+    control (a sweep cancelled by a click elsewhere is not counted: it left no result)."""
     calls = []
     real = align_panel.sweep  # the engine function the panel imported
-    monkeypatch.setattr(align_panel, "sweep", lambda *a, **k: calls.append((k["layers"], k["control"])) or real(*a, **k))
+
+    def completed(*a, **k):
+        out = real(*a, **k)
+        calls.append((k["layers"], k["control"]))
+        return out
+
+    monkeypatch.setattr(align_panel, "sweep", completed)
     w = nw.LayerExplorer(resnet20, small, featurevis=FV, attribution=ATTR, alignment={"n_boot": 20, "seed": 7})
     for layer in ("layer1", "layer2", "layer3", "layer1.0.conv1", "layer2"):
         front_end_update(w, selected_layer=layer)
