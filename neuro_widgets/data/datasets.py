@@ -216,3 +216,7 @@ def floc(root: Optional[os.PathLike] = None) -> StimulusSet:
     categories = [rel.split("/", 1)[0] for rel in table]
     return StimulusSet.from_images(paths, ids=[Path(rel).stem for rel in table], metadata={"category": categories},
                                    name="floc")
+
+
+# data sets too large for memory: written to one netCDF-4 file and read batch by batch (see .streaming)
+from .streaming import open_dataset, write_dataset  # noqa: E402,F401
