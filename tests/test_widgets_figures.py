@@ -176,6 +176,25 @@ def test_a_running_job_hides_the_panels_previous_figure(tiny):
     assert w.figures["rdm"] == "rdm_3_V4"
 
 
+def test_a_result_kept_while_its_job_runs_survives_other_panels_statuses(tiny):
+    """The job's result keeps its figure before the job reports done; a status of another panel arriving in
+    between (or the job's own later progress) must not drop it (the browser test waited 120 s for the
+    contributions buttons when the sheet's progress came in between)."""
+    probe, data = tiny
+    w = nw.RDMWidget(probe, data, layer=LAYER)
+    w.wait(60)
+    first = w.jobs["rdm"]
+    kept = w._figure_sources["rdm"]
+    w._set_status("rdm", {**first, "state": "running", "job": first["job"] + 10})  # a new job starts
+    assert "rdm" not in w.figures
+    w.keep_figure("rdm", kept[0], "rdm_new", **kept[1])  # its result, shown while it still reports running
+    w._set_status("rdm", {**first, "state": "running", "job": first["job"] + 10, "fraction": 0.99})
+    w._set_status("featurevis", {**first, "state": "running", "job": first["job"] + 11})
+    assert w.figures["rdm"] == "rdm_new"
+    w._set_status("rdm", {**first, "state": "done", "job": first["job"] + 10})
+    assert w.figures["rdm"] == "rdm_new"
+
+
 def test_colour_tables_are_matplotlibs(explorer):
     tables = explorer.colormaps
     for role, name in (("signed", figures.SIGNED_CMAP), ("unsigned", figures.UNSIGNED_CMAP)):

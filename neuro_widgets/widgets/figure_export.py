@@ -62,10 +62,13 @@ class FigureExport(t.HasTraits):
 
     @t.observe("jobs")
     def _figures_follow_jobs(self, change: Any) -> None:
-        """A panel computing something new shows no result yet: its previous figure is not offered meanwhile
-        (the job's result keeps the new one before the job reports done)."""
+        """A panel starting a new job shows no result yet: its previous figure is not offered meanwhile. Only
+        a job's first status drops it: the job's own result keeps the new figure while the job still reports
+        "running", and another panel's status must not take that figure away again."""
+        old = change["old"] or {}
         for slot, status in change["new"].items():
-            if status.get("state") == "running" and slot in self.figures:
+            started = status.get("state") == "running" and status.get("job") != old.get(slot, {}).get("job")
+            if started and slot in self.figures:
                 self.drop_figure(slot)
 
     def keep_figure(self, panel: str, plot: Callable[..., Any], stem: str, **kwargs: Any) -> None:
