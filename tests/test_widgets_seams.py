@@ -84,7 +84,10 @@ def test_the_widgets_python_names_no_engine_vocabulary(path):
 
 
 def test_the_pickers_offer_the_engine_registries(resnet20):
-    from neuro_widgets.widgets import alignment, engines
+    import inspect
+
+    from neuro_widgets.engine.alignment import sweep
+    from neuro_widgets.engine.alignment.metrics import METRIC_TYPES
 
     v = _vocabularies()
     w = nw.LayerExplorer(resnet20)
@@ -96,9 +99,11 @@ def test_the_pickers_offer_the_engine_registries(resnet20):
     assert tuple(m["name"] for m in choices["metrics"]) == v["metric"]
     assert {k: tuple(c["values"]) for k, c in choices["settings"].items()} == {
         "rdm_method": v["RDM method"], "method": v["compare method"], "encoding": v["encoding"], "kernel": v["kernel"]}
-    assert set(alignment.METRIC_SETTINGS) == set(engines.METRIC_LABELS) == set(v["metric"])
-    used = {k for keys in alignment.METRIC_SETTINGS.values() for k in keys}
-    assert used == set(choices["settings"])
+    # each metric's label and settings come from the engine's metric classes; the settings are sweep() keywords
+    assert [{"label": m["label"], "settings": m["settings"]} for m in choices["metrics"]] == [
+        {"label": cls.label, "settings": list(cls.sweep_settings)} for cls in METRIC_TYPES]
+    used = {k for m in choices["metrics"] for k in m["settings"]}
+    assert used == set(choices["settings"]) and used <= set(inspect.signature(sweep).parameters)
 
 
 def test_the_panels_defaults_are_the_engines_defaults():

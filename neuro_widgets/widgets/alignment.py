@@ -7,11 +7,11 @@ from typing import Any, Dict, List, Optional, Sequence
 import traitlets as t
 
 from . import codegen
-from ..engine.alignment import COMPARE_METHODS, METRICS, RDM_METHODS, sweep
+from ..engine.alignment import COMPARE_METHODS, METRIC_SPECS, METRICS, RDM_METHODS, sweep
 from ..engine.alignment.cka import CKA_KERNELS
 from ..engine.alignment.encoding import ENCODING_METHODS
 from .base import PRIORITY, BaseWidget, as_trait_error, merge_settings
-from .engines import METRIC_LABELS, fraction_progress, sweep_summary
+from .engines import fraction_progress, sweep_summary
 from .figure_export import file_stem
 
 #: the sweep() settings the panel offers, each with its label and the engine's registry of its values
@@ -19,9 +19,6 @@ from .figure_export import file_stem
 SETTING_CHOICES: Dict[str, Sequence[str]] = {"rdm_method": RDM_METHODS, "method": COMPARE_METHODS,
                                              "encoding": ENCODING_METHODS, "kernel": CKA_KERNELS}
 SETTING_LABELS = {"rdm_method": "RDMs by", "method": "compare RDMs by", "encoding": "model", "kernel": "kernel"}
-#: which of them each of the engine's metrics (alignment.METRICS) uses; only those go into the engine call and
-#: its "copy as code"
-METRIC_SETTINGS = {"rsa": ("rdm_method", "method"), "encoding": ("encoding",), "cka": ("kernel",)}
 DEFAULT_SETTINGS: Dict[str, Any] = {"metric": METRICS[0], **{k: v[0] for k, v in SETTING_CHOICES.items()},
                                     "control": True, "control_seeds": 3, "n_boot": 200, "seed": 0}
 NO_NEURAL = ("no neural data: this panel compares each layer with recorded brain regions, so it needs a data "
@@ -46,14 +43,14 @@ def check_settings(settings: Dict[str, Any]) -> Dict[str, Any]:
 def alignment_choices() -> Dict[str, Any]:
     """What the panel's pickers offer: the engine's metrics (each with the settings it uses) and each setting's
     values."""
-    return {"metrics": [{"name": m, "label": METRIC_LABELS[m], "settings": list(METRIC_SETTINGS[m])} for m in METRICS],
+    return {"metrics": [{"name": m, **METRIC_SPECS[m]} for m in METRICS],
             "settings": {k: {"label": SETTING_LABELS[k], "values": list(v)} for k, v in SETTING_CHOICES.items()}}
 
 
 def score_label(settings: Dict[str, Any]) -> str:
     """The metric's label, with how it compares RDMs when it does (e.g. "RSA (spearman)")."""
-    label = METRIC_LABELS[settings["metric"]]
-    return f"{label} ({settings['method']})" if "method" in METRIC_SETTINGS[settings["metric"]] else label
+    spec = METRIC_SPECS[settings["metric"]]
+    return f"{spec['label']} ({settings['method']})" if "method" in spec["settings"] else spec["label"]
 
 
 def sweep_layers(widget: BaseWidget) -> List[str]:
@@ -101,7 +98,7 @@ class AlignmentPanel(t.HasTraits):
         layers = base + extra
         tables = [base, extra] if extra else [base]
         s = self.align_settings
-        call = {"metric": s["metric"], **{k: s[k] for k in METRIC_SETTINGS[s["metric"]]},
+        call = {"metric": s["metric"], **{k: s[k] for k in METRIC_SPECS[s["metric"]]["settings"]},
                 "control": "random" if s["control"] else None, "n_boot": s["n_boot"], "seed": s["seed"],
                 **({"control_seeds": tuple(range(s["control_seeds"]))} if s["control"] and s["control_seeds"] > 1
                    else {})}

@@ -6,12 +6,11 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..engine.alignment import METRIC_SPECS
 from ..engine.attribution import overlay_pngs
 from ..engine.attribution.core import check_layer
 from ..engine.attribution.registry import get_method
 
-#: how the widgets name the engine's alignment metrics (alignment.METRICS)
-METRIC_LABELS = {"rsa": "RSA", "encoding": "encoding r", "cka": "CKA"}
 
 
 def fraction_progress(report: Callable[..., None], message: str) -> Callable[..., None]:
@@ -107,7 +106,7 @@ def sweep_summary(results: Sequence[Any], layers: Sequence[str], label: Optional
             "control": control, "control_low": control_lo, "control_high": control_hi,
             "control_seeds": len(result.settings.get("control_seeds") or []),
             "ceiling": ceiling, "ceiling_upper": upper, "ceiling_note": notes,
-            "label": label or METRIC_LABELS.get(result.metric, result.metric)}
+            "label": label or METRIC_SPECS.get(result.metric, {}).get("label", result.metric)}
 
 
 def _num(x: Any) -> Optional[float]:

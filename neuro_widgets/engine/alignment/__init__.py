@@ -13,7 +13,7 @@ from .control import random_copy
 from .cross_validation import CrossValidation, half_split, shuffle_splits
 from .encoding import EncodingMetric, EncodingScore, InternalConsistency, encoding_score, pearson_r
 from .mapping import EstimatorMapping, Mapping, PLSMapping, RidgeMapping
-from .metrics import CKAMetric, RSAMetric
+from .metrics import METRIC_SPECS, CKAMetric, RSAMetric
 from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
 from .readout import NeuronReadout, fit_readout
@@ -25,7 +25,7 @@ from .sweep import METRICS, default_layers, sweep
 __all__ = [
     "CKAMetric", "CrossValidation", "EncodingMetric", "EstimatorMapping", "InternalConsistency", "Mapping",
     "PLSMapping", "RSAMetric", "RidgeMapping", "pearson_r",
-    "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "RDM_METHODS", "BestLayer", "Consistency",
+    "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "METRIC_SPECS", "RDM_METHODS", "BestLayer", "Consistency",
     "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
     "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",
     "half_split", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",

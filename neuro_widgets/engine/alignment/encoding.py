@@ -138,6 +138,9 @@ class EncodingMetric:
     """
 
     name = "encoding"
+    label = "encoding r"
+    #: the ``sweep()`` keywords that configure this metric when it is built from them
+    sweep_settings = ("encoding",)
 
     def __init__(self, mapping: Any = "ridge",
                  correlation: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = pearson_r,

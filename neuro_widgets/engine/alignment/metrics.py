@@ -26,14 +26,14 @@ from .rdm import check_rdm_method
 from .regression import DEFAULT_ALPHAS
 from .scorers import JACK_GROUPS, CKAScorer, EncodingScorer, RSAScorer, Scorer
 
-METRICS = ("rsa", "encoding", "cka")
-
-
 class RSAMetric:
     """RDMs of each layer (``rdm_method``) vs each subject's RDM (``method``), mean over subjects; CI by
     bootstrapping stimuli (and subjects), ``n_boot`` resamples at ``level``; ceiling = the RSA noise ceiling."""
 
     name = "rsa"
+    label = "RSA"
+    #: the ``sweep()`` keywords that configure this metric (the rest of its keywords go unused by it)
+    sweep_settings = ("rdm_method", "method")
 
     def __init__(self, method: str = "spearman", rdm_method: str = "correlation", n_boot: int = 1000,
                  level: float = 0.95) -> None:
@@ -51,6 +51,8 @@ class CKAMetric:
     """CKA (``kernel``, ``unbiased`` HSIC) between each layer and the responses; CI ± 1.96 jackknife SE."""
 
     name = "cka"
+    label = "CKA"
+    sweep_settings = ("kernel",)
 
     def __init__(self, kernel: str = "linear", unbiased: bool = True, level: float = 0.95) -> None:
         if kernel not in CKA_KERNELS:
@@ -63,6 +65,12 @@ class CKAMetric:
 
 Metric = Union[RSAMetric, EncodingMetric, CKAMetric]
 METRIC_TYPES = (RSAMetric, EncodingMetric, CKAMetric)
+#: the metric names ``sweep(metric=...)`` takes; the first is the default
+METRICS = tuple(m.name for m in METRIC_TYPES)
+#: name -> {"label": how to name its scores, "settings": the sweep() keywords that configure it} (front ends
+#: read this; the widgets' metric picker is built from it)
+METRIC_SPECS: Dict[str, Dict[str, Any]] = {m.name: {"label": m.label, "settings": list(m.sweep_settings)}
+                                           for m in METRIC_TYPES}
 
 
 def build_metric(name: str, *, method: str = "spearman", rdm_method: str = "correlation", encoding: str = "ridge",
