@@ -3,6 +3,7 @@ read without importing the package, and no process-wide thread setting from a wo
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import threading
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def test_the_version_has_one_source():
     from neuro_widgets.engine.featurevis.render import versions
 
     assert versions()["neuro_widgets"] == neuro_widgets.__version__ == __version__
+    # the installed distribution's version is read from the same file (pyproject: dynamic, [tool.hatch.version])
+    assert importlib.metadata.version("neuro_widgets") == __version__
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in pyproject and '\nversion = ' not in pyproject
+    assert '[tool.hatch.version]\npath = "neuro_widgets/_version.py"' in pyproject
 
 
 def _calls_named(name: str):
