@@ -11,7 +11,7 @@
    Parquet store (flat per-task overhead = nothing quadratic); the in-process run of the same tasks shows what
    the store's writes cost. Target <= 50 ms.
 
-    .venv/bin/python benchmarks/bench_study.py [--n-boot 100] [--budget-mib 512] [--skip-speedup] [--skip-overhead]
+    .venv/bin/python benchmarks/bench_study.py [--n-boot 100] [--budget-mib 512] [--repeats 1] [--skip-speedup] [--skip-overhead]
                                                [--tasks 250 1000]
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _worker_peak() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
 
 
-def speedup(n_boot: int, budget: int) -> None:
+def speedup(n_boot: int, budget: int, repeats: int = 1) -> None:
     import distributed
 
     models = ["cifar_resnet20", "mobilenet_v1_025",
@@ -55,28 +55,36 @@ def speedup(n_boot: int, budget: int) -> None:
               nw.load_model("mobilenet_v1_025", pretrained=False, seed=1)]
     data = [nw.datasets.kriegeskorte2008(), nw.datasets.algonauts2019_78()]
     study = nw.Study(models, data, metrics="rsa", n_boot=n_boot, memory_budget=budget)
-    walls = {}
-    for workers in (1, 2):
-        with dask.config.set(study_run.WORKER_CONFIG), distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      dashboard_address=":0", silence_logs=40) as cluster, \
-                distributed.Client(cluster) as client:
-            base = client.run(_worker_rss)
-            start = time.perf_counter()
-            result = study.run(client)
-            walls[workers] = time.perf_counter() - start
-            peaks = client.run(_worker_peak)
-            assert not result.failures, result.failures
-            print(f"{workers} worker(s): {walls[workers]:.1f} s for {len(result.sweeps)} sweeps "
-                  f"({len(result.to_pandas())} layer rows)")
-            for w in peaks:
-                print(f"   worker {w}: peak RSS {peaks[w] / 2**20:.0f} MiB, {base[w] / 2**20:.0f} MiB after imports, "
-                      f"task peak {(peaks[w] - base[w]) / 2**20:.0f} MiB vs budget {budget / 2**20:.0f} MiB")
+    ratios = []
+    for rep in range(repeats):  # 1 and 2 workers alternate, so a change in the machine's load hits both
+        walls = {}
+        for workers in (1, 2):
+            with dask.config.set(study_run.WORKER_CONFIG), \
+                    distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                             dashboard_address=":0", silence_logs=40) as cluster, \
+                    distributed.Client(cluster) as client:
+                base = client.run(_worker_rss)
+                start = time.perf_counter()
+                result = study.run(client)
+                walls[workers] = time.perf_counter() - start
+                peaks = client.run(_worker_peak)
+                assert not result.failures, result.failures
+                print(f"[{rep + 1}/{repeats}] {workers} worker(s): {walls[workers]:.1f} s for {len(result.sweeps)} "
+                      f"sweeps ({len(result.to_pandas())} layer rows), load average {os.getloadavg()[0]:.1f}")
+                for w in peaks:
+                    print(f"   worker {w}: peak RSS {peaks[w] / 2**20:.0f} MiB, {base[w] / 2**20:.0f} MiB after "
+                          f"imports, task peak {(peaks[w] - base[w]) / 2**20:.0f} MiB vs budget "
+                          f"{budget / 2**20:.0f} MiB")
+        ratios.append(walls[1] / walls[2])
+        print(f"[{rep + 1}/{repeats}] speed-up 1 -> 2 workers: {ratios[-1]:.2f}x")
     torch.set_num_threads(1)
     start = time.perf_counter()
     here = study.run("in-process")
-    walls[0] = time.perf_counter() - start
-    print(f"in this process (1 torch thread, no Dask): {walls[0]:.1f} s")
-    print(f"speed-up 1 -> 2 workers: {walls[1] / walls[2]:.2f}x; 1 worker vs in-process: {walls[1] / walls[0]:.2f}x")
+    wall_here = time.perf_counter() - start
+    print(f"in this process (1 torch thread, no Dask): {wall_here:.1f} s; 1 worker vs in-process (last repeat): "
+          f"{walls[1] / wall_here:.2f}x")
+    print(f"speed-up 1 -> 2 workers: median {np.median(ratios):.2f}x over {repeats} repeat(s) "
+          f"(min {min(ratios):.2f}x, max {max(ratios):.2f}x)")
     sample = here.sweep("cifar_resnet20", "kriegeskorte2008", "rsa")
     print(f"   (layers per model: {len({r.layer for r in sample.rows})} for ResNet-20; "
           f"load average at the end {os.getloadavg()[0]:.1f})")
@@ -147,13 +155,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-boot", type=int, default=100)
     parser.add_argument("--budget-mib", type=int, default=512)
+    parser.add_argument("--repeats", type=int, default=1, help="alternating 1- and 2-worker runs of the speed-up")
     parser.add_argument("--skip-speedup", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--tasks", type=int, nargs="+", default=[250, 1000], help="simulated study sizes")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
     if not args.skip_speedup:
-        speedup(args.n_boot, args.budget_mib * 2**20)
+        speedup(args.n_boot, args.budget_mib * 2**20, args.repeats)
     if not args.skip_overhead:
         overhead(args.tasks)
 

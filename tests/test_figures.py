@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -98,6 +99,26 @@ def test_sweep_without_ceiled_scores_refuses_ceiled_plot(sweep_result):
         figures.plot_sweep(res, ceiled=True)
     with pytest.raises(TypeError, match="unknown style"):
         figures.plot_sweep(res, colour="red")
+
+
+def test_model_rdms_plot_each_layer_with_its_distance(tiny, tmp_path):
+    probe, stim = tiny
+    acts = probe.activations(stim, ["1", "5"])
+    rdms = nw.alignment.rdm(acts, method="cosine")
+    fig = rdms.plot(categories=stim.metadata["category"])
+    images = [a for a in fig.axes if a.get_images()]
+    assert [a.get_title() for a in images] == ["1", "5"]
+    assert [c.get_ylabel() for c in colorbars(fig)] == ["1 - cosine similarity"] * 2
+    for a, layer in zip(images, ["1", "5"]):  # the categories are in runs already: the order is unchanged
+        np.testing.assert_allclose(a.get_images()[0].get_array(), rdms[layer].numpy())
+        assert [t.get_text() for t in a.get_xticklabels()] == ["face", "body", "tool", "place"]
+    one = rdms.plot(plt.subplots()[1], layers=["5"])
+    np.testing.assert_allclose(one.axes[0].get_images()[0].get_array(), rdms["5"].numpy())
+    with pytest.raises(ValueError, match=r"no RDM of layer\(s\) \['9'\] here; these have one: \['1', '5'\]"):
+        rdms.plot(layers=["9"])
+    with pytest.raises(ValueError, match="ax= draws one RDM, got 2 layers"):
+        rdms.plot(plt.subplots()[1])
+    assert rdms.save(tmp_path / "rdms.svg").read_bytes().startswith(b"<?xml")
 
 
 def test_rdm_colour_bar_and_category_bands(tiny):

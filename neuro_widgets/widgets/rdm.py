@@ -8,7 +8,7 @@ import numpy as np
 import traitlets as t
 
 from . import codegen
-from ..engine.alignment import rdm
+from ..engine.alignment.rdm import RDM_METHOD_LABELS, RDM_METHODS, rdm
 from .base import PRIORITY, BaseWidget
 from .codec import check_message_size, encode_array
 from ..figures import plot_rdms
@@ -86,7 +86,7 @@ class RDMPanel(t.HasTraits):
                              f"(e.g. {constant[0]!r}) is the same value everywhere, and the correlation distance "
                              "of a constant pattern is undefined (a layer that outputs zeros, such as a "
                              "zero-initialised head, does this); pick another layer")
-            layer_rdm = np.asarray(rdm(flat), dtype=np.float64)
+            layer_rdm = np.asarray(rdm(flat, RDM_METHODS[0]), dtype=np.float64)  # the label below names it
             return {"ids": ids, "layer_rdm": layer_rdm, "region_rdm": region_rdm}
 
         def show(out: Dict[str, Any]) -> None:
@@ -97,7 +97,7 @@ class RDMPanel(t.HasTraits):
                 {"layer": layer, "region": region, "ids": out["ids"], "index": index.tolist(),
                  "categories": categories, "layer_rdm": encode_array(out["layer_rdm"]), "region_rdm": region_rdm},
                 "the RDMs")
-            shown = {f"{layer} (1 - Pearson r)": out["layer_rdm"]}
+            shown = {f"{layer} ({RDM_METHOD_LABELS[RDM_METHODS[0]]})": out["layer_rdm"]}
             if out["region_rdm"] is not None:
                 shown[f"{region}, mean over subjects"] = out["region_rdm"]
             self.keep_figure("rdm", plot_rdms, file_stem("rdm", layer, region), rdms=shown, categories=categories)

@@ -20,6 +20,9 @@ from ..export import optional_import
 from ._tensor import Device, features_2d, resolve_device
 
 RDM_METHODS = ("correlation", "euclidean", "cosine")
+#: what each method's dissimilarity is, for axis and colour-bar labels
+RDM_METHOD_LABELS = {"correlation": "1 - Pearson r", "euclidean": "squared Euclidean / features",
+                     "cosine": "1 - cosine similarity"}
 _CHUNK = 16384
 
 
@@ -86,7 +89,8 @@ def _rdm_one(x: torch.Tensor, method: str, device: torch.device) -> torch.Tensor
 class ModelRDMs(dict):
     """``{layer: (N, N) float64 tensor}`` of one model, with the distance and the stimulus ids they cover.
 
-    A plain dict otherwise; :meth:`to_rsatoolbox` gives them to rsatoolbox as one ``RDMs`` object.
+    A plain dict otherwise; :meth:`plot` draws them, :meth:`to_rsatoolbox` gives them to rsatoolbox as one
+    ``RDMs`` object.
     """
 
     def __init__(self, rdms: Mapping[str, torch.Tensor], method: str, stimulus_ids: Optional[Sequence[str]] = None,
@@ -96,6 +100,32 @@ class ModelRDMs(dict):
         self.method = method
         self.stimulus_ids = [str(i) for i in range(n)] if stimulus_ids is None else list(stimulus_ids)
         self.model = model
+
+    def plot(self, ax: Any = None, *, layers: Optional[Sequence[str]] = None,
+             categories: Optional[Sequence[Any]] = None, sort: bool = True, **style: Any) -> Any:
+        """The layers' RDMs side by side, each with its colour bar labelled by the distance; ``categories`` (one
+        label per stimulus) groups the stimuli into labelled bands. ``ax``: draw one layer's RDM there (give
+        ``layers=[name]``)."""
+        from ...figures import plot_rdm, plot_rdms
+
+        names = list(self) if layers is None else [str(name) for name in layers]
+        unknown = [name for name in names if name not in self]
+        if unknown or not names:
+            raise ValueError(f"no RDM of layer(s) {unknown or names} here; these have one: {list(self)}")
+        label = RDM_METHOD_LABELS[self.method]
+        if ax is not None:
+            if len(names) != 1:
+                raise ValueError(f"ax= draws one RDM, got {len(names)} layers: pass layers=[name] (or no ax)")
+            return plot_rdm(self[names[0]], ax, categories=categories, sort=sort, label=label,
+                            **{"title": names[0], **style})
+        return plot_rdms({name: self[name] for name in names}, categories=categories, sort=sort, label=label,
+                         **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
 
     def to_rsatoolbox(self) -> Any:
         """An ``rsatoolbox.rdm.RDMs``: one RDM per layer (rdm descriptor ``layer``), the stimulus ids as pattern
