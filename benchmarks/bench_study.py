@@ -4,7 +4,7 @@
    x the 92-image and 78-image sets, every layer of each model), run by a 1-worker and a 2-worker LocalCluster
    (single-threaded worker processes) and, as the floor, in this process (same code, no Dask). Target: 2 workers
    >= 1.7x faster than 1. The clusters are started before the clock starts. Peak memory per worker: the worker's
-   peak resident set (ru_maxrss) minus its resident set after importing the engine, against ``memory_budget``.
+   peak resident set (``VmHWM``) minus its resident set after importing the engine, against ``memory_budget``.
 2. A simulated study of N cheap tasks (tiny stand-in models on 8 tiny images, CKA, no control) through the same
    ``Study.run`` code path: per-task overhead = (wall x workers - the tasks' own run time, summed) / N, for each
    N of ``--tasks``, with one Dask task per study task, with Study's default batching, and batched with the
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import tempfile
 import time
 
@@ -44,7 +43,10 @@ def _worker_rss() -> int:
 
 
 def _worker_peak() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
+    """This process's own peak resident set (bytes): ``VmHWM`` of its address space. Not ``ru_maxrss``: Linux
+    carries that over fork and exec, so a worker spawned by a bigger process reports its launcher's peak."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))  # kB
 
 
 def speedup(n_boot: int, budget: int, repeats: int = 1) -> None:
