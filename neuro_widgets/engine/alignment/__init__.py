@@ -16,6 +16,7 @@ from .mapping import EstimatorMapping, Mapping, PLSMapping, RidgeMapping
 from .metrics import CKAMetric, RSAMetric
 from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
 from .rdm import RDM_METHODS, rdm
+from .predictivity import NeuronPredictivity, neuron_predictivity
 from .readout import NeuronReadout, fit_readout
 from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit, standardize_features
 from .results import BestLayer, Difference, LayerScore, SweepResult
@@ -26,8 +27,8 @@ __all__ = [
     "CKAMetric", "CrossValidation", "EncodingMetric", "EstimatorMapping", "InternalConsistency", "Mapping",
     "PLSMapping", "RSAMetric", "RidgeMapping", "pearson_r",
     "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "RDM_METHODS", "BestLayer", "Consistency",
-    "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
+    "Difference", "EncodingScore", "LayerScore", "LinearMap", "NeuralResponses", "NeuronPredictivity", "NeuronReadout", "RSACeiling", "SweepResult",
     "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",
-    "half_split", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
+    "half_split", "neuron_predictivity", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
     "ridge_fit", "shuffle_splits", "split_half_consistency", "standardize_features", "subject_groups", "sweep", "to_rsatoolbox",
 ]
