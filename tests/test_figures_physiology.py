@@ -212,6 +212,11 @@ def test_neuron_predictivity_histogram_ceiling_and_layer_curve(tiny, neurons):
     assert b.get_ylabel() == "median ceiled r\n= score / sqrt(ceiling)"
     with pytest.raises(KeyError, match="not in the sweep"):
         nw.alignment.neuron_predictivity(result, "fc", rel)
+    with pytest.raises(TypeError, match="needs an encoding sweep"):
+        nw.alignment.neuron_predictivity(rel, "5", rel)
+    unreliable = nw.alignment.neuron_predictivity(result, "5", -np.abs(rel))
+    assert np.isnan(unreliable.ceiling_r) and np.isnan(unreliable.ceiled).all()
+    assert not any(line.get_label().startswith("ceiling") for line in unreliable.plot().axes[0].get_lines())
     with pytest.raises(ValueError, match="reliability has"):
         nw.alignment.neuron_predictivity(result, "5", rel[:3])
 

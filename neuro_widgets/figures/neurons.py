@@ -20,8 +20,8 @@ def plot_neuron_predictivity(result: Any, ax: AxesArg = None, *, bins: int = 16,
     r = np.asarray(result.r, dtype=np.float64)
     finite = r[np.isfinite(r)]
     ceiling = result.ceiling_r
-    lo = min(0.0, *finite) if len(finite) else 0.0
-    hi = max(1.0, *finite, ceiling if np.isfinite(ceiling) else 0.0) if len(finite) else 1.0
+    lo = min(0.0, float(finite.min())) if finite.size else 0.0
+    hi = max(1.0, float(finite.max()) if finite.size else 0.0, ceiling if np.isfinite(ceiling) else 0.0)
     xs = np.arange(len(result.layers))
     with rc_context(rc(style)):
         fig, (a, b) = figure_axes(ax, 2, style, (9.0, 3.2), where="plot_neuron_predictivity")
@@ -29,7 +29,8 @@ def plot_neuron_predictivity(result: Any, ax: AxesArg = None, *, bins: int = 16,
         if np.isfinite(ceiling):
             a.axvline(ceiling, color="k", ls="--", lw=1.0, label=f"ceiling {ceiling:.2f} (ceiled = 1 at the median "
                                                                  f"reliability)")
-        a.axvline(np.nanmedian(r), color=style["colors"][5], lw=1.0, label=f"median {np.nanmedian(r):.2f}")
+        median = float(np.median(finite)) if finite.size else np.nan
+        a.axvline(median, color=style["colors"][5], lw=1.0, label=f"median {median:.2f}")
         a.set_xlabel("held-out r (Pearson, mean over splits)")
         a.set_ylabel("neurons")
         a.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -11,7 +11,7 @@ import traitlets as t
 from ..engine.alignment.ceiling import split_half_consistency
 from ..engine.alignment.encoding import ENCODING_METHODS
 from ..engine.alignment.neural_data import NeuralResponses
-from ..engine.alignment.predictivity import NeuronPredictivity, neuron_predictivity
+from ..engine.alignment.predictivity import NeuronPredictivity, finite_median, neuron_predictivity
 from ..engine.alignment.sweep import sweep
 from ..engine.featurevis.neuron_wants import neuron_wants
 from . import codegen
@@ -48,8 +48,8 @@ def per_neuron_summary(pred: NeuronPredictivity) -> Dict[str, Any]:
     """A ``NeuronPredictivity`` -> the selected layer's held-out r per neuron, each neuron's reliability and ceiled
     value, the ceiling on the r axis, and the median ceiled value of every layer (the curve)."""
     return {"layer": pred.layer, "ids": pred.ids, "r": _floats(pred.r), "reliability": _floats(pred.reliability),
-            "ceiled": _floats(pred.ceiled), "formula": pred.formula_text, "median": _float(np.nanmedian(pred.r)),
-            "median_reliability": _float(np.nanmedian(pred.reliability)), "ceiling_r": _float(pred.ceiling_r),
+            "ceiled": _floats(pred.ceiled), "formula": pred.formula_text, "median": _float(finite_median(pred.r)),
+            "median_reliability": _float(finite_median(pred.reliability)), "ceiling_r": _float(pred.ceiling_r),
             "curve": {"layers": pred.layers, "median_ceiled": _floats(pred.median_ceiled)}}
 
 

@@ -15,6 +15,13 @@ from .ceiling import CEILING_FORMULA_TEXT, CEILING_FORMULAS, DEFAULT_CEILING_FOR
 R_AT_CEILING = {"r/c": lambda c: c, "(r/c)^2": lambda c: c, "r^2/c": np.sqrt, "r/sqrt(c)": np.sqrt}
 
 
+def finite_median(values: Any) -> float:
+    """The median of the finite values; NaN (without a warning) when there are none."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else np.nan
+
+
 @dataclass
 class NeuronPredictivity(Tabular):
     """Held-out r per neuron of ``layer`` against each neuron's ``reliability`` (split-half consistency)."""
@@ -37,7 +44,8 @@ class NeuronPredictivity(Tabular):
     @property
     def ceiling_r(self) -> float:
         """The held-out r at which the median-reliability neuron's ceiled value is 1 (the ceiling on the r axis)."""
-        return float(R_AT_CEILING[self.formula](np.nanmedian(self.reliability)))
+        median = finite_median(self.reliability)
+        return float(R_AT_CEILING[self.formula](median)) if median > 0 else np.nan  # no ceiling without reliability
 
     def to_records(self) -> List[Dict[str, Any]]:
         """One row per neuron: held-out r, reliability and ceiled value."""
@@ -46,7 +54,7 @@ class NeuronPredictivity(Tabular):
 
     def __repr__(self) -> str:
         return (f"NeuronPredictivity({self.layer!r}: {len(self.ids)} neurons, median held-out r "
-                f"{np.nanmedian(self.r):.3f}, median reliability {np.nanmedian(self.reliability):.3f})")
+                f"{finite_median(self.r):.3f}, median reliability {finite_median(self.reliability):.3f})")
 
     def plot(self, ax: Any = None, **style: Any) -> Any:
         """The house-style figure (see ``neuro_widgets.figures.plot_neuron_predictivity``)."""
@@ -83,6 +91,6 @@ def neuron_predictivity(result: Any, layer: str, reliability: Sequence[float], i
         raise ValueError(f"reliability has {rel.shape} values but the sweep scored {len(r)} neurons")
     ids = [str(i) for i in range(len(r))] if ids is None else [str(i) for i in ids]
     layers = list(rows)
-    curve = np.array([np.nanmedian([ceiled(float(v), float(c), formula) for v, c in zip(per_neuron(k), rel)])
+    curve = np.array([finite_median([ceiled(float(v), float(c), formula) for v, c in zip(per_neuron(k), rel)])
                       for k in layers])
     return NeuronPredictivity(layer, ids, r, rel, formula, layers, curve)
