@@ -97,14 +97,20 @@ def reference(tiny, panel):
     raise AssertionError(panel)
 
 
-@pytest.mark.parametrize("panel", ["featurevis", "featurevis_detail", "attribution", "contributions", "sanity"])
-def test_saved_png_is_the_results_own_figure(explorer, tiny, panel):
-    meta, png = saved(explorer, panel, "png")
-    assert png[:8] == PNG and meta["mime"] == "image/png" and meta["filename"].endswith(".png")
-    want = figures.to_bytes(reference(tiny, panel), "png", PRINT_DPI)
+def same_png(png: bytes, fig) -> None:
+    """``png`` (what a panel sent) has the pixels of ``fig`` written at print resolution."""
+    assert png[:8] == PNG and Image.open(io.BytesIO(png)).info["dpi"] == pytest.approx((PRINT_DPI, PRINT_DPI), abs=0.01)
+    want = figures.to_bytes(fig, "png", PRINT_DPI)
     got_img, want_img = (np.asarray(Image.open(io.BytesIO(b))) for b in (png, want))
     assert got_img.shape == want_img.shape
     np.testing.assert_array_equal(got_img, want_img)
+
+
+@pytest.mark.parametrize("panel", ["featurevis", "featurevis_detail", "attribution", "contributions", "sanity"])
+def test_saved_png_is_the_results_own_figure(explorer, tiny, panel):
+    meta, png = saved(explorer, panel, "png")
+    assert meta["mime"] == "image/png" and meta["filename"].endswith(".png")
+    same_png(png, reference(tiny, panel))
 
 
 def svg_texts(svg: bytes):

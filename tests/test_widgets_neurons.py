@@ -8,6 +8,7 @@ import pytest
 import torch
 from conftest import assert_untouched, snapshot
 from test_widgets import PNG, front_end_custom, front_end_update
+from test_widgets_figures import same_png, saved, svg_texts
 from torch import nn
 
 import neuro_widgets as nw
@@ -61,6 +62,13 @@ def test_a_layer_click_lists_every_neuron_with_the_sweeps_own_numbers(neurons):
     assert len(r["curve"]["median_ceiled"]) == 8
     assert np.median(r["r"]) > 0.8 and r["median"] == pytest.approx(np.median(r["r"]))  # made from `pool`
     assert "nw.alignment.sweep" in w.code["neurons"]
+    pred = nw.alignment.neuron_predictivity(direct, "pool", rel, ids=r["ids"])
+    assert r["ceiling_r"] == pytest.approx(np.sqrt(np.median(rel)))
+    meta, png = saved(w, "neurons", "png")
+    assert meta["filename"] == "pool_neuron_predictivity.png"
+    same_png(png, pred.plot())
+    _, svg = saved(w, "neurons", "svg")
+    assert {"held-out r (Pearson, mean over splits)", "neurons", "layer"} <= svg_texts(svg)
     assert_untouched(probe.module, before)
 
 
@@ -80,8 +88,11 @@ def test_a_neuron_click_renders_what_it_wants(neurons):
     assert [x["index"] for x in got["model"]] == direct.predicted_top.tolist()
     assert bytes(got["image"]).startswith(PNG) and all(bytes(x["image"]).startswith(PNG) for x in got["recorded"])
     assert "neuron_wants" in w.code["neurons_want"]
-    front_end_update(w, selected_layer="fc")    # a new layer clears the old neuron's view
-    assert w.neuron_want == {}
+    meta, png = saved(w, "neurons_want", "png")
+    assert meta["filename"] == "pool_n2_wants.png"
+    same_png(png, direct.plot())
+    front_end_update(w, selected_layer="fc")    # a new layer clears the old neuron's view and its figure
+    assert w.neuron_want == {} and "neurons_want" not in w.figures
     w.wait(120)
 
 

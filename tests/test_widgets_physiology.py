@@ -8,9 +8,11 @@ import pytest
 import torch
 from conftest import assert_untouched, snapshot
 from test_widgets import front_end_custom, front_end_update
+from test_widgets_figures import same_png, saved, svg_texts
 from torch import nn
 
 import neuro_widgets as nw
+from neuro_widgets import figures
 from neuro_widgets.widgets.codec import decode_array
 from neuro_widgets.widgets.physiology import PhysiologyWidget
 
@@ -47,6 +49,9 @@ def test_a_layer_click_shows_the_survey_of_every_channel(probe):
     np.testing.assert_allclose(np.array(r["channels"]["f1f0"], dtype=float), direct.f1f0, equal_nan=True)
     assert r["osi"]["counts"] == direct.summary()["osi"]["counts"].tolist()
     assert "tuning_survey" in w.code["physiology"]
+    meta, png = saved(w, "physiology", "png")
+    assert meta["filename"] == "relu_tuning_survey.png"
+    same_png(png, direct.plot(osi_threshold=0.2))
     assert_untouched(probe.module, before)
 
 
@@ -68,6 +73,18 @@ def test_a_channel_click_measures_tuning_receptive_fields_contrast_and_size(prob
     assert c["contrast"]["c50"] == pytest.approx(float(contrast.c50[0]), nan_ok=True)
     assert len(c["size"]["curve"]["y"]) == len(c["size"]["curve"]["x"]) > 3
     assert "sparse_noise_rf" in w.code["physiology_channel"]
+    grad = nw.physiology.gradient_rf(probe, "relu", [2])
+    size = nw.physiology.size_tuning(probe, "relu", survey, channels=[2])
+    direct = figures.plot_channel_physiology(survey, sparse, grad, contrast, size, 2)
+    meta, png = saved(w, "physiology_channel", "png")
+    assert meta["filename"] == "relu_channel2.png"
+    same_png(png, direct)
+    _, svg = saved(w, "physiology_channel", "svg")
+    assert {a.get_xlabel() for a in direct.axes if a.get_label() != "<colorbar>"} <= svg_texts(svg)
+    assert {"relu channel 2", "mean input gradient", "ON − OFF response (blank-subtracted)"} <= svg_texts(svg)
+    front_end_update(w, selected_layer="conv")  # another layer: this channel's figure is not offered any more
+    assert "physiology_channel" not in w.figures
+    w.wait(120)
 
 
 @pytest.mark.parametrize("channel", [4, -1, "2", None])
@@ -90,6 +107,9 @@ def test_category_selectivity_on_fLoc_with_the_random_control(probe):
     assert cat["layer"] == "relu" and set(cat["domains"]) >= {"faces", "bodies", "places", "words"}
     for row in cat["table"].values():
         assert 0 <= row["fraction"] <= 1 and 0 <= row["control_fraction"] <= 1
+    meta, png = saved(w, "physiology_category", "png")
+    assert meta["filename"] == "relu_category_selectivity.png"
+    same_png(png, nw.physiology.category_selectivity(probe, "relu", control="random").plot())
     with pytest.raises(ValueError, match="aperture"):
         PhysiologyWidget(probe, aperture="square")
 

@@ -3,48 +3,37 @@
 import { h, s, fmt, announce } from "./dom.js";
 import { pngUrl } from "./codec.js";
 import { POSITIVE } from "./colormap.js";
+import { histogramPlot, yAxis, niceTicks, axisTitles } from "./plots.js";
+import { saveFigure } from "./figure.js";
 import { statusLine, codeBox } from "./status.js";
 
 const COLUMNS = [["id", "neuron"], ["r", "held-out r"], ["reliability", "reliability"], ["ceiled", "ceiled"]];
 
-/** Histogram of per-neuron r with the median reliability as a dashed line; returns an <svg>. */
-export function neuronHistogram(r, ceiling, { width = 260, height = 110, bins = 16 } = {}) {
+/** Histogram of per-neuron r (bins from min(0, r) to max(1, r, ceiling)) with the ceiling as a dashed line. */
+export function neuronHistogram(r, ceiling, { bins = 16 } = {}) {
   const vals = r.filter((v) => v !== null && Number.isFinite(v));
   const lo = Math.min(0, ...vals), hi = Math.max(1, ...vals, ceiling ?? 0);
   const counts = new Array(bins).fill(0);
   for (const v of vals) counts[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))] += 1;
-  const top = Math.max(1, ...counts);
-  const pad = { l: 6, r: 6, t: 6, b: 18 };
-  const x = (v) => pad.l + ((v - lo) / (hi - lo)) * (width - pad.l - pad.r);
-  const bw = (width - pad.l - pad.r) / bins;
-  const svg = s("svg", { class: "nw-plot nw-neuron-hist", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "held-out r per neuron" });
-  counts.forEach((c, i) => {
-    const bh = (c / top) * (height - pad.t - pad.b);
-    svg.append(s("rect", { x: pad.l + i * bw + 0.5, y: height - pad.b - bh, width: bw - 1, height: bh, fill: POSITIVE }));
-  });
-  svg.append(s("line", { x1: pad.l, x2: width - pad.r, y1: height - pad.b, y2: height - pad.b, class: "nw-axis" }));
-  if (ceiling !== null && ceiling !== undefined) {
-    svg.append(s("line", { x1: x(ceiling), x2: x(ceiling), y1: pad.t, y2: height - pad.b, stroke: "#000", "stroke-dasharray": "3 3", class: "nw-ceiling" },
-      [Object.assign(s("title"), { textContent: `median reliability ${fmt(ceiling)}` })]));
-  }
-  for (const v of [lo, hi]) svg.append(Object.assign(s("text", { x: x(v), y: height - 4, class: "nw-tick", "text-anchor": v === lo ? "start" : "end" }), { textContent: fmt(v, 2) }));
-  return svg;
+  const edges = counts.map((_, i) => lo + (i * (hi - lo)) / bins).concat(hi);
+  return histogramPlot(edges, counts, { width: 280, xlabel: "held-out r", ylabel: "neurons", label: "held-out r per neuron", cls: "nw-neuron-hist",
+    marks: [{ value: ceiling, label: `ceiling ${fmt(ceiling)} (ceiled = 1 at the median reliability)`, cls: "nw-ceiling" }] });
 }
 
 /** The layer curve of median ceiled predictivity; onSelect(layer) when a point is clicked. */
-export function ceiledCurve(curve, selected, onSelect, { width = 300, height = 130 } = {}) {
+export function ceiledCurve(curve, selected, onSelect, { width = 320, height = 170, ylabel = "median ceiled r" } = {}) {
   const { layers = [], median_ceiled: ys = [] } = curve || {};
   const vals = ys.filter((v) => v !== null);
-  const lo = Math.min(0, ...vals), hi = Math.max(0.05, ...vals);
-  const pad = { l: 30, r: 8, t: 8, b: 46 };
+  const pad = { l: 54, r: 10, t: 8, b: 62 };
+  const area = { l: pad.l, r: width - pad.r, t: pad.t, b: height - pad.b };
   const x = (i) => pad.l + (i / Math.max(1, layers.length - 1)) * (width - pad.l - pad.r);
-  const y = (v) => pad.t + (1 - (v - lo) / (hi - lo)) * (height - pad.t - pad.b);
   const svg = s("svg", { class: "nw-curve nw-neuron-curve", width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "median ceiled predictivity per layer" });
+  const y = yAxis(svg, area, niceTicks(Math.min(0, ...vals), Math.max(0.05, ...vals), 4));
   const d = ys.map((v, i) => (v === null ? "" : `${i && ys[i - 1] !== null ? "L" : "M"}${x(i)},${y(v)}`)).join("");
   svg.append(s("path", { d, stroke: POSITIVE, fill: "none", "stroke-width": 2 }));
-  for (const v of [lo, hi]) svg.append(Object.assign(s("text", { x: 2, y: y(v) + 4, class: "nw-tick" }), { textContent: fmt(v, 2) }));
+  axisTitles(svg, area, { xlabel: "layer", ylabel, height });
   layers.forEach((name, i) => {
-    const t = s("text", { x: x(i), y: height - pad.b + 10, class: `nw-tick${name === selected ? " nw-tick-selected" : ""}`, transform: `rotate(45 ${x(i)} ${height - pad.b + 10})` });
+    const t = s("text", { x: x(i), y: area.b + 10, class: `nw-tick${name === selected ? " nw-tick-selected" : ""}`, "text-anchor": "end", transform: `rotate(-45 ${x(i)} ${area.b + 10})` });
     t.textContent = name;
     svg.append(t);
     if (ys[i] === null) return;
@@ -59,12 +48,15 @@ export function neuronsPanel(model, root) {
   const wantStatus = statusLine(model, "neurons_want", root);
   const code = codeBox(model, "neurons");
   const wantCode = codeBox(model, "neurons_want");
+  const figure = saveFigure(model, "neurons", root);
+  const wantFigure = saveFigure(model, "neurons_want", root);
   const summary = h("div", { class: "nw-neuron-summary" });
   const plots = h("div", { class: "nw-neuron-plots" });
   const list = h("div", { class: "nw-neuron-list" });
   const want = h("div", { class: "nw-neuron-want" });
   const el = h("section", { class: "nw-panel nw-neurons", "data-panel": "neurons" }, [
-    status.el, summary, plots, list, code.el, h("h4", { text: "What does this neuron want?" }), wantStatus.el, want, wantCode.el]);
+    status.el, summary, plots, list, h("div", { class: "nw-panel-tools" }, [code.el, figure.el]),
+    h("h4", { text: "What does this neuron want?" }), wantStatus.el, want, h("div", { class: "nw-panel-tools" }, [wantCode.el, wantFigure.el])]);
   let sortKey = "r";
   let descending = true;
   let chosen = null;
@@ -99,7 +91,7 @@ export function neuronsPanel(model, root) {
     if (!r.ids) { summary.replaceChildren(); plots.replaceChildren(); drawList(); return; }
     summary.replaceChildren(h("span", { text: `${r.layer}: median held-out r ${fmt(r.median)} over ${r.ids.length} neurons (median reliability ${fmt(r.median_reliability)}; ceiled = ${r.formula})` }));
     plots.replaceChildren(
-      h("figure", {}, [neuronHistogram(r.r, r.median_reliability), h("figcaption", { class: "nw-caption", text: "held-out r per neuron; dashed: median reliability" })]),
+      h("figure", {}, [neuronHistogram(r.r, r.ceiling_r), h("figcaption", { class: "nw-caption", text: `held-out r per neuron; dashed: the ceiling ${fmt(r.ceiling_r)} (ceiled = 1 at the median reliability ${fmt(r.median_reliability)})` })]),
       h("figure", {}, [ceiledCurve(r.curve, r.layer, (layer) => { model.set("selected_layer", layer); model.save_changes(); }),
         h("figcaption", { class: "nw-caption", text: `median ceiled predictivity (${r.formula}) per layer` })]));
     drawList();
@@ -131,8 +123,8 @@ export function neuronsPanel(model, root) {
   function update(changed) {
     if (!changed || changed.includes("neuron_result")) drawResult();
     if (!changed || changed.includes("neuron_want")) drawWant();
-    status.update(); wantStatus.update(); code.update(); wantCode.update();
+    for (const x of [status, wantStatus, code, wantCode, figure, wantFigure]) x.update();
   }
   update();
-  return { el, update, traits: ["neuron_result", "neuron_want", "jobs", "code"] };
+  return { el, update, traits: ["neuron_result", "neuron_want", "jobs", "code", "figures"] };
 }

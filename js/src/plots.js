@@ -33,6 +33,27 @@ export function niceTicks(lo, hi, target = 5) {
   return { lo: ticks[0], hi: ticks[ticks.length - 1], step, ticks };
 }
 
+/** A log axis over [lo, hi] (both > 0): ticks at 1, 2 and 5 × 10^k inside it; the domain is the data's own. */
+export function logTicks(lo, hi) {
+  if (!(lo > 0) || !(hi > lo)) return niceTicks(lo, hi, 4);
+  const ticks = [];
+  for (let k = Math.floor(Math.log10(lo)); k <= Math.ceil(Math.log10(hi)); k++) {
+    for (const m of [1, 2, 5]) {
+      const v = Number((m * 10 ** k).toPrecision(6));
+      if (v >= lo * (1 - 1e-9) && v <= hi * (1 + 1e-9)) ticks.push(v);
+    }
+  }
+  return { lo, hi, step: null, ticks, log: true };
+}
+
+/** Whole-number ticks from 0 to at least `top` (counts). */
+export function countTicks(top, target = 4) {
+  const step = Math.max(1, Math.ceil(niceStep(Math.max(1, top), target)));
+  const ticks = [];
+  for (let v = 0; v < top + step; v += step) ticks.push(v);
+  return { lo: 0, hi: ticks[ticks.length - 1], step, ticks };
+}
+
 /** A tick's text: as many decimals as the step needs, a true minus sign, thousands separated. */
 export function tickText(value, step) {
   const d = stepDecimals(step);
@@ -48,7 +69,7 @@ function text(attrs, content) {
 }
 
 /** Axis titles: `x` centred under the plot area, `y` rotated along its left edge. */
-function axisTitles(svg, area, { xlabel, ylabel, height }) {
+export function axisTitles(svg, area, { xlabel, ylabel, height }) {
   if (xlabel) svg.append(text({ x: (area.l + area.r) / 2, y: height - 3, class: "nw-axis-title", "data-axis": "x", "text-anchor": "middle" }, xlabel));
   if (ylabel) {
     const cy = (area.t + area.b) / 2;
@@ -70,18 +91,28 @@ export function yAxis(svg, area, axis) {
   return y;
 }
 
-/** A horizontal value axis at y = area.b; returns the value -> x function. */
+/** A horizontal value axis at y = area.b (logarithmic for a `logTicks` axis); returns the value -> x function. */
 export function xAxis(svg, area, axis) {
-  const x = (v) => area.l + ((v - axis.lo) / (axis.hi - axis.lo)) * (area.r - area.l);
+  const pos = axis.log ? Math.log : (v) => v;
+  const x = (v) => area.l + ((pos(v) - pos(axis.lo)) / (pos(axis.hi) - pos(axis.lo))) * (area.r - area.l);
   const g = s("g", { class: "nw-x-axis" });
   g.append(s("line", { x1: area.l, x2: area.r, y1: area.b, y2: area.b, class: "nw-axis" }));
   for (const v of axis.ticks) {
     g.append(s("line", { x1: x(v), x2: x(v), y1: area.t, y2: area.b, class: "nw-grid" }),
       s("line", { x1: x(v), x2: x(v), y1: area.b, y2: area.b + 3, class: "nw-axis" }),
-      text({ x: x(v), y: area.b + 13, class: "nw-tick", "text-anchor": "middle", "data-tick": v }, tickText(v, axis.step)));
+      text({ x: x(v), y: area.b + 13, class: "nw-tick", "text-anchor": "middle", "data-tick": v }, tickText(v, axis.log ? v : axis.step)));
   }
   svg.append(g);
   return x;
+}
+
+/** Vertical marker lines [{value, label, cls}] (a ceiling, a fitted c50) across the plot area. */
+function marks(svg, area, x, list) {
+  for (const m of list || []) {
+    if (m.value === null || m.value === undefined || !Number.isFinite(x(m.value))) continue;
+    svg.append(s("line", { x1: x(m.value), x2: x(m.value), y1: area.t, y2: area.b, class: `nw-mark ${m.cls || ""}`, stroke: "#000", "stroke-dasharray": "3 3", "data-value": m.value },
+      [Object.assign(s("title"), { textContent: m.label || fmt(m.value) })]));
+  }
 }
 
 // ---- plots -------------------------------------------------------------------------------------------
@@ -111,6 +142,45 @@ export function linePlot(ys, { width = 300, height = 170, xlabel = "", ylabel = 
   const d = ys.map((v, i) => (Number.isFinite(v) ? `${i && Number.isFinite(ys[i - 1]) ? "L" : "M"}${x(i).toFixed(1)},${y(v).toFixed(1)}` : "")).join("");
   svg.append(s("path", { d, class: "nw-line", stroke: POSITIVE }));
   if (xlabels) ys.forEach((v, i) => { if (Number.isFinite(v)) svg.append(s("circle", { cx: x(i), cy: y(v), r: 2.5, fill: POSITIVE }, [Object.assign(s("title"), { textContent: `${xlabels[i]}: ${fmt(v)}` })])); });
+  axisTitles(svg, area, { xlabel, ylabel, height });
+  return svg;
+}
+
+/** A histogram: bars over bin `edges` on a value x axis, a count y axis with whole-number ticks, axis titles,
+ * and marker lines (`marks`). */
+export function histogramPlot(edges, counts, { width = 230, height = 140, xlabel = "", ylabel = "", label = "", cls = "", marks: lines = [] } = {}) {
+  const area = { l: 40, r: width - 10, t: 8, b: height - 32 };
+  const svg = s("svg", { class: `nw-plot ${cls}`, width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label || xlabel });
+  if (!counts.length || edges.length !== counts.length + 1) return svg;
+  const y = yAxis(svg, area, countTicks(Math.max(...counts)));
+  const x = xAxis(svg, area, niceTicks(edges[0], edges[edges.length - 1], 4));
+  counts.forEach((c, i) => {
+    const x0 = x(edges[i]), x1 = x(edges[i + 1]);
+    svg.append(s("rect", { x: x0 + 0.5, y: y(c), width: Math.max(1, x1 - x0 - 1), height: area.b - y(c), fill: POSITIVE, class: "nw-hist-bar", "data-count": c },
+      [Object.assign(s("title"), { textContent: `${fmt(edges[i], 2)}–${fmt(edges[i + 1], 2)}: ${c}` })]));
+  });
+  marks(svg, area, x, lines);
+  axisTitles(svg, area, { xlabel, ylabel, height });
+  return svg;
+}
+
+/** Curves [{x, y, cls, stroke, points}] on value axes (x logarithmic with `logX`; points at x <= 0 are left out
+ * there), the y axis from 0 or the lowest value, axis titles and marker lines. */
+export function xyPlot(series, { width = 230, height = 150, xlabel = "", ylabel = "", label = "", cls = "", logX = false, marks: lines = [] } = {}) {
+  const area = { l: 44, r: width - 10, t: 8, b: height - 32 };
+  const svg = s("svg", { class: `nw-plot ${cls}`, width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label || xlabel });
+  const pts = series.map((sr) => (sr.x || []).map((v, i) => [Number(v), sr.y[i] === null ? NaN : Number(sr.y[i])])
+    .filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b) && (!logX || a > 0)));
+  const xs = pts.flat().map((p) => p[0]), ys = pts.flat().map((p) => p[1]);
+  if (!xs.length) return svg;
+  const y = yAxis(svg, area, niceTicks(Math.min(0, ...ys), Math.max(...ys), 4));
+  const x = xAxis(svg, area, logX ? logTicks(Math.min(...xs), Math.max(...xs)) : niceTicks(Math.min(...xs), Math.max(...xs), 4));
+  series.forEach((sr, k) => {
+    const d = pts[k].map(([a, b], i) => `${i ? "L" : "M"}${x(a).toFixed(1)},${y(b).toFixed(1)}`).join("");
+    svg.append(s("path", { d, stroke: sr.stroke || POSITIVE, fill: "none", "stroke-width": sr.points ? 2 : 1.5, class: sr.cls || "nw-line" }));
+    if (sr.points) pts[k].forEach(([a, b]) => svg.append(s("circle", { cx: x(a), cy: y(b), r: 2.5, fill: sr.stroke || POSITIVE, class: "nw-point" }, [Object.assign(s("title"), { textContent: `${fmt(a)}: ${fmt(b)}` })])));
+  });
+  marks(svg, area, x, lines);
   axisTitles(svg, area, { xlabel, ylabel, height });
   return svg;
 }

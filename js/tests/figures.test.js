@@ -1,7 +1,7 @@
 // Issue 14 in the front end: tick scales, the kernel's colour tables, axis titles, colour bars, category bands,
 // block paths in the filtered tree, and "save figure".
 import { describe, it, expect, vi } from "vitest";
-import { niceTicks, niceStep, tickText, categoryRuns, categoryBands, barChart, linePlot } from "../src/plots.js";
+import { niceTicks, niceStep, tickText, categoryRuns, categoryBands, barChart, linePlot, logTicks, countTicks } from "../src/plots.js";
 import { colourTable, colourTables, signedPosition } from "../src/colormap.js";
 import { mount, baseState, arrayPayload, testTable, pngBuffer } from "./fake_model.js";
 
@@ -21,6 +21,15 @@ describe("tick scales", () => {
       // evenly spaced by the nice step
       a.ticks.slice(1).forEach((t, i) => expect(t - a.ticks[i]).toBeCloseTo(a.step, 10));
     }
+  });
+
+  it("log axes tick at 1, 2 and 5 × 10^k inside the data; count axes at whole numbers", () => {
+    expect(logTicks(0.02, 1)).toMatchObject({ lo: 0.02, hi: 1, log: true, ticks: [0.02, 0.05, 0.1, 0.2, 0.5, 1] });
+    expect(logTicks(2, 90.5).ticks).toEqual([2, 5, 10, 20, 50]);
+    expect(logTicks(3, 3).log).toBeUndefined(); // one value: a linear axis around it
+    expect(countTicks(1).ticks).toEqual([0, 1]);
+    expect(countTicks(3).ticks).toEqual([0, 1, 2, 3]);
+    expect(countTicks(7)).toMatchObject({ step: 2, ticks: [0, 2, 4, 6, 8] });
   });
 
   it("prints ticks with the decimals their step needs and a true minus", () => {

@@ -3,7 +3,7 @@ import { mount, pngBuffer, baseState } from "./fake_model.js";
 
 const RESULT = {
   layer: "layer3", ids: ["n0", "n1", "n2"], r: [0.2, 0.6, null], reliability: [0.5, 0.8, 0.3], ceiled: [0.4, 0.75, null],
-  formula: "r/c", median: 0.4, median_reliability: 0.5,
+  formula: "r/c", median: 0.4, median_reliability: 0.5, ceiling_r: 0.5,
   curve: { layers: ["conv1", "layer1", "layer3"], median_ceiled: [0.1, 0.3, 0.5] },
 };
 
@@ -43,6 +43,38 @@ describe("neurons panel", () => {
     expect(want.textContent).toContain("[0.400, 0.700] on 128 images");
     expect(want.querySelectorAll(".nw-neuron-strip").length).toBe(2);
     expect(want.querySelectorAll(".nw-neuron-strip img").length).toBe(3);
+  });
+});
+
+describe("neurons panel plots", () => {
+  it("the histogram has axis titles, whole-number count ticks and the ceiling at its r", () => {
+    const { model, el } = mount({ ...baseState(["neurons"]), neuron_result: {}, neuron_want: {} });
+    model.kernelSet("neuron_result", { ...RESULT, ceiling_r: 0.7071 });
+    const hist = el.querySelector(".nw-neuron-hist");
+    expect(hist.querySelector('[data-axis="x"]').textContent).toBe("held-out r");
+    expect(hist.querySelector('[data-axis="y"]').textContent).toBe("neurons");
+    expect([...hist.querySelectorAll(".nw-y-axis .nw-tick")].map((t) => Number(t.dataset.tick))).toEqual([0, 1]);
+    expect([...hist.querySelectorAll(".nw-hist-bar")].reduce((n, b) => n + Number(b.dataset.count), 0)).toBe(2); // the null r is left out
+    const ceiling = hist.querySelector(".nw-ceiling");
+    expect(Number(ceiling.dataset.value)).toBe(0.7071);
+    const ticks = [...hist.querySelectorAll(".nw-x-axis .nw-tick")];
+    const x = (t) => Number(t.getAttribute("x"));
+    const [t0, t1] = [ticks.find((t) => Number(t.dataset.tick) === 0), ticks.find((t) => Number(t.dataset.tick) === 1)];
+    expect(Number(ceiling.getAttribute("x1"))).toBeCloseTo(x(t0) + 0.7071 * (x(t1) - x(t0)), 5);
+    const curve = el.querySelector(".nw-neuron-curve");
+    expect(curve.querySelector('[data-axis="x"]').textContent).toBe("layer");
+    expect(curve.querySelector('[data-axis="y"]').textContent).toBe("median ceiled r");
+    expect([...curve.querySelectorAll(".nw-y-axis .nw-tick")].map((t) => Number(t.dataset.tick))).toEqual([0, 0.2, 0.4, 0.6]); // covers the highest point, 0.5
+  });
+
+  it("the predictivity and the neuron's view offer their figures", () => {
+    const { model, el } = mount({ ...baseState(["neurons"]), neuron_result: RESULT, neuron_want: {} });
+    const box = (p) => el.querySelector(`.nw-save-figure[data-figure="${p}"]`);
+    expect(box("neurons").hidden && box("neurons_want").hidden).toBe(true);
+    model.kernelSet("figures", { neurons: "layer3_neuron_predictivity", neurons_want: "layer3_n1_wants" });
+    expect(box("neurons").hidden || box("neurons_want").hidden).toBe(false);
+    box("neurons_want").querySelector('[data-format="svg"]').click();
+    expect(model.sent.at(-1)).toEqual({ action: "save_figure", panel: "neurons_want", format: "svg" });
   });
 });
 

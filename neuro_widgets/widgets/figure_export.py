@@ -21,7 +21,8 @@ from ..figures import SIGNED_CMAP, UNSIGNED_CMAP, to_bytes
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 PRINT_DPI = 300
 #: panels whose figure belongs to the selected layer (the sanity check and the alignment sweep span the model)
-LAYER_PANELS = ("featurevis", "featurevis_detail", "attribution", "contributions", "rdm")
+LAYER_PANELS = ("featurevis", "featurevis_detail", "attribution", "contributions", "rdm", "physiology",
+                "physiology_channel", "physiology_category", "neurons", "neurons_want")
 #: worker threads of several panels keep figures at once (one lock for all widgets: the updates are tiny)
 _SOURCES_LOCK = threading.Lock()
 

@@ -8,15 +8,17 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import traitlets as t
 
-from ..engine.alignment.ceiling import CEILING_FORMULA_TEXT, DEFAULT_CEILING_FORMULA, ceiled, split_half_consistency
+from ..engine.alignment.ceiling import split_half_consistency
 from ..engine.alignment.encoding import ENCODING_METHODS
 from ..engine.alignment.neural_data import NeuralResponses
+from ..engine.alignment.predictivity import NeuronPredictivity, finite_median, neuron_predictivity
 from ..engine.alignment.sweep import sweep
 from ..engine.featurevis.neuron_wants import neuron_wants
 from . import codegen
 from .base import Action, BaseWidget, as_trait_error, merge_settings
 from .codec import png_bytes
 from .engines import fraction_progress
+from .figure_export import file_stem
 
 #: ``features``: the random-projection width every layer is reduced to (the readouts are pulled back exactly)
 DEFAULT_SETTINGS: Dict[str, Any] = {"encoding": ENCODING_METHODS[0], "features": 1024, "steps": 128, "seed": 0, "top": 6}
@@ -42,25 +44,13 @@ def neuron_layers(widget: BaseWidget, layer: str) -> List[str]:
     return base if layer in base else base + [layer]
 
 
-def per_neuron_summary(result: Any, layers: List[str], layer: str, reliability: np.ndarray,
-                       ids: List[str]) -> Dict[str, Any]:
-    """An encoding sweep -> the selected layer's held-out r per neuron (mean over splits), each neuron's ceiled
-    value by the encoding default formula (a model of the noise-free signal scores 1), and the median ceiled value
-    of every layer (the curve)."""
-    formula = DEFAULT_CEILING_FORMULA["encoding"]
-    rows = {r.layer: r for r in result.rows if r.model == "trained"}
-
-    def per_neuron(name: str) -> np.ndarray:
-        return np.nanmean(np.asarray(rows[name].raw, dtype=np.float64), axis=0)
-
-    def ceiled_all(r: np.ndarray) -> np.ndarray:
-        return np.array([ceiled(float(v), float(c), formula) for v, c in zip(r, reliability)])
-
-    r = per_neuron(layer)
-    return {"layer": layer, "ids": ids, "r": _floats(r), "reliability": _floats(reliability),
-            "ceiled": _floats(ceiled_all(r)), "formula": CEILING_FORMULA_TEXT[formula], "median": _float(np.nanmedian(r)),
-            "median_reliability": _float(np.nanmedian(reliability)),
-            "curve": {"layers": layers, "median_ceiled": [_float(np.nanmedian(ceiled_all(per_neuron(k)))) for k in layers]}}
+def per_neuron_summary(pred: NeuronPredictivity) -> Dict[str, Any]:
+    """A ``NeuronPredictivity`` -> the selected layer's held-out r per neuron, each neuron's reliability and ceiled
+    value, the ceiling on the r axis, and the median ceiled value of every layer (the curve)."""
+    return {"layer": pred.layer, "ids": pred.ids, "r": _floats(pred.r), "reliability": _floats(pred.reliability),
+            "ceiled": _floats(pred.ceiled), "formula": pred.formula_text, "median": _float(finite_median(pred.r)),
+            "median_reliability": _float(finite_median(pred.reliability)), "ceiling_r": _float(pred.ceiling_r),
+            "curve": {"layers": pred.layers, "median_ceiled": _floats(pred.median_ceiled)}}
 
 
 def want_summary(want: Any, top: int) -> Dict[str, Any]:
@@ -143,10 +133,11 @@ class NeuronsPanel(t.HasTraits):
                 consistency = split_half_consistency(self.neural, seed=s["seed"])
                 reliability = np.nanmean(consistency.per_neuroid, axis=0)
                 self.runner.remember(rel_key, reliability)
-            return per_neuron_summary(table, layers, layer, reliability, ids)
+            return neuron_predictivity(table, layer, reliability, ids)
 
-        def show(summary: Dict[str, Any]) -> None:
-            self.neuron_result = summary
+        def show(pred: NeuronPredictivity) -> None:
+            self.neuron_result = per_neuron_summary(pred)
+            self.keep_figure("neurons", pred.plot, file_stem(layer, "neuron_predictivity"))
             self.set_code("neurons", codegen.sweep(layers, call))
 
         self.runner.submit("neurons", ("neurons", layer, tuple(layers), s["encoding"], s["features"], s["seed"]),
@@ -172,6 +163,7 @@ class NeuronsPanel(t.HasTraits):
 
         def show(want: Any) -> None:
             self.neuron_want = want_summary(want, s["top"])
+            self.keep_figure("neurons_want", want.plot, file_stem(layer, want.readout.neuron, "wants"))
             self.set_code("neurons_want", codegen.neuron_wants(layer, neuron, {
                 "max_features": s["features"], "steps": s["steps"], "seed": s["seed"], "top_k": s["top"]}))
 

@@ -11,10 +11,12 @@ import traitlets as t
 
 from ..engine.physiology import (category_selectivity, compare_rfs, contrast_response, gradient_rf, size_tuning,
                                  sparse_noise_rf, tuning_survey)
+from ..figures import plot_channel_physiology
 from . import codegen
 from .base import Action, BaseWidget, as_trait_error, merge_settings
 from .codec import encode_array
 from .engines import fraction_progress
+from .figure_export import file_stem
 
 DEFAULT_SETTINGS: Dict[str, Any] = {"orientations": 12, "sfs": 8, "phases": 8, "aperture": None,
                                     "pixels_per_degree": None, "osi_threshold": 0.2, "control": True}
@@ -138,6 +140,7 @@ class PhysiologyPanel(t.HasTraits):
 
         def show(survey: Any) -> None:
             self.phys_result = {**survey_summary(survey, threshold), "layer": layer}
+            self.keep_figure("physiology", survey.plot, file_stem(layer, "tuning_survey"), osi_threshold=threshold)
             self.set_code("physiology", codegen.physiology_survey(layer, call))
 
         self.runner.submit("physiology", self._survey_key(layer), work, show, on_progress=preview)
@@ -175,6 +178,8 @@ class PhysiologyPanel(t.HasTraits):
             self.phys_channel = {"layer": layer, "channel": channel, "tuning": _plain(survey.channel(channel)),
                                  "rf": rf_summary(sparse, grad, channel), "contrast": _plain(contrast.channel(channel)),
                                  "size": _plain(size.channel(channel))}
+            self.keep_figure("physiology_channel", plot_channel_physiology, file_stem(layer, f"channel{channel}"),
+                             survey=survey, sparse=sparse, gradient=grad, contrast=contrast, size=size, channel=channel)
             self.set_code("physiology_channel", codegen.physiology_channel(layer, channel, call))
 
         self.runner.submit("physiology_channel", ("phys-channel", layer, channel, key), work, show)
@@ -194,6 +199,7 @@ class PhysiologyPanel(t.HasTraits):
         def show(sel: Any) -> None:
             self.phys_category = {"layer": layer, "domains": list(sel.domains), "table": _plain(sel.table()),
                                   "threshold": sel.threshold, "alpha": sel.alpha}
+            self.keep_figure("physiology_category", sel.plot, file_stem(layer, "category_selectivity"))
             self.set_code("physiology_category", codegen.physiology_category(layer, control))
 
         self.runner.submit("physiology_category", ("phys-category", layer, control), work, show)

@@ -15,6 +15,7 @@ from .encoding import EncodingMetric, EncodingScore, InternalConsistency, encodi
 from .mapping import EstimatorMapping, Mapping, PLSMapping, RidgeMapping
 from .metrics import METRIC_SPECS, CKAMetric, RSAMetric
 from .neural_data import NeuralResponses, from_rsatoolbox, subject_groups, to_rsatoolbox
+from .predictivity import NeuronPredictivity, neuron_predictivity
 from .rdm import RDM_METHOD_LABELS, RDM_METHODS, ModelRDMs, rdm
 from .readout import NeuronReadout, fit_readout
 from .regression import DEFAULT_ALPHAS, LinearMap, pls_fit, ridge_fit, standardize_features
@@ -25,9 +26,10 @@ from .sweep import METRICS, default_layers, sweep
 __all__ = [
     "CKAMetric", "CrossValidation", "EncodingMetric", "EstimatorMapping", "InternalConsistency", "Mapping",
     "PLSMapping", "RSAMetric", "RidgeMapping", "pearson_r",
-    "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "METRIC_SPECS", "RDM_METHOD_LABELS", "RDM_METHODS", "BestLayer", "Consistency",
-    "Difference", "EncodingScore", "LayerScore", "LinearMap", "ModelRDMs", "NeuralResponses", "NeuronReadout", "RSACeiling", "SweepResult",
+    "CEILING_FORMULAS", "COMPARE_METHODS", "DEFAULT_ALPHAS", "METRICS", "METRIC_SPECS", "RDM_METHOD_LABELS",
+    "RDM_METHODS", "BestLayer", "Consistency", "Difference", "EncodingScore", "LayerScore", "LinearMap", "ModelRDMs",
+    "NeuralResponses", "NeuronPredictivity", "NeuronReadout", "RSACeiling", "SweepResult",
     "bootstrap_rsa", "ceiled", "cka", "compare_rdms", "default_layers", "encoding_score", "fit_readout", "from_rsatoolbox",
-    "half_split", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
+    "half_split", "neuron_predictivity", "noise_ceiling", "percentile_ci", "permutation_test", "pls_fit", "random_copy", "rdm",
     "ridge_fit", "shuffle_splits", "split_half_consistency", "standardize_features", "subject_groups", "sweep", "to_rsatoolbox",
 ]

@@ -68,6 +68,18 @@ class NeuronReadout:
         return (f"NeuronReadout({self.neuron}: held-out r {self.heldout_r:.3f} [{lo:.3f}, {hi:.3f}] on "
                 f"{len(self.test)} images, alpha {self.alpha:.3g}, {self.weights.shape[0]} features)")
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_neuron_readout``)."""
+        from ...figures import plot_neuron_readout
+
+        return plot_neuron_readout(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def neuron_responses(responses: Any, neuron: Union[int, str]) -> Tuple[np.ndarray, str]:
     """The repetition-mean responses (N,) of one neuron and its id; ``neuron`` is an index or a neuroid id."""

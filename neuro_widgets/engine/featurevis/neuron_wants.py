@@ -50,6 +50,18 @@ class NeuronWants:
                 f"{self.predicted_spread:.2g} for its optimal stimulus vs recorded max {self.recorded_max:.3g}; "
                 f"held-out r {self.readout.heldout_r:.3f})")
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_neuron_wants``)."""
+        from ...figures import plot_neuron_wants
+
+        return plot_neuron_wants(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def neuron_wants(probe: Probe, stimuli: Any, responses: Any, layer: str, neuron: Union[int, str] = 0, *,
                  max_features: int = 4096, steps: int = 256, seed: int = 0, top_k: int = 8,

@@ -92,6 +92,18 @@ class CategorySelectivity(Tabular):
                 "category_means": {"x": cats, "y": np.array([self.category_means[k][c] for k in cats]),
                                    "x_label": "fLoc category", "y_label": "mean response (spatial mean)"}}
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_category_selectivity``)."""
+        from ...figures import plot_category_selectivity
+
+        return plot_category_selectivity(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def _check_domains(domains: Any, categories: np.ndarray) -> Dict[str, Tuple[str, ...]]:
     if not isinstance(domains, Mapping) or not domains:

@@ -81,6 +81,18 @@ class ContrastResponse(Tabular):
                 "c50": float(self.c50[c]), "n": float(self.n[c]), "rmax": float(self.rmax[c]),
                 "r2": float(self.r2[c]), "orientation_deg": float(self.orientation[c]), "sf_cpp": float(self.sf[c])}
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_contrast_response``)."""
+        from ...figures import plot_contrast_response
+
+        return plot_contrast_response(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def contrast_response(probe: Probe, layer: str, survey: Optional[TuningSurvey] = None,
                       channels: Optional[Sequence[int]] = None,

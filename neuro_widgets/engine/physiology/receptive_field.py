@@ -136,6 +136,18 @@ class RFMaps(Tabular):
                 "size_deg": None if self.size_deg is None else float(self.size_deg[i]),
                 "axes": "rows x columns of the model input (pixels)"}
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_rf_maps``)."""
+        from ...figures import plot_rf_maps
+
+        return plot_rf_maps(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def channel_indices(channels: Any, n: int) -> np.ndarray:
     if channels is None:

@@ -56,6 +56,18 @@ class SizeTuning(Tabular):
                 "preferred_diameter_px": float(self.preferred_diameter[c]),
                 "suppression_index": float(self.suppression_index[c]), "centre_px": self.centre}
 
+    def plot(self, ax: Any = None, **style: Any) -> Any:
+        """The house-style figure (see ``neuro_widgets.figures.plot_size_tuning``)."""
+        from ...figures import plot_size_tuning
+
+        return plot_size_tuning(self, ax, **style)
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
+        from ...figures import save
+
+        return save(self.plot(**style), path)
+
 
 def size_tuning(probe: Probe, layer: str, survey: Optional[TuningSurvey] = None,
                 channels: Optional[Sequence[int]] = None,
