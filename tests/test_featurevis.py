@@ -193,6 +193,34 @@ def _track(probe):
     return snapshot(m), [(mod, mod.inplace) for mod in m.modules() if hasattr(mod, "inplace")]
 
 
+def test_progress_sees_values_every_step_and_images_about_32_times(gabor_probe):
+    from neuro_widgets.engine.featurevis.render import PREVIEWS, to_numpy_images
+
+    seen = {"values": [], "images": []}
+
+    def watch(step, total, values=None, images=None, **_):
+        seen["values"].append(step)
+        if images is not None:
+            seen["images"].append(step)
+            assert images.shape == (2, 20, 20, 3) and images.dtype == np.float32
+            assert images.min() >= 0.0 and images.max() <= 1.0
+
+    watched = render(gabor_probe, "conv2:0", steps=100, batch=2, size=20, progress=watch)
+    plain = render(gabor_probe, "conv2:0", steps=100, batch=2, size=20)
+    assert seen["values"] == list(range(1, 101))
+    every = 100 // PREVIEWS
+    assert seen["images"] == sorted({1, 100} | set(range(every, 101, every)))
+    np.testing.assert_array_equal(watched.images, plain.images)  # watching changes nothing
+    short = []
+    render(gabor_probe, "conv2:0", steps=6, progress=lambda s, t, images=None, **_: short.append(images is not None))
+    assert all(short) and len(short) == 6  # a short run shows every step
+    x = torch.rand(3, 3, 5, 7) * 1.4 - 0.2  # the conversion: the old formula's values, contiguous
+    old = x.permute(0, 2, 3, 1).numpy().clip(0.0, 1.0)
+    new = to_numpy_images(x)
+    np.testing.assert_array_equal(new, old)
+    assert new.flags.c_contiguous
+
+
 def test_model_untouched_after_render_cancel_and_error(gabor_probe):
     before, inplace = _track(gabor_probe)
     m = gabor_probe.module

@@ -328,6 +328,18 @@ def test_sheet_images_appear_while_optimising(resnet20, small, monkeypatch):
     assert seen[-1] == (True, 4)
 
 
+def test_sheet_previews_come_first_at_once_then_ever_less_often():
+    from neuro_widgets.widgets.featurevis import PREVIEW_MAX, PreviewPace
+
+    pace = PreviewPace()
+    times = np.arange(0, 20, 0.05)
+    sent = [round(float(now), 2) for now in times if pace.due(float(now))]
+    assert sent[:5] == [0.0, 0.5, 1.25, 2.4, 4.1]  # waits 0.5, 0.75, 1.125, 1.6875 s (rounded up to the clock)
+    gaps = np.diff(sent)
+    assert np.all(np.diff(gaps) >= -1e-9) and gaps.max() <= PREVIEW_MAX + 0.05
+    assert len(sent) == 10  # a 20-s render: 10 previews instead of 40 at a fixed 0.5 s
+
+
 def test_per_map_scale_option(resnet20, small):
     w = nw.AttributionWidget(resnet20, small.stimuli, layer="layer3", methods=["saliency", "gradcam"])
     w.wait(120)

@@ -1,6 +1,7 @@
 """The optimal-stimuli panel: a paged contact sheet of a layer's channels, and one channel in detail."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Dict, List, Optional
 
@@ -18,8 +19,26 @@ from .figure_export import file_stem
 
 SHEET_PX = 96  # contact-sheet tiles are sent at most this large
 DETAIL_PX = 224
-#: progressive images are sent at most this often while a sheet forms (seconds)
+#: progressive images of a forming sheet: the first as soon as there are any, then after PREVIEW_INTERVAL seconds,
+#: each wait PREVIEW_GROWTH times the last up to PREVIEW_MAX (early steps change the images most; every preview
+#: costs the kernel its PNGs and the browser their decoding, which a 2-core machine takes from the render)
 PREVIEW_INTERVAL = 0.5
+PREVIEW_GROWTH = 1.5
+PREVIEW_MAX = 3.0
+
+
+class PreviewPace:
+    """Says when the next preview of a forming sheet is due (see PREVIEW_INTERVAL)."""
+
+    def __init__(self) -> None:
+        self.last, self.wait = -math.inf, 0.0
+
+    def due(self, now: float) -> bool:
+        if now - self.last < self.wait:
+            return False
+        self.last = now
+        self.wait = min(max(self.wait * PREVIEW_GROWTH, PREVIEW_INTERVAL), PREVIEW_MAX)
+        return True
 #: channels per contact-sheet page: at <= SHEET_PX pixels a tile, a page stays far below the message limit
 MAX_PAGE = 64
 
@@ -137,7 +156,7 @@ class FeatureVisPanel(t.HasTraits):
         head = {"layer": layer, "page": page, "n_pages": n_pages, "n_channels": n, "channels": channels}
         self.fv_sheet = {**head, "images": [], "values": [], "final": False}
         kwargs = render_kwargs(s)
-        last = [0.0]
+        pace = PreviewPace()
 
         def work(report: Any, cancel: Any) -> Any:
             call = {**kwargs, "channels": channels, "progress": fraction_progress(report, "step"),
@@ -152,10 +171,8 @@ class FeatureVisPanel(t.HasTraits):
             return result
 
         def preview(images: Any = None, **_: Any) -> None:
-            now = time.monotonic()
-            if images is None or now - last[0] < PREVIEW_INTERVAL:
+            if images is None or not pace.due(time.monotonic()):
                 return
-            last[0] = now
             self.fv_sheet = {**head, "images": png_list(images, SHEET_PX), "values": [], "final": False}
 
         def show(result: Any) -> None:

@@ -114,8 +114,8 @@ def render_layer(
     """Render every channel of ``layer`` (or the given ``channels``), one image per channel.
 
     ``batch_size`` channels are optimized together; by default as many as fit ``memory_budget`` bytes
-    (default: half the free GPU memory, or 2 GiB on the CPU). ``progress(done, total, images=, values=,
-    channels=)`` counts steps over all batches. On cancel, the channels finished so far (and the current
+    (default: half the free GPU memory, or 2 GiB on the CPU). ``progress(done, total, values=, channels=)``
+    counts steps over all batches, with ``images=`` as :func:`~.render.render` passes them. On cancel, the channels finished so far (and the current
     batch's images so far) are returned with ``cancelled=True``.
 
     >>> sheet = render_layer(probe, "layer3", steps=256)

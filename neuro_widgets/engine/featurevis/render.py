@@ -85,7 +85,13 @@ def _pair(size: Size, what: str) -> Tuple[int, int]:
 
 
 def to_numpy_images(x: torch.Tensor) -> np.ndarray:
-    return x.detach().permute(0, 2, 3, 1).float().cpu().numpy().clip(0.0, 1.0)
+    """(B, 3, H, W) images -> float32 (B, H, W, 3) in [0, 1] (clamped before the layout change: half the time)."""
+    return x.detach().float().clamp(0.0, 1.0).cpu().numpy().transpose(0, 2, 3, 1).copy()
+
+
+#: a progress callback sees the forming images at about this many steps of a run (every step of a shorter one):
+#: converting a batch of 224-px images costs ~10 ms, a tenth of a step, and nobody watches 500 frames
+PREVIEWS = 32
 
 
 class ModelInput:
@@ -229,6 +235,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
              want_previews: bool = False, extra: Optional[Dict[str, Any]] = None) -> RenderResult:
     """The optimization loop shared by :func:`render` and ``render_layer`` (one batch)."""
     total = total_steps or plan.steps
+    preview_every = max(1, plan.steps // PREVIEWS)
     live = plan.param.build(plan.batch, plan.size, generator, probe.device)
     to_input = ModelInput(probe, plan.transforms, plan.input_size)
     layers = list(plan.objective.layers)
@@ -265,9 +272,11 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
                 opt.step()
                 history.append(values.detach())
                 done = step + 1
-                if want_previews:
+                if want_previews and (done % preview_every == 0 or done in (1, plan.steps)):
                     report(step_offset + done, total, images=to_numpy_images(image),
                            values=values.detach().cpu().numpy(), **(extra or {}))
+                elif want_previews:
+                    report(step_offset + done, total, values=values.detach().cpu().numpy(), **(extra or {}))
                 else:
                     report(step_offset + done, total)
             if done >= plan.steps or cancelled:
@@ -312,8 +321,9 @@ def render(
     ``input_size`` (default: the model's) before the model. ``transforms``: ``"standard"`` (Lucid's stack,
     scaled to the image size), ``None``, or a list of transforms. ``redirect_relu``: ReLU-gradient
     redirection for the first quarter of the steps (``True``), never (``False``) or the first N steps.
-    ``progress(step, total, images=..., values=...)`` sees the images as they form; on ``cancel`` the
-    images so far are returned with ``cancelled=True``. The model is left exactly as it was.
+    ``progress(step, total, values=...)`` is called every step, with ``images=`` (the images as they form) at
+    the first and last step and about :data:`PREVIEWS` times in between; on ``cancel`` the images so far are
+    returned with ``cancelled=True``. The model is left exactly as it was.
 
     >>> result = render(probe, objectives.channel("layer3", 5), steps=256)
     >>> result.images.shape   # (1, 32, 32, 3), floats in [0, 1]
