@@ -483,6 +483,29 @@ def test_cheap_views_are_not_held_behind_a_long_render(resnet20, small):
     assert all(v is not None for v in w.align_result["control"]["hIT"])
 
 
+def test_the_sheet_goes_first_until_its_first_images_then_lets_the_cheap_views_pass(resnet20, small):
+    """The model is busy (a random control holds it) when a layer is clicked: once it is free, the sheet's first
+    images come before the attribution maps, and the maps before the rest of the sheet."""
+    from neuro_widgets.widgets.base import PRIORITY
+    from neuro_widgets.widgets.jobs import GateToken, model_gate
+
+    w = nw.LayerExplorer(resnet20, small, featurevis={**FV, "steps": 60}, attribution=ATTR, alignment=ALIGN)
+    busy = GateToken(model_gate(resnet20.module), PRIORITY["alignment_control"])
+    busy.hold()
+    order = []
+    w.observe(lambda c: order.append(("sheet", c["new"]["final"])) if c["new"].get("images") else None,
+              names="fv_sheet")
+    w.observe(lambda c: order.append(("maps", None)) if c["new"].get("maps") else None, names="attr_result")
+    front_end_update(w, selected_layer="layer2")
+    sheet = w.runner.running("featurevis")
+    assert sheet.cancel.priority == PRIORITY["featurevis_first"] < min(
+        PRIORITY[slot] for slot in ("attribution", "alignment", "rdm", "contributions"))
+    busy.let_go()
+    w.wait(300)
+    assert order.index(("sheet", False)) < order.index(("maps", None)) < order.index(("sheet", True)), order
+    assert sheet.cancel.priority == PRIORITY["featurevis"]
+
+
 def test_block_clicks_share_one_alignment_sweep(resnet20, small, monkeypatch):
     """Each table is swept to the end once per setting: the trained scores (shown first), then with the random
     control (a sweep cancelled by a click elsewhere is not counted: it left no result)."""

@@ -49,9 +49,10 @@ TRAIT_SLOT = {"fv_settings": "featurevis", "fv_page": "featurevis", "fv_channel"
 
 
 #: the order in which a click's views get the model (lower first); a long render lets the views ranked before it
-#: run between its steps, and the alignment panel's random control waits for the contact sheet
-PRIORITY = {"attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1, "featurevis_detail": 2,
-            "featurevis": 3, "sanity": 3, "alignment_control": 4}
+#: run between its steps, and the alignment panel's random control waits for the contact sheet. The sheet starts
+#: ahead of everything ("featurevis_first") until its first images are out, then ranks as "featurevis".
+PRIORITY = {"featurevis_first": -1, "attribution": 0, "alignment": 0, "rdm": 1, "contributions": 1,
+            "featurevis_detail": 2, "featurevis": 3, "sanity": 3, "alignment_control": 4}
 
 
 class Action(NamedTuple):

@@ -159,8 +159,14 @@ class FeatureVisPanel(t.HasTraits):
         pace = PreviewPace()
 
         def work(report: Any, cancel: Any) -> Any:
-            call = {**kwargs, "channels": channels, "progress": fraction_progress(report, "step"),
-                    "cancel": cancel}
+            to_job = fraction_progress(report, "step")
+
+            def progress(done: float, total: float, **extra: Any) -> None:
+                if extra.get("images") is not None:  # the first images are out: the click's other views now first
+                    cancel.lower_to(PRIORITY["featurevis"])
+                to_job(done, total, **extra)
+
+            call = {**kwargs, "channels": channels, "progress": progress, "cancel": cancel}
             result = render_layer(self.probe, layer, **call)
             if result.cancelled:  # keep what formed so far on screen, but never cache a partial sheet
                 still_shown = {k: self.fv_sheet.get(k) for k in head} == head  # not superseded by another page
@@ -184,7 +190,7 @@ class FeatureVisPanel(t.HasTraits):
                                                             result.settings))
 
         key = ("fv_sheet", layer, tuple(channels), tuple(sorted(kwargs.items())))
-        self.runner.submit("featurevis", key, work, show, on_progress=preview, priority=PRIORITY["featurevis"])
+        self.runner.submit("featurevis", key, work, show, on_progress=preview, priority=PRIORITY["featurevis_first"])
 
     # ---- one channel ----------------------------------------------------------------------------------
     def _run_detail(self, layer: str, channel: int) -> None:

@@ -126,10 +126,15 @@ class GateToken(CancelToken):
         if module is not None and self.should_pause() and model_lock(module).held_here() == 0:
             self.pause()
 
+    def lower_to(self, priority: int) -> None:
+        """Rank at ``priority`` from now on, without pausing here: safe inside an engine call (a render asks
+        :meth:`should_pause` between its steps and pauses there, with the model left as found)."""
+        self.priority = priority
+
     def defer(self, priority: int) -> None:
         """Run on at ``priority`` from now on; jobs that now come first and wait get the model before this one
         goes on. Call it between engine calls (never from inside one: the model would still be held)."""
-        self.priority = priority
+        self.lower_to(priority)
         if self.should_pause():
             self.pause()
 
