@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -59,3 +60,28 @@ def assert_untouched(module: torch.nn.Module, before: dict) -> None:
         assert (g0 is None and g1 is None) or (g0 is not None and g1 is not None and torch.equal(g0, g1)), \
             ".grad changed"
     assert not has_hooks(module), "hooks left on the model"
+
+
+def seed_weights(net: torch.nn.Module, generator: torch.Generator) -> torch.nn.Module:
+    """Every parameter of ``net`` drawn from N(0, 1 / fan-in) by ``generator``: the same small model on every
+    machine, whatever torch's global RNG holds."""
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    return net
+
+
+def gabor_conv(orientations=(0.0, 60.0, 120.0), size: int = 15, sf: float = 0.15) -> torch.nn.Conv2d:
+    """A one-input-channel conv whose channels are Gabor filters (sigma 3 px, ``sf`` cycles per pixel) at
+    ``orientations`` degrees: units with a known preferred orientation and SF."""
+    r = (size - 1) / 2
+    rows, cols = np.mgrid[0:size, 0:size]
+    y, x = r - rows, cols - r
+    kernels = []
+    for ori in orientations:
+        along = -x * np.sin(np.deg2rad(ori)) + y * np.cos(np.deg2rad(ori))
+        kernels.append(np.exp(-(x ** 2 + y ** 2) / 18.0) * np.cos(2 * np.pi * sf * along))
+    conv = torch.nn.Conv2d(1, len(kernels), size, padding=size // 2, bias=False)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(np.stack(kernels), dtype=torch.float32)[:, None])
+    return conv

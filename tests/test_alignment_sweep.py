@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import assert_untouched, snapshot
+from conftest import assert_untouched, seed_weights, snapshot
 from torch import nn
 
 import neuro_widgets as nw
@@ -21,9 +21,7 @@ def tiny():
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.Tanh(),
                         nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(256, 32),
                         nn.Tanh())
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    seed_weights(net, g)
     probe = nw.Probe(net, nw.InputSpec(size=(16, 16), mean=(0.5,) * 3, std=(0.25,) * 3))
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (120, 16, 16, 3), dtype=np.uint8)

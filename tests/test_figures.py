@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import neuro_widgets as nw
+from conftest import gabor_conv, seed_weights
 from neuro_widgets import figures
 from neuro_widgets.engine.alignment import NeuralResponses
 from neuro_widgets.engine.alignment.ceiling import noise_ceiling
@@ -31,9 +32,7 @@ def tiny():
     g = torch.Generator().manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU(),
                         nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(128, 4))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    seed_weights(net, g)
     probe = nw.Probe(net, nw.InputSpec(size=(16, 16), mean=(0.5,) * 3, std=(0.25,) * 3))
     rng = np.random.default_rng(0)
     stim = nw.StimulusSet(rng.integers(0, 256, (40, 16, 16, 3), dtype=np.uint8),
@@ -232,17 +231,7 @@ def test_sanity_curve(tiny):
 
 
 def test_tuning_survey_panels():
-    size = 15
-    r = (size - 1) / 2
-    rows, cols = np.mgrid[0:size, 0:size]
-    y, x = r - rows, cols - r
-    kernels = []
-    for ori in (0.0, 60.0, 120.0):
-        along = -x * np.sin(np.deg2rad(ori)) + y * np.cos(np.deg2rad(ori))
-        kernels.append(np.exp(-(x ** 2 + y ** 2) / 18.0) * np.cos(2 * np.pi * 0.15 * along))
-    conv = nn.Conv2d(1, 3, size, padding=size // 2, bias=False)
-    with torch.no_grad():
-        conv.weight.copy_(torch.tensor(np.stack(kernels), dtype=torch.float32)[:, None])
+    conv = gabor_conv()
     probe = nw.Probe(nn.Sequential(conv), nw.InputSpec(size=32, mean=0.5, std=0.5, channels=1))
     survey = nw.physiology.tuning_survey(probe, "0", orientations=6, sfs=[0.1, 0.15, 0.2], phases=4)
     fig = survey.plot(channel=1)

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 import neuro_widgets as nw
+from conftest import gabor_conv, seed_weights
 from neuro_widgets import figures
 from neuro_widgets.engine.physiology.contrast import ContrastResponse, naka_rushton
 from neuro_widgets.engine.physiology.size import SizeTuning
@@ -28,17 +29,7 @@ DOMAINS = {"faces": ["face"], "bodies": ["body"], "places": ["place"]}
 @pytest.fixture(scope="module")
 def gabors():
     """Three Gabor channels (0, 60, 120 deg) behind a ReLU: tuned units with real receptive fields."""
-    size = 15
-    r = (size - 1) / 2
-    rows, cols = np.mgrid[0:size, 0:size]
-    y, x = r - rows, cols - r
-    kernels = []
-    for ori in (0.0, 60.0, 120.0):
-        along = -x * np.sin(np.deg2rad(ori)) + y * np.cos(np.deg2rad(ori))
-        kernels.append(np.exp(-(x ** 2 + y ** 2) / 18.0) * np.cos(2 * np.pi * 0.15 * along))
-    conv = nn.Conv2d(1, 3, size, padding=size // 2, bias=False)
-    with torch.no_grad():
-        conv.weight.copy_(torch.tensor(np.stack(kernels), dtype=torch.float32)[:, None])
+    conv = gabor_conv()
     return nw.Probe(nn.Sequential(conv, nn.ReLU()), nw.InputSpec(size=32, mean=0.5, std=0.5, channels=1))
 
 
@@ -47,9 +38,7 @@ def tiny():
     g = torch.Generator().manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU(),
                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    seed_weights(net, g)
     probe = nw.Probe(net, nw.InputSpec(size=(12, 12), mean=(0.5,) * 3, std=(0.25,) * 3))
     rng = np.random.default_rng(0)
     stim = nw.StimulusSet(rng.integers(0, 256, (36, 12, 12, 3), dtype=np.uint8),

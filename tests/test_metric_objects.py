@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 import neuro_widgets as nw
+from conftest import seed_weights
 from neuro_widgets.engine.alignment import NeuralResponses
 
 from sklearn.linear_model import Ridge
@@ -20,9 +21,7 @@ def small():
     g = torch.Generator().manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.Tanh(),
                         nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.ReLU())
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    seed_weights(net, g)
     probe = nw.Probe(net, nw.InputSpec(size=(8, 8), mean=(0.5,) * 3, std=(0.25,) * 3))
     rng = np.random.default_rng(0)
     stim = nw.StimulusSet(rng.integers(0, 256, (48, 8, 8, 3), dtype=np.uint8),

@@ -18,6 +18,7 @@ from PIL import Image
 from torch import nn
 
 import neuro_widgets as nw
+from conftest import seed_weights
 from neuro_widgets import figures
 from neuro_widgets.engine.neural import NeuralRDMs
 from neuro_widgets.widgets.figure_export import PRINT_DPI
@@ -32,9 +33,7 @@ def tiny():
     g = torch.Generator().manual_seed(0)
     net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 8, 3, stride=2, padding=1), nn.ReLU(),
                         nn.Flatten(), nn.Linear(128, 4))
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=g) * (1 / np.sqrt(max(p[0].numel(), 1))))
+    seed_weights(net, g)
     probe = nw.Probe(net, nw.InputSpec(size=(8, 8), mean=(0.5,) * 3, std=(0.25,) * 3))
     rng = np.random.default_rng(0)
     stim = nw.StimulusSet(rng.integers(0, 256, (12, 8, 8, 3), dtype=np.uint8), metadata={"category": CATEGORIES})
