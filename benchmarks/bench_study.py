@@ -11,7 +11,8 @@
    Parquet store (flat per-task overhead = nothing quadratic); the in-process run of the same tasks shows what
    the store's writes cost. Target <= 50 ms.
 
-    .venv/bin/python benchmarks/bench_study.py [--n-boot 100] [--budget-mib 512] [--repeats 1] [--skip-speedup] [--skip-overhead]
+    .venv/bin/python benchmarks/bench_study.py [--n-boot 100] [--budget-mib 512] [--repeats 1]
+                                               [--skip-speedup] [--skip-overhead]
                                                [--tasks 250 1000]
 """
 from __future__ import annotations

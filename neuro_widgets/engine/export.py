@@ -37,6 +37,16 @@ class Tabular:
         return pd.DataFrame(self.to_records(**options))
 
 
+class Figured:
+    """A result with a ``plot(**style)``: :meth:`save` writes that figure to a file."""
+
+    def save(self, path: Any, **style: Any) -> Any:
+        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf, from its suffix); returns the path."""
+        from ..figures import save
+
+        return save(self.plot(**style), path)  # type: ignore[attr-defined]
+
+
 def per_channel_records(layer: str, channels: Any, columns: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """One record per channel: its layer, index, and the value of every per-channel array in ``columns``."""
     arrays = {k: np.asarray(v) for k, v in columns.items()}

@@ -12,7 +12,6 @@ from ..engine.attribution.core import check_layer
 from ..engine.attribution.registry import get_method
 
 
-
 def fraction_progress(report: Callable[..., None], message: str) -> Callable[..., None]:
     """Engine ``progress(done, total, **extra)`` -> the job's ``report(fraction, message, **extra)``."""
 

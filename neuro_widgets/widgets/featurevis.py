@@ -39,6 +39,8 @@ class PreviewPace:
         self.last = now
         self.wait = min(max(self.wait * PREVIEW_GROWTH, PREVIEW_INTERVAL), PREVIEW_MAX)
         return True
+
+
 #: channels per contact-sheet page: at <= SHEET_PX pixels a tile, a page stays far below the message limit
 MAX_PAGE = 64
 

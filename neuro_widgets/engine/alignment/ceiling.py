@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..export import Tabular
+from ..export import Figured, Tabular
 from ._tensor import Device, as_tensor
 from .compare import average_ranks, check_compare_method, compare_vectors, rdm_stack, upper
 from .neural_data import present_repetitions
@@ -45,7 +45,7 @@ def pooling_name(method: str, pooling: str) -> str:
 
 
 @dataclass
-class RSACeiling(Tabular):
+class RSACeiling(Tabular, Figured):
     """Upper and lower bound of the RSA noise ceiling, with the per-subject values they average.
 
     With ``groups`` (e.g. sessions of one subject) the per-subject values are means over that subject's RDMs.
@@ -81,13 +81,6 @@ class RSACeiling(Tabular):
         from ...figures import plot_noise_ceiling
 
         return plot_noise_ceiling(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def check_pooling(pooling: str) -> str:
     if pooling not in POOLINGS:

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..describe import brief
-from ..export import Tabular
+from ..export import Figured, Tabular
 from .ceiling import CEILING_FORMULA_TEXT, CEILING_FORMULAS, DEFAULT_CEILING_FORMULA, ceiled
 
 #: the held-out r at which a neuron of reliability c scores ceiled = 1, per formula
@@ -23,7 +23,7 @@ def finite_median(values: Any) -> float:
 
 
 @dataclass
-class NeuronPredictivity(Tabular):
+class NeuronPredictivity(Tabular, Figured):
     """Held-out r per neuron of ``layer`` against each neuron's ``reliability`` (split-half consistency)."""
 
     layer: str
@@ -61,13 +61,6 @@ class NeuronPredictivity(Tabular):
         from ...figures import plot_neuron_predictivity
 
         return plot_neuron_predictivity(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def neuron_predictivity(result: Any, layer: str, reliability: Sequence[float], ids: Optional[Sequence[str]] = None,
                         formula: str = DEFAULT_CEILING_FORMULA["encoding"]) -> NeuronPredictivity:

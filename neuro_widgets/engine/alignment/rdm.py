@@ -16,7 +16,7 @@ from typing import Any, Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..export import optional_import
+from ..export import Figured, optional_import
 from ._tensor import Device, features_2d, resolve_device
 
 RDM_METHODS = ("correlation", "euclidean", "cosine")
@@ -86,7 +86,7 @@ def _rdm_one(x: torch.Tensor, method: str, device: torch.device) -> torch.Tensor
     return out
 
 
-class ModelRDMs(dict):
+class ModelRDMs(dict, Figured):
     """``{layer: (N, N) float64 tensor}`` of one model, with the distance and the stimulus ids they cover.
 
     A plain dict otherwise; :meth:`plot` draws them, :meth:`to_rsatoolbox` gives them to rsatoolbox as one
@@ -120,13 +120,6 @@ class ModelRDMs(dict):
                             **{"title": names[0], **style})
         return plot_rdms({name: self[name] for name in names}, categories=categories, sort=sort, label=label,
                          **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
     def to_rsatoolbox(self) -> Any:
         """An ``rsatoolbox.rdm.RDMs``: one RDM per layer (rdm descriptor ``layer``), the stimulus ids as pattern
         descriptor ``stimulus_id``, the distance as ``dissimilarity_measure`` (the same numbers: rsatoolbox's

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..describe import brief
+from ..export import Figured
 from ._tensor import as_tensor, features_2d
 from .ceiling import _pearson_columns
 from .neural_data import NeuralResponses
@@ -32,7 +33,7 @@ _RANK_RTOL = 1e-10  # row-space directions below this fraction of the largest ei
 
 
 @dataclass
-class NeuronReadout:
+class NeuronReadout(Figured):
     """A fitted linear readout of one neuron (see the module docstring)."""
 
     neuron: str                       # the neuroid's id
@@ -73,13 +74,6 @@ class NeuronReadout:
         from ...figures import plot_neuron_readout
 
         return plot_neuron_readout(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def neuron_responses(responses: Any, neuron: Union[int, str]) -> Tuple[np.ndarray, str]:
     """The repetition-mean responses (N,) of one neuron and its id; ``neuron`` is an index or a neuroid id."""

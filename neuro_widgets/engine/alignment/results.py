@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..export import Tabular, optional_import, plain_attrs
+from ..export import Figured, Tabular, optional_import, plain_attrs
 
 #: the per-row numbers of a sweep, one variable each in :meth:`SweepResult.to_xarray`
 _ROW_FIELDS = ("score", "ci_low", "ci_high", "ceiling", "ceiled", "n_stimuli")
@@ -73,7 +73,7 @@ class Difference:
 
 
 @dataclass
-class SweepResult(Tabular):
+class SweepResult(Tabular, Figured):
     """Every layer x every region (x trained/control), plus the held-out best layer per region.
 
     >>> res = nw.alignment.sweep(probe, ds, control="random")
@@ -169,9 +169,3 @@ class SweepResult(Tabular):
         from ...figures import plot_sweep
 
         return plot_sweep(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from captum.attr import LayerConductance, LayerIntegratedGradients
 
-from ..export import Tabular
+from ..export import Figured, Tabular
 from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
@@ -38,7 +38,7 @@ CONTRIBUTION_PARAMS = {p.name: p for p in (
 
 
 @dataclass
-class LayerContributions(Tabular):
+class LayerContributions(Tabular, Figured):
     """Per-channel signed contributions of ``layer`` to a target.
 
     ``per_image``: (N, C) contributions summed over space. ``values``: (C,) their mean over images.
@@ -103,13 +103,6 @@ class LayerContributions(Tabular):
         from ...figures import plot_layer_contributions
 
         return plot_layer_contributions(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def layer_contributions(
     probe: Probe,

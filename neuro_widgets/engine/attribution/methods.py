@@ -17,7 +17,7 @@ from captum.attr import (DeepLift, GradientShap, GuidedBackprop, GuidedGradCam, 
                          IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel, Occlusion, Saliency)
 from torch import nn
 
-from ..export import Tabular
+from ..export import Figured, Tabular
 from ..model_state import inplace_off, preserved
 from ..probe import Probe, Stimuli
 from ..progress import CancelToken, ProgressArg
@@ -32,7 +32,7 @@ from .targets import TargetArg, TargetPlan, check_runs_before, resolve_target
 
 
 @dataclass
-class AttributionResult(Tabular):
+class AttributionResult(Tabular, Figured):
     """Signed attributions of one method for N images.
 
     ``attributions``: (N, C, H, W) for input methods, (N, H, W) for Grad-CAM — on the CPU, in the model's
@@ -97,13 +97,6 @@ class AttributionResult(Tabular):
         from ...figures import plot_attribution
 
         return plot_attribution(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def _occlusion_geometry(p: Dict[str, Any], size: Tuple[int, int]) -> Tuple[int, int]:
     side = min(size)

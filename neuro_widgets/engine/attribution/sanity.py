@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from ..export import Tabular
+from ..export import Figured, Tabular
 from ..hooks import layer_list, resolve_layers
 from ..model_state import private_copy
 from ..probe import Probe, Stimuli
@@ -27,7 +27,7 @@ from .targets import TargetArg
 
 
 @dataclass
-class SanityCurve(Tabular):
+class SanityCurve(Tabular, Figured):
     """The cascade: ``steps[k]`` names the block re-initialised at step k (step 0 is the trained model).
 
     ``rank_corr`` (steps, N): Spearman correlation of each image's signed map with its original map;
@@ -57,13 +57,6 @@ class SanityCurve(Tabular):
         from ...figures import plot_sanity_check
 
         return plot_sanity_check(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def _rank_corr(a: np.ndarray, b: np.ndarray) -> float:
     ra, rb = rankdata(a), rankdata(b)

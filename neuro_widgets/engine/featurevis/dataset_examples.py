@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 import torch
 
-from ..export import Tabular
+from ..export import Figured, Tabular
 from ..hooks import capture
 from ..model_state import preserved
 from ..probe import Probe
@@ -22,7 +22,7 @@ from .taps import resolve_taps
 
 
 @dataclass
-class DatasetExamples(Tabular):
+class DatasetExamples(Tabular, Figured):
     """Top-k / bottom-k stimuli per channel of one layer, ranked by the channel's maximum over space."""
 
     layer: str
@@ -72,13 +72,6 @@ class DatasetExamples(Tabular):
         from ...figures import plot_dataset_examples
 
         return plot_dataset_examples(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def dataset_examples(
     probe: Probe,

@@ -13,6 +13,7 @@ from typing import Any, Dict, Optional, Sequence, Union
 import numpy as np
 import torch
 
+from ..export import Figured
 from ..hooks import capture, layer_name
 from ..model_state import preserved
 from ..probe import Probe
@@ -28,7 +29,7 @@ _OVERHEAD = 3.0  # saved tensors x this ~ peak (gradients of activations, optimi
 
 
 @dataclass
-class LayerSheet:
+class LayerSheet(Figured):
     """What :func:`render_layer` returns: one image per rendered channel."""
 
     layer: str
@@ -48,13 +49,6 @@ class LayerSheet:
         from ...figures import plot_contact_sheet
 
         return plot_contact_sheet(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def _never_unpacked(_: None) -> torch.Tensor:
     raise RuntimeError("bytes_per_image measures a forward pass only; it never runs the backward")
@@ -115,8 +109,8 @@ def render_layer(
 
     ``batch_size`` channels are optimized together; by default as many as fit ``memory_budget`` bytes
     (default: half the free GPU memory, or 2 GiB on the CPU). ``progress(done, total, values=, channels=)``
-    counts steps over all batches, with ``images=`` as :func:`~.render.render` passes them. On cancel, the channels finished so far (and the current
-    batch's images so far) are returned with ``cancelled=True``.
+    counts steps over all batches, with ``images=`` as :func:`~.render.render` passes them. On cancel, the
+    channels finished so far (and the current batch's images so far) are returned with ``cancelled=True``.
 
     >>> sheet = render_layer(probe, "layer3", steps=256)
     >>> sheet.images.shape, sheet.activations.shape   # (64, 32, 32, 3), (64,)

@@ -16,6 +16,7 @@ import torch
 
 from ..alignment.readout import NeuronReadout, fit_readout, neuron_responses
 from ..describe import brief
+from ..export import Figured
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ..reduce import pull_back
@@ -25,7 +26,7 @@ from .render import RenderResult, render
 
 
 @dataclass
-class NeuronWants:
+class NeuronWants(Figured):
     """A neuron's readout, its optimal stimulus, and the real images it and the model rank highest."""
 
     layer: str
@@ -55,13 +56,6 @@ class NeuronWants:
         from ...figures import plot_neuron_wants
 
         return plot_neuron_wants(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def neuron_wants(probe: Probe, stimuli: Any, responses: Any, layer: str, neuron: Union[int, str] = 0, *,
                  max_features: int = 4096, steps: int = 256, seed: int = 0, top_k: int = 8,

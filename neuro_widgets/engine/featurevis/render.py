@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..._version import __version__
+from ..export import Figured
 from ..hooks import capture
 from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
@@ -37,7 +38,7 @@ Size = Union[int, Tuple[int, int]]
 
 
 @dataclass
-class RenderResult:
+class RenderResult(Figured):
     """What :func:`render` returns."""
 
     images: np.ndarray  # float32 (B, H, W, 3) in [0, 1]
@@ -59,13 +60,6 @@ class RenderResult:
         from ...figures import plot_contact_sheet
 
         return plot_contact_sheet(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def versions() -> Dict[str, str]:
     return {"neuro_widgets": __version__, "torch": torch.__version__, "numpy": np.__version__,

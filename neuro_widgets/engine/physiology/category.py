@@ -17,7 +17,7 @@ import numpy as np
 
 from ..alignment.control import random_copy
 from ..describe import brief
-from ..export import Tabular
+from ..export import Figured, Tabular
 from ..probe import Probe, positive_int
 from ..progress import CancelToken, ProgressArg, validate_cancel
 from ..stimuli import StimulusSet
@@ -46,7 +46,7 @@ def d_prime(responses: np.ndarray, masks: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class CategorySelectivity(Tabular):
+class CategorySelectivity(Tabular, Figured):
     """Per channel x domain: d', permutation p, selective; per domain: fraction selective and its p."""
 
     layer: str
@@ -97,13 +97,6 @@ class CategorySelectivity(Tabular):
         from ...figures import plot_category_selectivity
 
         return plot_category_selectivity(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def _check_domains(domains: Any, categories: np.ndarray) -> Dict[str, Tuple[str, ...]]:
     if not isinstance(domains, Mapping) or not domains:

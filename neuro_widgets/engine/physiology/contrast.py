@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
-from ..export import Tabular, per_channel_records
+from ..export import Figured, Tabular, per_channel_records
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .preferred import condition_responses, preferred_gratings
@@ -49,7 +49,7 @@ def fit_naka_rushton(contrasts: Sequence[float], responses: Sequence[float]) -> 
 
 
 @dataclass
-class ContrastResponse(Tabular):
+class ContrastResponse(Tabular, Figured):
     """Per measured channel (``channels``): responses (C, K) at ``contrasts`` and the Naka-Rushton parameters."""
 
     layer: str
@@ -86,13 +86,6 @@ class ContrastResponse(Tabular):
         from ...figures import plot_contrast_response
 
         return plot_contrast_response(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def contrast_response(probe: Probe, layer: str, survey: Optional[TuningSurvey] = None,
                       channels: Optional[Sequence[int]] = None,

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..describe import brief
-from ..export import Tabular, per_channel_records
+from ..export import Figured, Tabular, per_channel_records
 from ..featurevis.receptive_field import receptive_field as field_geometry
 from ..hooks import capture
 from ..model_state import module_dtype, preserved
@@ -98,7 +98,7 @@ def map_geometry(maps: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass
-class RFMaps(Tabular):
+class RFMaps(Tabular, Figured):
     """Receptive-field maps (C, H, W) in input pixels, one per requested channel, with centre and size."""
 
     layer: str
@@ -141,13 +141,6 @@ class RFMaps(Tabular):
         from ...figures import plot_rf_maps
 
         return plot_rf_maps(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def channel_indices(channels: Any, n: int) -> np.ndarray:
     if channels is None:

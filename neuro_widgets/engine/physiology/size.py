@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ..export import Tabular, per_channel_records
+from ..export import Figured, Tabular, per_channel_records
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .preferred import condition_responses, preferred_gratings
@@ -20,7 +20,7 @@ from .tuning import TuningSurvey, value_grid
 
 
 @dataclass
-class SizeTuning(Tabular):
+class SizeTuning(Tabular, Figured):
     """Per measured channel (``channels``): responses (C, K) at aperture ``diameters`` (pixels), preferred
     diameter and SI."""
 
@@ -61,13 +61,6 @@ class SizeTuning(Tabular):
         from ...figures import plot_size_tuning
 
         return plot_size_tuning(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def size_tuning(probe: Probe, layer: str, survey: Optional[TuningSurvey] = None,
                 channels: Optional[Sequence[int]] = None,

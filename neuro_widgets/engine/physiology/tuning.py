@@ -26,7 +26,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..describe import brief
-from ..export import Tabular, per_channel_records
+from ..export import Figured, Tabular, per_channel_records
 from ..probe import Probe
 from ..progress import CancelToken, ProgressArg, make_reporter, validate_cancel
 from .receptive_field import aperture_geometry, check_pixels_per_degree
@@ -86,7 +86,7 @@ def _parabolic_peak(y: np.ndarray, k: int) -> float:
 
 
 @dataclass
-class TuningSurvey(Tabular):
+class TuningSurvey(Tabular, Figured):
     """Grating responses of every channel of a layer and the tuning measures derived from them.
 
     Arrays are per channel (first axis). Angles in degrees, SF in cycles per pixel (``*_cpd`` in cycles per
@@ -198,13 +198,6 @@ class TuningSurvey(Tabular):
         from ...figures import plot_tuning_survey
 
         return plot_tuning_survey(self, ax, **style)
-
-    def save(self, path: Any, **style: Any) -> Any:
-        """Write :meth:`plot`'s figure to ``path`` (.png, .svg or .pdf)."""
-        from ...figures import save
-
-        return save(self.plot(**style), path)
-
 
 def default_sfs(size: Tuple[int, int], n: int) -> np.ndarray:
     """``n`` SFs spaced evenly in log from one cycle across the image to 0.4 cycles per pixel (a 2.5-pixel
