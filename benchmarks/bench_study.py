@@ -22,7 +22,6 @@ import os
 import tempfile
 import time
 
-import dask
 import numpy as np
 import torch
 from torch import nn
@@ -62,10 +61,7 @@ def speedup(n_boot: int, budget: int, repeats: int = 1) -> None:
     for rep in range(repeats):  # 1 and 2 workers alternate, so a change in the machine's load hits both
         walls = {}
         for workers in (1, 2):
-            with dask.config.set(study_run.WORKER_CONFIG), \
-                    distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                             dashboard_address=":0", silence_logs=40) as cluster, \
-                    distributed.Client(cluster) as client:
+            with study_run.local_cluster(workers, silence_logs=40) as cluster, distributed.Client(cluster) as client:
                 base = client.run(_worker_rss)
                 start = time.perf_counter()
                 result = study.run(client)
@@ -115,9 +111,7 @@ def overhead(sizes) -> None:
     print("| where | Dask tasks | store | tasks | wall s | sum of task run times s | overhead per task ms | "
           "load avg |")
     print("|---|---|---|---|---|---|---|---|")
-    with dask.config.set(study_run.WORKER_CONFIG), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                     silence_logs=40) as cluster, distributed.Client(cluster) as client:
+    with study_run.local_cluster(2, silence_logs=40) as cluster, distributed.Client(cluster) as client:
         stand_in_study(50).run(client)  # warm the workers (imports)
         for n in sizes:
             for batch, store in ((1, False), (None, False), (None, True)):

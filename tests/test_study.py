@@ -53,8 +53,7 @@ def synthetic(k24):
 
 @pytest.fixture(scope="module")
 def client():
-    with dask.config.set(study_run.WORKER_CONFIG):
-        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
+    cluster = study_run.local_cluster(2)
     c = distributed.Client(cluster)
     yield c
     c.close()
@@ -105,6 +104,18 @@ def test_study_on_two_workers_equals_one_process_sweeps(client, k24, synthetic, 
 
     stored = pd.read_parquet(tmp_path)
     assert len(stored) == len(df) and set(stored.model) == set(df.model)
+
+
+def _worker_settings():
+    import dask as worker_dask
+    return (os.environ.get("MALLOC_MMAP_THRESHOLD_"), os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            worker_dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_local_cluster_workers_keep_heap_memory_and_run_no_profiler(client):
+    """Dask's nanny default (trim the heap at 64 KiB) made every batch buffer a fresh page-faulted mapping; the
+    study's own cluster overrides it, and the settings must reach the worker processes, not only this one."""
+    assert set(client.run(_worker_settings).values()) == {(str(32 * 2**20), str(64 * 2**20), False)}
 
 
 def test_killed_worker_loses_nothing_and_study_completes(client, k24):

@@ -29,11 +29,16 @@ SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask Lo
 
 #: Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which turns off glibc's adaptive mmap threshold:
 #: every tensor over 128 KiB is then a fresh mmap with its page faults, and a sweep ran 2.8x slower on a worker
-#: than in-process (benchmarks/RESULTS.md). A fixed mmap threshold of 32 MiB lets torch reuse heap memory for a
-#: batch's layer outputs again while larger blocks go back to the system when freed (at 256 MiB a MobileNet task
-#: peaked 130 MiB higher for 10% less time). Our LocalCluster uses it; pass it to ``dask.config.set`` before
-#: starting a cluster of your own.
-WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20}
+#: than in-process (benchmarks/RESULTS.md). We restore glibc's own rule at a fixed point: blocks over 32 MiB are
+#: mmapped (and go back to the system when freed), and the heap is trimmed only when 64 MiB (twice that) lie free
+#: at its top. With the trim threshold left at 64 KiB a worker gave back and re-faulted its batch buffers on every
+#: layer: the benchmark study ran 1.27x slower on one worker than in-process, with 1.5x the page faults (part 5 of
+#: the study benchmarks). :func:`local_cluster` uses these settings; pass them to ``dask.config.set`` before
+#: starting a cluster of your own. The worker's statistical profiler is off too: it samples the running task's Python stack
+#: every 10 ms under the GIL, and a study's tasks are long, so its samples say little.
+WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
+                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 64 * 2**20,
+                 "distributed.worker.profile.enabled": False}
 
 
 #: above this many (model, data set) tasks per worker, several go into one Dask task (see ``Study.run``)
@@ -44,6 +49,17 @@ def _import_distributed():
     import distributed
 
     return distributed
+
+
+def local_cluster(n_workers: int = 2, **kwargs: Any) -> Any:
+    """The ``LocalCluster`` that ``Study.run()`` starts: ``n_workers`` single-threaded worker processes with
+    :data:`WORKER_CONFIG`. Keywords go to ``distributed.LocalCluster``."""
+    import dask
+
+    distributed = _import_distributed()
+    options = dict(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=":0", **kwargs)
+    with dask.config.set(WORKER_CONFIG):
+        return distributed.LocalCluster(**options)
 
 
 def _tqdm_reporter() -> Callable[..., None]:
@@ -202,11 +218,7 @@ class Study:
             return self._run_here(todo, finished, cancel)
         own_client = own_cluster = None
         if client is None:
-            import dask
-
-            with dask.config.set(WORKER_CONFIG):
-                own_cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
-                                                       dashboard_address=":0")
+            own_cluster = local_cluster(n_workers)
             own_client = client = distributed.Client(own_cluster)
         elif isinstance(client, str):
             own_client = client = distributed.Client(client)
