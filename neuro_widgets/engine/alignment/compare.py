@@ -137,21 +137,35 @@ class Prepared:
     def __len__(self) -> int:
         return self.v.shape[0]
 
-    def values(self, k: int, w: torch.Tensor) -> torch.Tensor:
+    def values(self, k: int, w: torch.Tensor, out: Optional[torch.Tensor] = None,
+               work: Optional["RankWork"] = None) -> torch.Tensor:
         """Row ``k`` under each weight column of ``w`` (M, draws): its average ranks among the expanded entries
-        (rank-based methods) or its values, (M, draws)."""
+        (rank-based methods) or its values, (M, draws). Ranks go into ``out`` and use ``work``'s buffers when
+        given (see :class:`RankWork`)."""
         if not self.rank_based:
             return self.v[k][:, None].expand_as(w)
         order = self.order[k]
-        cum = torch.zeros(w.shape[0] + 1, w.shape[1], dtype=w.dtype, device=w.device)
-        torch.cumsum(w.index_select(0, order), dim=0, out=cum[1:])
+        work = RankWork(w) if work is None else work
+        cum, sorted_ranks = work.cum, work.sorted
+        torch.index_select(w, 0, order, out=sorted_ranks)
+        torch.cumsum(sorted_ranks, dim=0, out=cum[1:])
         if k in self.ties:
             first, after_last = self.ties[k]
-            sorted_ranks = cum.index_select(0, first).add_(cum.index_select(0, after_last))
+            torch.index_select(cum, 0, first, out=sorted_ranks).add_(cum.index_select(0, after_last))
         else:
-            sorted_ranks = cum[:-1].add(cum[1:])
+            torch.add(cum[:-1], cum[1:], out=sorted_ranks)
         sorted_ranks.add_(1).div_(2)
-        return torch.empty_like(sorted_ranks).index_copy_(0, order, sorted_ranks)
+        return (torch.empty_like(sorted_ranks) if out is None else out).index_copy_(0, order, sorted_ranks)
+
+
+class RankWork:
+    """Scratch buffers for :meth:`Prepared.values`, reused from row to row. Arrays this size (M x draws) are
+    beyond the allocator's mmap threshold, so a fresh one per row is a fresh mapping whose every page faults on
+    first touch: at 5,000 stimuli that cost more than the ranking itself (benchmarks/RESULTS.md, RSA scaling)."""
+
+    def __init__(self, w: torch.Tensor) -> None:
+        self.cum = w.new_zeros(w.shape[0] + 1, w.shape[1])   # row 0 stays 0: the weight before the first entry
+        self.sorted = torch.empty_like(w)
 
 
 def _tie_bounds(tied: torch.Tensor, m: int) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -209,25 +223,26 @@ def _ranks_weighted(a: Prepared, b: Prepared, w: torch.Tensor, total: torch.Tens
     without ties has the closed-form weighted sum of squares (T³ - T)/12 - Σ (w³ - w)/12 (each entry's w copies
     tie among themselves): per model row one sort-order pass, no centring and no norm pass."""
     mean_rank = (total + 1) / 2
+    work, x, product = RankWork(w), torch.empty_like(w), torch.empty_like(w)   # reused by every row
     brain_w = []  # w (y - mean) per subject
     brain_norm = []
     for k in range(len(b)):
-        yc = b.values(k, w) - mean_rank
+        yc = b.values(k, w, out=x, work=work).sub_(mean_rank)
         wy = yc * w
-        brain_norm.append((wy * yc).sum(0).sqrt())
+        brain_norm.append(torch.mul(wy, yc, out=product).sum(0).sqrt())
         brain_w.append(wy)
     brain_norm_t = torch.stack(brain_norm)
     tie_free_norm = (((total ** 3 - total) - (w ** 3 - w).sum(0)) / 12).clamp_min(0).sqrt()
     out = torch.empty(len(a), len(b), w.shape[1], dtype=torch.float64, device=w.device)
     for k in range(len(a)):
-        x = a.values(k, w)
-        dots = torch.stack([(x * wy).sum(0) for wy in brain_w])  # (B, draws)
+        a.values(k, w, out=x, work=work)
+        dots = torch.stack([torch.mul(x, wy, out=product).sum(0) for wy in brain_w])  # (B, draws)
         if a.method == "rho-a":
             out[k] = dots * (12.0 / (total ** 3 - total))
             continue
         if k in a.ties:
-            xc = x - mean_rank
-            norm = ((xc * xc) * w).sum(0).sqrt()
+            xc = torch.sub(x, mean_rank, out=product)
+            norm = xc.square_().mul_(w).sum(0).sqrt()
         else:
             norm = tie_free_norm
         out[k] = _normalised(dots, norm, brain_norm_t)
