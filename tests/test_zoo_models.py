@@ -122,6 +122,43 @@ def test_mobilenet_random_init_is_reproducible_and_leaves_the_global_generator(m
     assert not mobilenet.module.training and "pretrained" in mobilenet.name
 
 
+def test_zoo_convnets_are_fed_channels_last_with_the_same_activations(mobilenet, efficientnet, k92):
+    """The zoo's depthwise-conv nets take channels-last inputs (faster oneDNN convolutions on the CPU): the
+    activations equal a plain NCHW forward pass of the module to float32 rounding, come back contiguous, and
+    the module's own weights keep their layout. Random-weight controls inherit the layout; user probes do not."""
+    for probe, layers in ((mobilenet, ["stage1", "stage3", "fc"]), (efficientnet, ["_blocks.3", "_fc"])):
+        assert probe.channels_last
+        x = k92.stimuli[:6].preprocess(probe.input_spec)
+        layouts = []
+        seen = probe.module.register_forward_pre_hook(
+            lambda _m, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+        try:
+            acts = probe.activations(k92.stimuli[:6], layers, use_cache=False)
+        finally:
+            seen.remove()
+        assert layouts == [True]
+        outputs = {}
+        handles = [probe.module.get_submodule(n).register_forward_hook(
+            lambda _m, _i, out, n=n: outputs.__setitem__(n, out.detach())) for n in layers]
+        try:
+            with torch.no_grad():
+                probe.module(x)
+        finally:
+            for h in handles:
+                h.remove()
+        for n in layers:
+            assert acts[n].is_contiguous()
+            scale = outputs[n].abs().max()
+            assert (acts[n] - outputs[n]).abs().max() <= 1e-4 * scale, n
+        assert all(p.is_contiguous() for p in probe.module.parameters())
+        control = probe.sibling(probe.module, "copy")
+        assert control.channels_last and control.input_spec == probe.input_spec
+    assert not nw.Probe(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2)),
+                        InputSpec(size=(2, 2))).channels_last
+    with pytest.raises(TypeError, match="channels_last"):
+        nw.Probe(mobilenet.module, mobilenet.input_spec, channels_last="yes")
+
+
 def test_mobilenet_checkpoint_from_a_root_folder(tmp_path, monkeypatch):
     monkeypatch.delenv("NEURO_WIDGETS_HOME")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))

@@ -59,7 +59,7 @@ class ModelRecipe:
             from ..zoo.registry import load_model
 
             probe = load_model(self.name, **self.load_kwargs)
-            return Probe(probe.module, probe.input_spec, name=probe.name, cache=cache)
+            return probe.sibling(probe.module, probe.name, cache=cache)
         # a copy: on a Dask worker the module is shared data that the worker may be pickling for another
         # worker while this task's hooks are on it (hooks hold locks and do not pickle)
         return Probe(copy.deepcopy(self.module), self.input_spec, name=self.name, cache=cache)

@@ -69,10 +69,11 @@ def seeded(build: Callable[[], nn.Module], seed: Optional[int]) -> nn.Module:
         return build()
 
 
-def _zoo_probe(model: nn.Module, spec: InputSpec, name: str, pretrained: bool, seed: Optional[int]) -> Probe:
+def _zoo_probe(model: nn.Module, spec: InputSpec, name: str, pretrained: bool, seed: Optional[int],
+               channels_last: bool = False) -> Probe:
     model.eval()
     tag = "pretrained" if pretrained else f"random init, seed {seed}"
-    return Probe(model, spec, name=f"{name} ({tag})")
+    return Probe(model, spec, name=f"{name} ({tag})", channels_last=channels_last)
 
 
 def cifar_resnet(depth: int = 20, pretrained: bool = True, seed: Optional[int] = None,
@@ -95,7 +96,7 @@ def mobilenet_v1_025(pretrained: bool = True, seed: Optional[int] = None,
     if pretrained:
         model.load_state_dict(load_checkpoint(locate(_MOBILENET, root)), strict=True)
     spec = InputSpec(size=(224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD, class_names=imagenet_classes())
-    return _zoo_probe(model, spec, "mobilenet_v1_025", pretrained, seed)
+    return _zoo_probe(model, spec, "mobilenet_v1_025", pretrained, seed, channels_last=True)
 
 
 def efficientnet_lite0(pretrained: bool = True, seed: Optional[int] = None) -> Probe:
@@ -125,7 +126,7 @@ def efficientnet_lite0(pretrained: bool = True, seed: Optional[int] = None) -> P
         model.load_state_dict(load_checkpoint(locate(spec_file, weights_dir)), strict=True)
     spec = InputSpec(size=(224, 224), mean=_EFFICIENTNET_MEAN, std=_EFFICIENTNET_STD,
                      class_names=imagenet_classes())
-    return _zoo_probe(model, spec, "efficientnet_lite0", pretrained, seed)
+    return _zoo_probe(model, spec, "efficientnet_lite0", pretrained, seed, channels_last=True)
 
 
 def torch_hub_checkpoint(url: str) -> Path:

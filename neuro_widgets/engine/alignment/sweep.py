@@ -359,8 +359,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                                                 converted, reduce, memory_budget, batch_size)
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
-        control_probe = Probe(random_copy(probe.module, s), probe.input_spec,
-                              name=f"{probe.name} (random init, seed {s})", cache=probe.cache)
+        control_probe = probe.sibling(random_copy(probe.module, s), f"{probe.name} (random init, seed {s})",
+                                      cache=probe.cache)
         models.append(("random" if len(seeds) == 1 else f"random:{s}", control_probe))
     n_batches = -(-len(stimuli) // batch_size)
     total = len(models) * (n_batches + len(regions))

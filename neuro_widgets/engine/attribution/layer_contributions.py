@@ -154,7 +154,7 @@ def layer_contributions(
             return attr.detach().cpu(), delta.detach().reshape(-1).cpu()
 
         parts = run_batches(probe, source, n, batch, step, progress, cancel, f"layer contributions: {layer}")
-    attr = torch.cat([a for a, _ in parts])
+    attr = torch.cat([a for a, _ in parts]).contiguous()  # channels-last inputs give such maps
     delta = torch.cat([d for _, d in parts])
     per_image = attr.reshape(n, attr.shape[1], -1).sum(dim=2) if attr.dim() > 2 else attr
     values = per_image.mean(dim=0)

@@ -242,7 +242,7 @@ def attribute(
             parts = run_batches(probe, source, n, batch,
                                 lambda x, rows: _one_batch(spec, p, probe, plan, model, base, x, rows),
                                 progress, cancel, f"attribution: {spec.name}")
-    attributions = torch.cat([a for a, _, _ in parts])
+    attributions = torch.cat([a for a, _, _ in parts]).contiguous()  # channels-last inputs give such maps
     result = AttributionResult(spec.name, attributions, p, plan.describe(target),
                                classes=None if plan.classes is None else plan.classes.copy(),
                                private_copy=model is not probe.module)

@@ -108,7 +108,7 @@ def sanity_check(
     twin = private_copy(probe.module)
     for p in twin.parameters():
         p.requires_grad_(False)
-    twin_probe = Probe(twin, probe.input_spec, name=f"{probe.name} (randomised copy)")
+    twin_probe = probe.sibling(twin, f"{probe.name} (randomised copy)")
     base = original.maps().double().numpy().reshape(len(original), -1)
     rows = [[_rank_corr(a, a) for a in base]]  # 1, or NaN for a constant map
     rows_abs = [[_rank_corr(np.abs(a), np.abs(a)) for a in base]]

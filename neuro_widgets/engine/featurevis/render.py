@@ -93,6 +93,7 @@ class ModelInput:
 
     def __init__(self, probe: Probe, transforms: Compose, input_size: Tuple[int, int]) -> None:
         self.spec = probe.input_spec
+        self.layout = probe.input_layout
         self.transforms = transforms
         self.input_size = input_size
         self.dtype = module_dtype(probe.module)
@@ -106,7 +107,7 @@ class ModelInput:
             x = images
         if self.spec.channels == 1:
             x = x.mean(dim=1, keepdim=True)
-        return self.spec.normalize(x.to(self.dtype))
+        return self.layout(self.spec.normalize(x.to(self.dtype)))
 
 
 def layer_calls(probe: Probe, layers: Sequence[str]) -> Dict[str, int]:

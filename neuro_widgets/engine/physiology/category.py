@@ -156,5 +156,5 @@ def category_selectivity(probe: Probe, layer: str, stimuli: Optional[StimulusSet
 
     result = measure(probe)
     if control == "random":
-        result.control = measure(Probe(random_copy(probe.module, seed), probe.input_spec, name="random"))
+        result.control = measure(probe.sibling(random_copy(probe.module, seed), "random"))
     return result
