@@ -363,6 +363,29 @@ def test_ig_completeness_shown(resnet20, small):
     assert shown["delta"] == pytest.approx(float(direct.relative_delta[0]), rel=1e-5)
 
 
+def test_one_pass_maps_show_before_the_path_method_and_the_final_maps_keep_the_chosen_order(resnet20, small):
+    """Integrated gradients (one pass per step) is chosen first but computed last: the saliency and Grad-CAM
+    maps reach the front end while it runs, with IG named as pending; the final maps are in the user's order,
+    equal to the engine's, with nothing pending and the figure kept only then."""
+    chosen = ["integrated_gradients", "saliency", "gradcam"]
+    w = nw.AttributionWidget(resnet20, small.stimuli, methods=chosen, stimulus=2)
+    seen = []
+    w.observe(lambda change: seen.append(change["new"]), names="attr_result")
+    front_end_update(w, selected_layer="layer3")
+    w.wait(120)
+    shown = [r for r in seen if r.get("maps")]
+    first, last = shown[0], shown[-1]
+    labels = {m["name"]: m["label"] for m in w.attr_methods}
+    assert [m["method"] for m in first["maps"]] == ["saliency"] and first["pending"] == [labels[m] for m in
+                                                                                         ("integrated_gradients", "gradcam")]
+    assert [m["method"] for m in shown[1]["maps"]] == ["saliency", "gradcam"]
+    assert shown[1]["pending"] == [labels["integrated_gradients"]]
+    assert [m["method"] for m in last["maps"]] == chosen and last["pending"] == []
+    direct = nw.attribution.attribute(resnet20, small.stimuli[2], "integrated_gradients", "predicted")
+    assert last["maps"][0]["delta"] == pytest.approx(float(direct.relative_delta[0]), rel=1e-5)
+    assert "attribution" in w.figures
+
+
 def test_neural_data_in_its_own_order(resnet20, small):
     """Neural data given separately, over a reordered subset of the stimuli: RDM rows follow its ids."""
     order = np.arange(12)[::-1]

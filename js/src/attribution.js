@@ -126,11 +126,14 @@ export function attributionPanel(model, root) {
           h("figcaption", { text: `${m.label}${hasDelta ? ` (completeness error ${(100 * m.delta).toFixed(1)}%${m.steps ? `, ${m.steps} steps` : ""})` : ""}` }),
           over ? h("div", { class: "nw-warning", role: "status", text: `⚠ above ${(100 * m.threshold).toFixed(0)}%: the map does not add up to the output change; raise n_steps or use auto_steps` }) : null]);
       }),
+      // methods still computing (the path methods, many passes each) hold their place until their map comes
+      ...(r.pending || []).map((label) => h("figure", { class: "nw-map nw-pending", "data-pending": label }, [
+        h("div", { class: "nw-pending-box", role: "status", text: "computing…" }), h("figcaption", { text: label })])),
       h("figure", { class: "nw-map-colorbar" }, [mapColourBar(colourTables(model), r)]),
       ...skipped,
       h("div", { class: "nw-caption", text: `target: ${r.target_label}; ${r.scale === null ? "each map on its own colour scale" : `one shared colour scale for all maps, ±${fmt(r.scale)}`}${r.signed ? " (red: raises the target, blue: lowers it)" : ` (${r.sign} part)`}` }),
     );
-    announce(root, "attribution", "result", { layer: r.layer });
+    announce(root, "attribution", (r.pending || []).length ? "preview" : "result", { layer: r.layer });
   }
 
   function drawBars() {

@@ -143,6 +143,25 @@ describe("attributions", () => {
     el.querySelectorAll(".nw-thumb")[2].click();
     expect(model.get("attr_settings").stimulus).toBe(2);
   });
+
+  it("shows the one-pass maps while the path methods compute, and announces the result only when all are in", async () => {
+    const { model, el } = mount(baseState(["attribution"]));
+    const png = await pngBuffer(8, 8);
+    const kinds = [];
+    el.addEventListener("nw-render", (e) => { if (e.detail.panel === "attribution") kinds.push(e.detail.kind); });
+    const base = { layer: "layer3", stimulus: 0, stimulus_id: "a", target_label: "cat", input: png, scale: 1, sign: "all" };
+    const saliency = { method: "saliency", label: "Saliency", image: png, delta: null };
+    model.kernelSet("attr_result", { ...base, maps: [saliency], pending: ["Integrated gradients"] });
+    const waiting = el.querySelector('[data-pending="Integrated gradients"]');
+    expect(waiting.textContent).toContain("computing");
+    expect(el.querySelector('[data-method="saliency"] img')).not.toBeNull();
+    expect(kinds).toEqual(["preview"]);
+    model.kernelSet("attr_result", { ...base, pending: [],
+      maps: [saliency, { method: "integrated_gradients", label: "Integrated gradients", image: png, delta: 0.01, steps: 50 }] });
+    expect(el.querySelector(".nw-pending")).toBeNull();
+    expect(el.querySelector('[data-method="integrated_gradients"] img')).not.toBeNull();
+    expect(kinds).toEqual(["preview", "result"]);
+  });
 });
 
 describe("RDM viewer", () => {

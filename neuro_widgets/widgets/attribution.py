@@ -132,23 +132,33 @@ class AttributionPanel(t.HasTraits):
         labels = {m["name"]: m["label"] for m in self.attr_methods}
         skipped = [{"method": m, "label": labels.get(m, m), "note": problems[m]} for m in s["methods"] if problems[m]]
 
+        # one-pass methods first, path methods (one pass per step) last: their maps show while those run
+        order = sorted(methods, key=lambda m: get_method(m).has_delta)
+
         def maps_work(report: Any, cancel: Any) -> Dict[str, Any]:
-            """Every method's map; the first method's own forward pass finds the predicted class, which the
-            others then explain as that class (no extra forward pass for it)."""
-            out: Dict[str, Any] = {"results": [], "predicted": None}
-            explained = target
-            for i, method in enumerate(methods):
-                report(i / len(methods), f"{method} ({i + 1}/{len(methods)})")
+            """Every method's map, each shown as it is ready; the first method's own forward pass finds the
+            predicted class, which the others then explain as that class (no extra forward pass for it)."""
+            done: Dict[str, Any] = {}
+            predicted, explained = None, target
+            for i, method in enumerate(order):
+                report(i / len(order), f"{method} ({i + 1}/{len(order)})",
+                       **({"partial": {"results": [(m, done[m]) for m in methods if m in done],
+                                       "predicted": predicted}} if done else {}))
                 if cancel.cancelled:
                     cancel.raise_if_cancelled()
                 params = {"layer": layer} if method in LAYER_METHODS else {}
-                result = attribute(self.probe, image, method, explained, cancel=cancel, **params)
-                out["results"].append((method, result))
-                if target == "predicted" and out["predicted"] is None:
-                    out["predicted"] = explained = int(result.classes[0])
-            return out
+                done[method] = attribute(self.probe, image, method, explained, cancel=cancel, **params)
+                if target == "predicted" and predicted is None:
+                    predicted = explained = int(done[method].classes[0])
+            return {"results": [(m, done[m]) for m in methods], "predicted": predicted}
 
-        def show_maps(out: Dict[str, Any]) -> None:
+        def show_partial(partial: Any = None, **_: Any) -> None:
+            if partial is not None:
+                show_maps(partial, pending=[labels.get(m, m) for m in methods
+                                            if m not in {name for name, _ in partial["results"]}])
+
+        def show_maps(out: Dict[str, Any], pending: Optional[List[str]] = None) -> None:
+            """The maps (``pending``: the methods still computing; the figure and code wait for all)."""
             overlays, scale = attribution_overlays([r for _, r in out["results"]], image, MAP_PX, s["sign"],
                                                    bool(s["shared_scale"]))
             maps = []
@@ -162,7 +172,10 @@ class AttributionPanel(t.HasTraits):
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx],
                                 "target_label": self._target_label(target, out["predicted"]),
                                 "input": png_bytes(image.images[0], MAP_PX), "maps": maps, "scale": scale,
-                                "sign": s["sign"], "signed": s["sign"] == SIGNED, "skipped": skipped}
+                                "sign": s["sign"], "signed": s["sign"] == SIGNED, "skipped": skipped,
+                                "pending": pending or []}
+            if pending:
+                return
             self.keep_figure("attribution", plot_attribution_methods, file_stem(layer, stimuli.ids[idx], "attribution"),
                              results=[r for _, r in out["results"]], images=image,
                              labels=[labels.get(m, m) for m, _ in out["results"]], sign=s["sign"],
@@ -175,7 +188,8 @@ class AttributionPanel(t.HasTraits):
         if methods:
             # the maps' display (sign, shared scale) is not in the key: changing it redraws the cached maps
             key = ("attr", layer, idx, repr(target), tuple(methods))
-            self.runner.submit("attribution", key, maps_work, show_maps, priority=PRIORITY["attribution"])
+            self.runner.submit("attribution", key, maps_work, show_maps, on_progress=show_partial,
+                               priority=PRIORITY["attribution"])
         else:
             self.attr_result = {"layer": layer, "stimulus": idx, "stimulus_id": stimuli.ids[idx], "maps": [],
                                 "skipped": skipped}
