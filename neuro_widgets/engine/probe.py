@@ -196,10 +196,10 @@ class Probe:
 
     def input_layout(self, x: torch.Tensor) -> torch.Tensor:
         """Model inputs (N, C, H, W) in the memory layout the model is fed: channels-last when the probe was
-        made with ``channels_last=True``, as they are otherwise. The values are the same; oneDNN's convolutions
-        on the CPU run faster on channels-last inputs (forward 1.4-2x, forward and backward 1.4x for the zoo's
-        MobileNet and EfficientNet; benchmarks/RESULTS.md), without converting the model's weights. Off by
-        default: a model that ``view()``s its input would fail on it."""
+        made with ``channels_last=True``, as they are otherwise. The values agree to float32 rounding; oneDNN's
+        convolutions on the CPU run faster on channels-last inputs (forward 1.45-1.6x, forward and backward
+        1.3x for the zoo's MobileNet and EfficientNet: benchmarks/bench_input_layout.py), without converting the
+        model's weights. Off by default: a model that ``view()``s its input would fail on it."""
         if self.channels_last and x.dim() == 4:
             return x.contiguous(memory_format=torch.channels_last)
         return x
