@@ -32,10 +32,11 @@ SCALE_OUT_HINT = ("pip install 'neuro_widgets[dask]' to run studies on a Dask Lo
 #: than in-process (benchmarks/RESULTS.md). We restore glibc's own rule at a fixed point: blocks over 32 MiB are
 #: mmapped (and go back to the system when freed), and the heap is trimmed only when 64 MiB (twice that) lie free
 #: at its top. With the trim threshold left at 64 KiB a worker gave back and re-faulted its batch buffers on every
-#: layer: the benchmark study ran 1.27x slower on one worker than in-process, with 1.5x the page faults (part 5 of
-#: the study benchmarks). :func:`local_cluster` uses these settings; pass them to ``dask.config.set`` before
-#: starting a cluster of your own. The worker's statistical profiler is off too: it samples the running task's Python stack
-#: every 10 ms under the GIL, and a study's tasks are long, so its samples say little.
+#: layer: the benchmark study ran 1.27x slower on one worker than in-process, with more page faults and system
+#: time (part 5 of the study benchmarks). :func:`local_cluster` uses these settings; pass them to
+#: ``dask.config.set`` before starting a cluster of your own. The worker's statistical profiler is off too: it
+#: samples the running task's Python stack every 10 ms under the GIL, and a study's tasks are long, so its samples
+#: say little.
 WORKER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 32 * 2**20,
                  "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": 64 * 2**20,
                  "distributed.worker.profile.enabled": False}
