@@ -379,12 +379,13 @@ class Probe:
         return f"tensor:{hashlib.sha256(raw.tobytes()).hexdigest()}|{tuple(t.shape)}|{t.dtype}"
 
     def batch(self, source: Any, start: int, stop: int) -> torch.Tensor:
-        """Model-ready inputs for rows ``start:stop`` of a prepared source, on the model's device."""
+        """Model-ready inputs for rows ``start:stop`` of a prepared source, on the model's device, in the
+        probe's input layout (:meth:`input_layout`)."""
         if isinstance(source, StimulusSet):
             x = source.preprocess(self.input_spec, slice(start, stop))
         else:
             x = source[start:stop]
-        return x.to(device=self.device, dtype=module_dtype(self.module))
+        return self.input_layout(x.to(device=self.device, dtype=module_dtype(self.module)))
 
     # ---- activations ------------------------------------------------------------------------------
     def activations(
@@ -463,7 +464,7 @@ class Probe:
             for start in range(0, n, batch_size):
                 check_cancel(cancel)
                 stop = min(start + batch_size, n)
-                cap.run(self.input_layout(self.batch(source, start, stop)))
+                cap.run(self.batch(source, start, stop))
                 for b in bases:
                     outs = cap.outputs[b]
                     if len(outs) != calls[b]:
@@ -505,7 +506,7 @@ class Probe:
                 stop = min(start + batch_size, n)
                 outs.append(first_tensor(self.module(self.batch(source, start, stop))).cpu())
                 report(stop, n)
-        return torch.cat(outs)
+        return torch.cat(outs).contiguous()  # a spatial output of a channels-last input is channels-last
 
 
 def first_tensor(output: Any, strict: bool = True) -> Optional[torch.Tensor]:

@@ -79,7 +79,7 @@ def run_batches(probe: Probe, source: Any, n: int, batch_size: int,
     for start in range(0, n, batch_size):
         check_cancel(cancel)
         stop = min(start + batch_size, n)
-        out.append(step(probe.input_layout(probe.batch(source, start, stop)), slice(start, stop)))
+        out.append(step(probe.batch(source, start, stop), slice(start, stop)))
         report(stop, n)
     return out
 

@@ -112,7 +112,7 @@ def dataset_examples(
         for start in range(0, n, batch_size):
             check_cancel(cancel)
             stop = min(start + batch_size, n)
-            cap.run(probe.input_layout(probe.batch(stimuli, start, stop)))
+            cap.run(probe.batch(stimuli, start, stop))
             a = taps.acts(cap)[layer]
             if a.dim() == 4:
                 map_size = tuple(a.shape[-2:])
