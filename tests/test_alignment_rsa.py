@@ -8,7 +8,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr, spearmanr
 
 import neuro_widgets as nw
-from neuro_widgets.engine.alignment.compare import compare_vectors, upper
+from neuro_widgets.engine.alignment.compare import compare_vectors, sort_floats, upper
 
 from rsatoolbox.data import Dataset as RsaDataset
 from rsatoolbox.rdm import RDMs, calc_rdm, compare
@@ -182,12 +182,13 @@ def test_compare_vectors_batched_equals_pairwise(resnet_rdms, k92):
 
 def test_bootstrap_chunks_do_not_change_the_draws_or_values():
     """Draws are processed in memory-bounded chunks; one draw per chunk or all at once give the same values,
-    with tied model RDMs (tie groups under weights) included."""
+    with tied model and brain RDMs (tie groups under weights) included."""
     rng = np.random.default_rng(5)
     n = 25
     model = np.stack([squareform(rng.integers(0, 4, n * (n - 1) // 2).astype(float)),
                       squareform(rng.normal(size=n * (n - 1) // 2))])
-    brain = np.stack([squareform(rng.normal(size=n * (n - 1) // 2)) for _ in range(3)])
+    brain = np.stack([squareform(rng.normal(size=n * (n - 1) // 2)) for _ in range(2)]
+                     + [squareform(rng.integers(0, 6, n * (n - 1) // 2).astype(float))])
     for method in ("spearman", "pearson", "cosine", "rho-a"):
         one = nw.alignment.bootstrap_rsa(model, brain, method, n_boot=9, seed=4, chunk_bytes=1)
         every = nw.alignment.bootstrap_rsa(model, brain, method, n_boot=9, seed=4, chunk_bytes=2 ** 30)
@@ -201,3 +202,18 @@ def test_bootstrap_chunks_do_not_change_the_draws_or_values():
             ii, jj = idx[iu][keep].numpy(), idx[ju][keep].numpy()
             expected = compare(RDMs(model[:, ii, jj]), RDMs(brain[subj][:, ii, jj]), RSA_NAME[method]).mean(1)
             np.testing.assert_allclose(one[b], expected, atol=1e-12)
+
+
+def test_sort_floats_orders_as_a_stable_float_sort():
+    """The integer sort of the bit patterns gives torch's stable float order: negatives, signed zeros,
+    subnormals, infinities and ties included; equal keys exactly where the values are equal."""
+    rng = np.random.default_rng(0)
+    special = [0.0, -0.0, 1e-310, -1e-310, np.inf, -np.inf, -2.5, 2.5, 1.0, 1.0, -1e-16, 1e-16]
+    v = torch.as_tensor(np.concatenate([special, rng.normal(size=200), rng.integers(-3, 4, 100)]))
+    v = v[torch.randperm(len(v), generator=torch.Generator().manual_seed(1))]
+    keys, order = sort_floats(v)
+    expected = torch.sort(v, stable=True)
+    assert torch.equal(order, expected.indices)
+    assert torch.equal(keys[1:] == keys[:-1], expected.values[1:] == expected.values[:-1])
+    rows = torch.stack([v, -v])
+    assert torch.equal(sort_floats(rows)[1], torch.sort(rows, dim=-1, stable=True).indices)

@@ -4,10 +4,10 @@ covers the whole call, or the call is refused up front with what it would need.
 Counted in bytes of float64 (8 per number), N stimuli, M = N(N-1)/2 stimulus pairs, L layers:
 
 * RSA, per model: the condensed layer RDMs, their comparable rows on all stimuli and on both halves, and the
-  bootstrap's sort orders (3.5 x 8 L M); one layer's Gram matrix, RDM and flat index while it is computed
-  (~6 N²); the brain RDMs made from response-level data (8 S N² per region) and per region its condensed
-  RDMs, rows and sort orders (4 x 8 S M); the bootstrap's draws, chunked to what is left (see
-  :func:`.stats.bootstrap_bytes`; at least one draw must fit).
+  bootstrap's sort orders with each pair's two stimuli in that order (4.5 x 8 L M); one layer's Gram matrix,
+  RDM and flat index while it is computed (~6 N²); the brain RDMs made from response-level data (8 S N² per
+  region) and per region its condensed RDMs, rows, sort orders and pairs' stimuli (5 x 8 S M); the bootstrap's
+  draws, chunked to what is left (see :func:`.stats.bootstrap_bytes`; at least one draw must fit).
 * CKA, per model: the L Gram matrices (8 L N²); the brain's Gram and one layer's kernels, centred copies and
   jackknife sub-matrices (~10 N²).
 * Encoding: one split's regression working memory on the widest layer — centred training features, their
@@ -47,9 +47,9 @@ def scoring_plan(metric: str, n: int, n_layers: int, n_models: int, subjects: in
     its default chunk)."""
     sq, pairs = 8 * n * n, 8 * (n * (n - 1) // 2)
     if metric == "rsa":
-        parts = {"layer RDMs": int(3.5 * n_models * n_layers * pairs),
+        parts = {"layer RDMs": int(4.5 * n_models * n_layers * pairs),
                  "one layer's RDM in the making": 6 * sq,
-                 "brain RDMs": rdm_regions * subjects * sq + 4 * subjects * pairs}
+                 "brain RDMs": rdm_regions * subjects * sq + 5 * subjects * pairs}
         one_draw = bootstrap_bytes(n, subjects, 1, 0)
         chunk = max(one_draw, min(DEFAULT_CHUNK_BYTES, boot_room))
         parts["bootstrap draws"] = bootstrap_bytes(n, subjects, n_boot, chunk)

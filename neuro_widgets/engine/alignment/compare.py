@@ -41,10 +41,21 @@ def upper(rdms: torch.Tensor, keep: Optional[torch.Tensor] = None) -> torch.Tens
     return v if keep is None else v[..., keep]
 
 
+def sort_floats(v: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Stable sort of float64 values along the last axis: (sort keys, order); equal keys are equal values.
+
+    Sorts the values' bit patterns as int64, which torch radix-sorts about three times as fast as it sorts
+    floats (12.5 M RDM entries: 0.6 s against 1.9 s). Positive floats order as their bits do; negative ones get
+    their other 63 bits flipped, and -0.0 becomes +0.0 first, so that the integer order is the float order.
+    """
+    bits = (v.to(torch.float64) + 0.0).view(torch.int64)
+    return torch.sort(bits ^ ((bits >> 63) & 0x7FFFFFFFFFFFFFFF), dim=-1, stable=True)
+
+
 def average_ranks(v: torch.Tensor) -> torch.Tensor:
     """Ranks 1..M along the last axis, tied values sharing their mean rank (scipy's ``rankdata``)."""
     m = v.shape[-1]
-    sorted_v, order = torch.sort(v, dim=-1, stable=True)
+    sorted_v, order = sort_floats(v)
     pos = torch.arange(m, device=v.device).expand_as(sorted_v)
     new = torch.ones_like(sorted_v, dtype=torch.bool)
     new[..., 1:] = sorted_v[..., 1:] != sorted_v[..., :-1]
@@ -110,15 +121,45 @@ def compare_vectors(a: torch.Tensor, b: torch.Tensor, method: str) -> torch.Tens
     return comparable_rows(a, method) @ comparable_rows(b, method).T
 
 
+class Draws:
+    """Bootstrap draws of stimuli: each stimulus's multiplicity ``counts`` (N, draws). The pair weights they
+    give, ``w`` (M, draws), pairs-major, are made on first use: the rank-based methods never need them all at
+    once (see :func:`_ranks_weighted`)."""
+
+    def __init__(self, counts: torch.Tensor) -> None:
+        self.counts = counts
+        self._w: Optional[torch.Tensor] = None
+
+    @property
+    def w(self) -> torch.Tensor:
+        if self._w is None:
+            self._w = pair_weights(self.counts)
+        return self._w
+
+
+def pair_weights(counts: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(M, draws) weights ``c_a c_b`` of the stimulus pairs a < b (squareform order) from (N, draws) counts;
+    (M,) from (N,)."""
+    n = counts.shape[0]
+    if out is None:
+        out = counts.new_empty((n * (n - 1) // 2,) + tuple(counts.shape[1:]))
+    off = 0
+    for a in range(n - 1):
+        torch.mul(counts[a + 1:], counts[a], out=out[off:off + n - 1 - a])
+        off += n - 1 - a
+    return out
+
+
 class Prepared:
     """Condensed RDMs (K, M) prepared for comparisons under many integer pair weight vectors at once.
 
     A bootstrap sample of stimuli turns each original stimulus pair into ``w`` copies (``w = c_a c_b`` for
     stimuli drawn ``c_a`` and ``c_b`` times; pairs of a stimulus with itself are dropped). Comparing the
     expanded vectors equals comparing the original ones with weights ``w`` — and ranks under weights need no
-    new sort: each row's sort order (and its tie groups, only for rows that have ties) is computed once here.
-    Weights come pairs-major, ``(M, draws)``, so the one random-access step (reading the weights in a row's sort
-    order) fetches a contiguous run of draws per pair instead of one scattered number.
+    new sort: each row's sort order (and its tie groups, only for rows that have ties) is computed once here,
+    with the two stimuli of each pair in that order. The weights in a row's sort order are then
+    ``c_a c_b`` read from the (N, draws) counts, which stay in cache, rather than gathered from the (M, draws)
+    pair weights, one cache miss per pair once those outgrow the caches.
     """
 
     def __init__(self, v: torch.Tensor, method: str) -> None:
@@ -126,10 +167,15 @@ class Prepared:
         self.rank_based = method in ("spearman", "rho-a")
         self.ties: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}
         if self.rank_based:  # row by row: one row's sorted copy at a time
-            m = v.shape[-1]
+            k_rows, m = v.shape
+            n = int(round((1 + (1 + 8 * m) ** 0.5) / 2))
+            first, second = torch.triu_indices(n, n, 1, device=v.device)
             self.order = torch.empty(v.shape, dtype=torch.int64, device=v.device)
-            for k in range(v.shape[0]):
-                sorted_v, self.order[k] = torch.sort(v[k], stable=True)
+            self.stimuli = torch.empty(k_rows, 2, m, dtype=torch.int32, device=v.device)  # (a, b) in sort order
+            for k in range(k_rows):
+                sorted_v, self.order[k] = sort_floats(v[k])
+                self.stimuli[k, 0] = first.index_select(0, self.order[k])
+                self.stimuli[k, 1] = second.index_select(0, self.order[k])
                 tied = sorted_v[1:] == sorted_v[:-1]
                 if bool(tied.any()):
                     self.ties[k] = _tie_bounds(tied, m)
@@ -137,17 +183,18 @@ class Prepared:
     def __len__(self) -> int:
         return self.v.shape[0]
 
-    def values(self, k: int, w: torch.Tensor, out: Optional[torch.Tensor] = None,
-               work: Optional["RankWork"] = None) -> torch.Tensor:
-        """Row ``k`` under each weight column of ``w`` (M, draws): its average ranks among the expanded entries
-        (rank-based methods) or its values, (M, draws). Ranks go into ``out`` and use ``work``'s buffers when
-        given (see :class:`RankWork`)."""
-        if not self.rank_based:
-            return self.v[k][:, None].expand_as(w)
-        order = self.order[k]
-        work = RankWork(w) if work is None else work
+    def values(self, k: int, draws: Draws) -> torch.Tensor:
+        """Row ``k``'s values for every draw (M, draws), for the methods that are not rank-based."""
+        return self.v[k][:, None].expand_as(draws.w)
+
+    def ranks(self, k: int, counts: torch.Tensor, work: "RankWork") -> torch.Tensor:
+        """Row ``k``'s average ranks among the expanded entries of one draw (stimulus ``counts`` (N,)): an (M,)
+        vector in ``work.ranks``. One draw at a time, as vectors: torch's row-wise index operations cost two to
+        three times as much per element on (M, draws) matrices, and at thousands of stimuli the memory budget
+        allows one draw per chunk anyway."""
         cum, sorted_ranks = work.cum, work.sorted
-        torch.index_select(w, 0, order, out=sorted_ranks)
+        torch.index_select(counts, 0, self.stimuli[k, 0], out=sorted_ranks)   # c_a c_b in sort order
+        sorted_ranks.mul_(torch.index_select(counts, 0, self.stimuli[k, 1], out=cum[1:]))
         torch.cumsum(sorted_ranks, dim=0, out=cum[1:])
         if k in self.ties:
             first, after_last = self.ties[k]
@@ -155,17 +202,22 @@ class Prepared:
         else:
             torch.add(cum[:-1], cum[1:], out=sorted_ranks)
         sorted_ranks.add_(1).div_(2)
-        return (torch.empty_like(sorted_ranks) if out is None else out).index_copy_(0, order, sorted_ranks)
+        return work.ranks.index_copy_(0, self.order[k], sorted_ranks)
 
 
 class RankWork:
-    """Scratch buffers for :meth:`Prepared.values`, reused from row to row. Arrays this size (M x draws) are
-    beyond the allocator's mmap threshold, so a fresh one per row is a fresh mapping whose every page faults on
-    first touch: at 5,000 stimuli that cost more than the ranking itself (benchmarks/RESULTS.md, RSA scaling)."""
+    """Vectors of M pair values for :meth:`Prepared.ranks` and :func:`_ranks_weighted`, reused from row to row
+    and draw to draw. Arrays this size are beyond the allocator's mmap threshold, so a fresh one per row is a
+    fresh mapping whose every page faults on first touch: at 5,000 stimuli that cost more than the ranking
+    itself (benchmarks/RESULTS.md, RSA scaling)."""
 
-    def __init__(self, w: torch.Tensor) -> None:
-        self.cum = w.new_zeros(w.shape[0] + 1, w.shape[1])   # row 0 stays 0: the weight before the first entry
-        self.sorted = torch.empty_like(w)
+    def __init__(self, m: int, brain_rows: int, device: torch.device) -> None:
+        def vector(size: int = m) -> torch.Tensor:
+            return torch.zeros(size, dtype=torch.float64, device=device)
+
+        self.cum = vector(m + 1)      # cum[0] stays 0: the weight before the first entry
+        self.sorted, self.ranks, self.w = vector(), vector(), vector()
+        self.brain_w = [vector() for _ in range(brain_rows)]   # w (y - mean rank) per brain row
 
 
 def _tie_bounds(tied: torch.Tensor, m: int) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -184,20 +236,22 @@ def _weighted_centred(v: torch.Tensor, w: torch.Tensor, total: torch.Tensor) -> 
     return v - (v * w).sum(0) / total
 
 
-def compare_weighted(a: Prepared, b: Prepared, w: torch.Tensor) -> torch.Tensor:
-    """(A, B, draws) similarities of the rows of ``a`` and ``b`` under each weight column of ``w`` (M, draws),
-    equal to comparing the expanded vectors (see :class:`Prepared`). Memory: about ``len(b) + 5`` arrays the
-    size of ``w``."""
+def compare_weighted(a: Prepared, b: Prepared, draws: Draws) -> torch.Tensor:
+    """(A, B, draws) similarities of the rows of ``a`` and ``b`` under each draw's pair weights, equal to
+    comparing the expanded vectors (see :class:`Prepared`). Memory: rank-based methods about ``len(b) + 4``
+    vectors of M pair values whatever the number of draws; the others about ``len(b) + 5`` arrays the size of
+    the pair weights (M, draws)."""
     method = a.method
+    if a.rank_based:
+        return _ranks_weighted(a, b, draws)
+    w = draws.w
     total = w.sum(0)
     if method == "tau-a":
         return torch.stack([_tau_a_weighted(a.v, b.v, w[:, j]) for j in range(w.shape[1])], dim=-1)
-    if a.rank_based:
-        return _ranks_weighted(a, b, w, total)
     centre = method in ("pearson", "corr")
 
     def side(p: Prepared, k: int) -> torch.Tensor:
-        x = p.values(k, w)
+        x = p.values(k, draws)
         return _weighted_centred(x, w, total) if centre else x
 
     brain = [side(b, k) for k in range(len(b))]
@@ -217,35 +271,37 @@ def _normalised(dots: torch.Tensor, norm: torch.Tensor, brain_norm: torch.Tensor
     return torch.where(ok, dots / (norm[None, :] * brain_norm), torch.zeros_like(dots))
 
 
-def _ranks_weighted(a: Prepared, b: Prepared, w: torch.Tensor, total: torch.Tensor) -> torch.Tensor:
-    """Spearman / rho-a under weights. The weighted mean rank is (T + 1) / 2 for every row (T = total weight),
-    so only the brain side is centred (the model side's mean then drops out of the dot product), and a row
-    without ties has the closed-form weighted sum of squares (T³ - T)/12 - Σ (w³ - w)/12 (each entry's w copies
-    tie among themselves): per model row one sort-order pass, no centring and no norm pass."""
-    mean_rank = (total + 1) / 2
-    work, x, product = RankWork(w), torch.empty_like(w), torch.empty_like(w)   # reused by every row
-    brain_w = []  # w (y - mean) per subject
-    brain_norm = []
-    for k in range(len(b)):
-        yc = b.values(k, w, out=x, work=work).sub_(mean_rank)
-        wy = yc * w
-        brain_norm.append(torch.mul(wy, yc, out=product).sum(0).sqrt())
-        brain_w.append(wy)
-    brain_norm_t = torch.stack(brain_norm)
-    tie_free_norm = (((total ** 3 - total) - (w ** 3 - w).sum(0)) / 12).clamp_min(0).sqrt()
-    out = torch.empty(len(a), len(b), w.shape[1], dtype=torch.float64, device=w.device)
-    for k in range(len(a)):
-        a.values(k, w, out=x, work=work)
-        dots = torch.stack([torch.mul(x, wy, out=product).sum(0) for wy in brain_w])  # (B, draws)
-        if a.method == "rho-a":
-            out[k] = dots * (12.0 / (total ** 3 - total))
-            continue
-        if k in a.ties:
-            xc = torch.sub(x, mean_rank, out=product)
-            norm = xc.square_().mul_(w).sum(0).sqrt()
-        else:
-            norm = tie_free_norm
-        out[k] = _normalised(dots, norm, brain_norm_t)
+def _ranks_weighted(a: Prepared, b: Prepared, draws: Draws) -> torch.Tensor:
+    """Spearman / rho-a under weights, draw by draw. The weighted mean rank is (T + 1) / 2 for every row
+    (T = total weight), so only the brain side is centred (the model side's mean then drops out of the dot
+    product), and a row without ties has the closed-form weighted sum of squares (T³ - T)/12 - Σ (w³ - w)/12
+    (each entry's w copies tie among themselves): per model row one sort-order pass, no centring and no norm
+    pass. T and Σ w³ come from the counts: Σ_{a<b} f(c_a c_b) = ((Σ f(c))² - Σ f(c)²) / 2 for f(c) = c, c³."""
+    work = RankWork(a.v.shape[1], len(b), a.v.device)
+    out = torch.empty(len(a), len(b), draws.counts.shape[1], dtype=torch.float64, device=a.v.device)
+    for j in range(draws.counts.shape[1]):
+        counts = draws.counts[:, j].contiguous()
+        total, cubes = (((c.sum() ** 2 - (c * c).sum()) / 2) for c in (counts, counts ** 3))
+        mean_rank = (total + 1) / 2
+        w = pair_weights(counts, out=work.w)
+        brain_norm = torch.empty(len(b), dtype=torch.float64, device=w.device)
+        for k in range(len(b)):
+            yc = b.ranks(k, counts, work).sub_(mean_rank)
+            torch.mul(yc, w, out=work.brain_w[k])
+            brain_norm[k] = torch.dot(work.brain_w[k], yc).sqrt()
+        tie_free_norm = (((total ** 3 - total) - (cubes - total)) / 12).clamp_min(0).sqrt()
+        for k in range(len(a)):
+            x = a.ranks(k, counts, work)
+            dots = torch.stack([torch.dot(x, wy) for wy in work.brain_w])  # (B,)
+            if a.method == "rho-a":
+                out[k, :, j] = dots * (12.0 / (total ** 3 - total))
+                continue
+            if k in a.ties:
+                xc = x.sub_(mean_rank)
+                norm = torch.dot(torch.mul(xc, w, out=work.sorted), xc).sqrt()
+            else:
+                norm = tie_free_norm
+            out[k, :, j] = _normalised(dots[:, None], norm[None], brain_norm[:, None])[:, 0]
     return out
 
 

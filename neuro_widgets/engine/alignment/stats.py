@@ -18,6 +18,7 @@ from ..progress import CancelToken, ProgressArg, check_cancel, make_reporter
 from ._tensor import Device, single_threaded
 from .ceiling import group_index
 from .compare import (
+    Draws,
     Prepared,
     check_compare_method,
     compare_vectors,
@@ -48,7 +49,8 @@ def bootstrap_rsa(model_rdms: Any, brain_rdms: Any, method: str = "spearman", n_
     each drawn subject bringing all its RDMs (rsatoolbox's ``rdm_descriptor='subject'``).
     Cost O(n_boot x models x RDMs x N²); the draws are processed in chunks whose working memory stays
     within about ``chunk_bytes`` (default 256 MiB; at least one draw; see :func:`bootstrap_bytes`), on top of the
-    condensed RDMs and their sort orders (about 16 bytes per stimulus pair and RDM).
+    condensed RDMs, their sort orders and each pair's stimuli in that order (about 24 bytes per stimulus
+    pair and RDM).
 
     >>> boot = bootstrap_rsa(layer_rdms, ds.neural.rdms("hIT"), n_boot=1000, seed=0)
     >>> lo, hi = percentile_ci(boot[:, 3])
@@ -98,25 +100,14 @@ def bootstrap_prepared(prep_m: Prepared, prep_b: Prepared, n: int, n_boot: int, 
         for _ in range(min(chunk, n_boot - b0)):
             counts.append(torch.bincount(torch.randint(n, (n,), generator=g), minlength=n))
             subj.append(torch.randint(s, (s,), generator=g) if (subjects and s > 1) else torch.arange(s))
-        w = pair_weights(torch.stack(counts, 1).to(device=device, dtype=torch.float64))
-        sims = compare_weighted(prep_m, prep_b, w)  # (models, subjects, draws)
-        del w
+        draws = Draws(torch.stack(counts, 1).to(device=device, dtype=torch.float64))
+        sims = compare_weighted(prep_m, prep_b, draws)  # (models, subjects, draws)
+        del draws
         for j, sj in enumerate(subj):
             weight = torch.bincount(sj, minlength=s).to(device=device, dtype=torch.float64)[gid]
             out[b0 + j] = ((sims[:, :, j] @ weight) / weight.sum()).cpu().numpy()
         report(b0 + len(subj), n_boot)
     return out
-
-
-def pair_weights(counts: torch.Tensor) -> torch.Tensor:
-    """(M, draws) weights ``c_a c_b`` of the stimulus pairs a < b (squareform order) from (N, draws) counts."""
-    n = counts.shape[0]
-    w = torch.empty(n * (n - 1) // 2, counts.shape[1], dtype=counts.dtype, device=counts.device)
-    off = 0
-    for a in range(n - 1):
-        torch.mul(counts[a + 1:], counts[a], out=w[off:off + n - 1 - a])
-        off += n - 1 - a
-    return w
 
 
 def permutation_test(model_rdm: Any, brain_rdm: Any, method: str = "spearman", n_perm: int = 1000,
