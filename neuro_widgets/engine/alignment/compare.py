@@ -188,11 +188,9 @@ class Prepared:
         return self.v[k][:, None].expand_as(draws.w)
 
     def ranks(self, k: int, counts: torch.Tensor, work: "RankWork") -> torch.Tensor:
-        """Row ``k``'s average ranks among the expanded entries of one draw (stimulus ``counts`` (N,)): an (M,)
-        vector in ``work.ranks``. One draw at a time, as vectors: torch's row-wise index operations cost two to
-        three times as much per element on (M, draws) matrices, and at thousands of stimuli the memory budget
-        allows one draw per chunk anyway."""
-        cum, sorted_ranks = work.cum, work.sorted
+        """Row ``k``'s average ranks among the expanded entries of a group of draws (stimulus ``counts``
+        (N, group)): (M, group) in ``work.ranks``."""
+        counts, cum, sorted_ranks, ranks = work.shaped(counts, work.cum, work.sorted, work.ranks)
         torch.index_select(counts, 0, self.stimuli[k, 0], out=sorted_ranks)   # c_a c_b in sort order
         sorted_ranks.mul_(torch.index_select(counts, 0, self.stimuli[k, 1], out=cum[1:]))
         torch.cumsum(sorted_ranks, dim=0, out=cum[1:])
@@ -202,22 +200,45 @@ class Prepared:
         else:
             torch.add(cum[:-1], cum[1:], out=sorted_ranks)
         sorted_ranks.add_(1).div_(2)
-        return work.ranks.index_copy_(0, self.order[k], sorted_ranks)
+        ranks.index_copy_(0, self.order[k], sorted_ranks)
+        return work.ranks
+
+
+GROUP_ELEMENTS = 2 ** 16
+
+
+def draw_group(m: int) -> int:
+    """Draws ranked together for M pairs. Torch's row-wise index operations cost two to three times as much per
+    element on an (M, draws) matrix as on a vector (benchmarks/diag_rank_ops.py), so draws go one at a time as
+    vectors, except where M is so small that each operation's fixed cost (microseconds) would outweigh its
+    work: there, enough draws to make about ``GROUP_ELEMENTS`` numbers per operation."""
+    return max(1, GROUP_ELEMENTS // m)
 
 
 class RankWork:
-    """Vectors of M pair values for :meth:`Prepared.ranks` and :func:`_ranks_weighted`, reused from row to row
-    and draw to draw. Arrays this size are beyond the allocator's mmap threshold, so a fresh one per row is a
-    fresh mapping whose every page faults on first touch: at 5,000 stimuli that cost more than the ranking
-    itself (benchmarks/RESULTS.md, RSA scaling)."""
+    """Buffers of M pair values x a group of draws for :meth:`Prepared.ranks` and :func:`_ranks_weighted`,
+    reused from row to row and group to group. Arrays this size are beyond the allocator's mmap threshold, so a
+    fresh one per row is a fresh mapping whose every page faults on first touch: at 5,000 stimuli that cost
+    more than the ranking itself (benchmarks/RESULTS.md, RSA scaling)."""
 
-    def __init__(self, m: int, brain_rows: int, device: torch.device) -> None:
-        def vector(size: int = m) -> torch.Tensor:
-            return torch.zeros(size, dtype=torch.float64, device=device)
+    def __init__(self, m: int, group: int, brain_rows: int, device: torch.device) -> None:
+        def buffer(rows: int = m) -> torch.Tensor:
+            return torch.zeros(rows, group, dtype=torch.float64, device=device)
 
-        self.cum = vector(m + 1)      # cum[0] stays 0: the weight before the first entry
-        self.sorted, self.ranks, self.w = vector(), vector(), vector()
-        self.brain_w = [vector() for _ in range(brain_rows)]   # w (y - mean rank) per brain row
+        self.group = group
+        self.cum = buffer(m + 1)      # row 0 stays 0: the weight before the first entry
+        self.sorted, self.ranks, self.w, self.product = buffer(), buffer(), buffer(), buffer()
+        self.brain_w = [buffer() for _ in range(brain_rows)]   # w (y - mean rank) per brain row
+
+    def shaped(self, *tensors: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """One-column (rows, 1) tensors as (rows,) vectors, for the vector kernels; wider ones unchanged."""
+        return tensors if self.group > 1 else tuple(t.view(-1) for t in tensors)
+
+    def column_dots(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """(group,) dot products of the columns of x and y (M, group)."""
+        if self.group == 1:
+            return torch.dot(x.view(-1), y.view(-1)).view(1)
+        return torch.mul(x, y, out=self.product).sum(0)
 
 
 def _tie_bounds(tied: torch.Tensor, m: int) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -272,36 +293,41 @@ def _normalised(dots: torch.Tensor, norm: torch.Tensor, brain_norm: torch.Tensor
 
 
 def _ranks_weighted(a: Prepared, b: Prepared, draws: Draws) -> torch.Tensor:
-    """Spearman / rho-a under weights, draw by draw. The weighted mean rank is (T + 1) / 2 for every row
-    (T = total weight), so only the brain side is centred (the model side's mean then drops out of the dot
-    product), and a row without ties has the closed-form weighted sum of squares (T³ - T)/12 - Σ (w³ - w)/12
-    (each entry's w copies tie among themselves): per model row one sort-order pass, no centring and no norm
-    pass. T and Σ w³ come from the counts: Σ_{a<b} f(c_a c_b) = ((Σ f(c))² - Σ f(c)²) / 2 for f(c) = c, c³."""
-    work = RankWork(a.v.shape[1], len(b), a.v.device)
-    out = torch.empty(len(a), len(b), draws.counts.shape[1], dtype=torch.float64, device=a.v.device)
-    for j in range(draws.counts.shape[1]):
-        counts = draws.counts[:, j].contiguous()
-        total, cubes = (((c.sum() ** 2 - (c * c).sum()) / 2) for c in (counts, counts ** 3))
+    """Spearman / rho-a under weights, a group of draws at a time (see :func:`draw_group`). The weighted mean
+    rank is (T + 1) / 2 for every row (T = total weight), so only the brain side is centred (the model side's
+    mean then drops out of the dot product), and a row without ties has the closed-form weighted sum of squares
+    (T³ - T)/12 - Σ (w³ - w)/12 (each entry's w copies tie among themselves): per model row one sort-order pass,
+    no centring and no norm pass. T and Σ w³ come from the counts: Σ_{a<b} f(c_a c_b) = ((Σ f(c))² - Σ f(c)²) / 2
+    for f(c) = c, c³."""
+    m, n_draws = a.v.shape[1], draws.counts.shape[1]
+    out = torch.empty(len(a), len(b), n_draws, dtype=torch.float64, device=a.v.device)
+    work = RankWork(m, min(n_draws, draw_group(m)), len(b), a.v.device)
+    for j in range(0, n_draws, work.group):
+        counts = draws.counts[:, j:j + work.group]
+        if counts.shape[1] < work.group:   # the last group of a chunk may be short
+            work = RankWork(m, counts.shape[1], len(b), a.v.device)
+        counts = counts.contiguous()
+        total, cubes = (((c.sum(0) ** 2 - (c * c).sum(0)) / 2) for c in (counts, counts ** 3))
         mean_rank = (total + 1) / 2
         w = pair_weights(counts, out=work.w)
-        brain_norm = torch.empty(len(b), dtype=torch.float64, device=w.device)
+        brain_norm = torch.empty(len(b), work.group, dtype=torch.float64, device=w.device)
         for k in range(len(b)):
             yc = b.ranks(k, counts, work).sub_(mean_rank)
             torch.mul(yc, w, out=work.brain_w[k])
-            brain_norm[k] = torch.dot(work.brain_w[k], yc).sqrt()
+            brain_norm[k] = work.column_dots(work.brain_w[k], yc).sqrt()
         tie_free_norm = (((total ** 3 - total) - (cubes - total)) / 12).clamp_min(0).sqrt()
         for k in range(len(a)):
             x = a.ranks(k, counts, work)
-            dots = torch.stack([torch.dot(x, wy) for wy in work.brain_w])  # (B,)
+            dots = torch.stack([work.column_dots(x, wy) for wy in work.brain_w])  # (B, group)
             if a.method == "rho-a":
-                out[k, :, j] = dots * (12.0 / (total ** 3 - total))
+                out[k, :, j:j + work.group] = dots * (12.0 / (total ** 3 - total))
                 continue
             if k in a.ties:
                 xc = x.sub_(mean_rank)
-                norm = torch.dot(torch.mul(xc, w, out=work.sorted), xc).sqrt()
+                norm = work.column_dots(torch.mul(xc, w, out=work.sorted), xc).sqrt()
             else:
                 norm = tie_free_norm
-            out[k, :, j] = _normalised(dots[:, None], norm[None], brain_norm[:, None])[:, 0]
+            out[k, :, j:j + work.group] = _normalised(dots, norm, brain_norm)
     return out
 
 
