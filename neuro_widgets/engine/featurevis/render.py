@@ -26,6 +26,7 @@ from ..hooks import capture
 from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
+from .bn_fold import folding
 from .channel_slice import channel_slice
 from .objectives import OUTPUT, Objective, as_objective
 from .param import ImageParam, as_param
@@ -91,9 +92,10 @@ PREVIEWS = 32
 class ModelInput:
     """Turns images in [0, 1] into the model's input: transforms, resize to ``input_size``, normalise."""
 
-    def __init__(self, probe: Probe, transforms: Compose, input_size: Tuple[int, int]) -> None:
+    def __init__(self, probe: Probe, transforms: Compose, input_size: Tuple[int, int],
+                 channels_last: bool = False) -> None:
         self.spec = probe.input_spec
-        self.layout = probe.input_layout
+        self.layout = _channels_last if channels_last else probe.input_layout
         self.transforms = transforms
         self.input_size = input_size
         self.dtype = module_dtype(probe.module)
@@ -108,6 +110,10 @@ class ModelInput:
         if self.spec.channels == 1:
             x = x.mean(dim=1, keepdim=True)
         return self.layout(self.spec.normalize(x.to(self.dtype)))
+
+
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 def layer_calls(probe: Probe, layers: Sequence[str]) -> Dict[str, int]:
@@ -232,10 +238,11 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     total = total_steps or plan.steps
     preview_every = max(1, plan.steps // PREVIEWS)
     live = plan.param.build(plan.batch, plan.size, generator, probe.device)
-    to_input = ModelInput(probe, plan.transforms, plan.input_size)
     layers = list(plan.objective.layers)
+    fold = folding(probe, layers)
+    to_input = ModelInput(probe, plan.transforms, plan.input_size, channels_last=fold.channels_last)
     taps = resolve_taps(probe, layers)
-    forward = channel_slice(probe, plan.objective, plan.input_size)
+    forward = channel_slice(probe, plan.objective, plan.input_size, fold)
     opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
     history: List[torch.Tensor] = []
     snaps: Dict[int, np.ndarray] = {}
@@ -243,7 +250,8 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     done = 0
     pause = PausePoint(probe.module, cancel)
     while True:  # one pass per stretch of steps between pauses (the model is left as found during a pause)
-        with preserved(probe.module), redirected_relus(probe.module, active=done < plan.redirect_steps) as redirect, \
+        with preserved(probe.module), fold.installed(), \
+                redirected_relus(probe.module, active=done < plan.redirect_steps) as redirect, \
                 capture(probe.module, list(taps.calls), calls=taps.calls, stop_early=OUTPUT not in layers) as cap:
             resumed = done
             while done < plan.steps and not cancelled:
