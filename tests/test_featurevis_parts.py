@@ -237,3 +237,24 @@ def test_public_namespace():
     assert nw.featurevis.render is render and nw.featurevis.render_layer is render_layer
     assert nw.featurevis.objectives.channel is ob.channel
     assert callable(nw.featurevis.dataset_examples) and "featurevis" in dir(nw)
+
+
+def test_render_adam_is_torch_adam_bit_for_bit():
+    """The render's Adam runs torch.optim.Adam's single-tensor arithmetic without its per-step bookkeeping."""
+    from neuro_widgets.engine.featurevis.adam import Adam
+
+    g = torch.Generator().manual_seed(0)
+    for shape in [(1, 3, 32, 17, 2), (5, 3, 16, 16)]:
+        a = torch.randn(shape, generator=g).requires_grad_()
+        b = a.detach().clone().requires_grad_()
+        skipped = torch.randn(2, generator=g).requires_grad_()  # no grad: neither optimizer counts a step for it
+        theirs, ours = torch.optim.Adam([a, skipped], lr=0.05), Adam([b, skipped.detach().requires_grad_()], lr=0.05)
+        for step in range(200):
+            grad = torch.randn(shape, generator=g) * 10.0 ** (step % 7 - 4)  # tiny to large: eps matters
+            theirs.zero_grad(set_to_none=True)
+            ours.zero_grad()
+            a.grad, b.grad = grad.clone(), grad.clone()
+            theirs.step()
+            ours.step()
+            assert torch.equal(a, b)
+        assert ours.steps == [200.0, 0.0]

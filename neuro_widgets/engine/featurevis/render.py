@@ -26,6 +26,7 @@ from ..hooks import capture
 from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
+from .adam import Adam
 from .bn_fold import folding
 from .channel_slice import channel_slice
 from .objectives import OUTPUT, Objective, as_objective
@@ -243,7 +244,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     to_input = ModelInput(probe, plan.transforms, plan.input_size, channels_last=fold.channels_last)
     taps = resolve_taps(probe, layers)
     forward = channel_slice(probe, plan.objective, plan.input_size, fold)
-    opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
+    opt = Adam(live.parameters(), lr=plan.lr)
     history: List[torch.Tensor] = []
     snaps: Dict[int, np.ndarray] = {}
     cancelled = False
@@ -265,7 +266,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
                 step = done
                 if step == plan.redirect_steps:
                     redirect.stop()
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 image = live()
                 if step in plan.snapshots:
                     snaps[step] = to_numpy_images(image)
