@@ -121,8 +121,23 @@ def layer_calls(probe: Probe, layers: Sequence[str]) -> Dict[str, int]:
     return {n: probe.layer(n).calls for n in layers if n != OUTPUT}
 
 
+#: per model: (layers, input size) -> per-image output shapes; architecture, not weights (the dry run took 5.6 ms
+#: on the CIFAR ResNet-20, 3 % of a 32-step render)
+_SHAPES: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[Any, Dict[str, Tuple[int, ...]]]]" = \
+    weakref.WeakKeyDictionary()
+
+
 def layer_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int]) -> Dict[str, Tuple[int, ...]]:
-    """Per-image output shapes of ``layers`` (and OUTPUT) for inputs of ``input_size``, from one dry run."""
+    """Per-image output shapes of ``layers`` (and OUTPUT) for inputs of ``input_size``, from one dry run per
+    model, layers and size."""
+    known = _SHAPES.setdefault(probe.module, {})
+    key = (tuple(layers), tuple(input_size))
+    if key not in known:
+        known[key] = _measure_shapes(probe, layers, input_size)
+    return dict(known[key])
+
+
+def _measure_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int]) -> Dict[str, Tuple[int, ...]]:
     taps = resolve_taps(probe, layers)
     spec = probe.input_spec
     x = torch.zeros(1, spec.channels, *input_size, dtype=module_dtype(probe.module), device=probe.device)
