@@ -258,3 +258,18 @@ def test_render_adam_is_torch_adam_bit_for_bit():
             ours.step()
             assert torch.equal(a, b)
         assert ours.steps == [200.0, 0.0]
+
+
+def test_layer_shapes_are_measured_once_per_model_layers_and_size():
+    """A dry run per render cost as much as a step; the shapes depend on the architecture alone."""
+    from neuro_widgets.engine.featurevis.render import layer_shapes
+
+    probe = nw.Probe(GaborNet(), nw.InputSpec(size=(24, 24), mean=0.5, std=0.5))
+    tail = probe.module.tail
+    before = tail.calls
+    first = layer_shapes(probe, [OUTPUT, "conv2"], (24, 24))
+    assert tail.calls == before + 1  # the output needs the whole forward pass
+    first["conv2"] = "changed by the caller"
+    again = layer_shapes(probe, [OUTPUT, "conv2"], (24, 24))
+    assert tail.calls == before + 1 and again == {OUTPUT: (2,), "conv2": (1, 12, 12)}
+    assert layer_shapes(probe, [OUTPUT], (32, 32)) == {OUTPUT: (2,)} and tail.calls == before + 2
