@@ -52,11 +52,7 @@ class Folding:
 
     weights: Dict[nn.Conv2d, ConvWeights] = field(default_factory=dict)
     passed: List[nn.Module] = field(default_factory=list)
-
-    @property
-    def channels_last(self) -> bool:
-        """Feed the model channels-last images (the folded weights are channels-last)."""
-        return bool(self.weights)
+    channels_last: bool = False  # feed the model channels-last images (the folded weights are channels-last)
 
     def conv_weights(self, conv: nn.Conv2d) -> ConvWeights:
         """The weight and bias ``conv`` computes with in this render."""
@@ -91,6 +87,7 @@ def _fold(pairs: Sequence[Tuple[Any, Any]]) -> Folding:
         if stock(conv, nn.Conv2d) and stock(bn, nn.BatchNorm2d):
             fold.weights[conv] = tuple(_channels_last(t) for t in folded_weights(conv, bn))
             fold.passed.append(bn)
+    fold.channels_last = bool(fold.weights)
     return fold
 
 
