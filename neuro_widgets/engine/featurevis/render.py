@@ -6,8 +6,10 @@ the model with hooks on the objective's layers only, stopping after the deepest 
 maximized with Adam. The whole loop runs inside :func:`~neuro_widgets.engine.model_state.preserved`
 (weights frozen, so no weight gradient is ever computed; eval mode; everything restored) — on return, on
 error and on cancel. For the duration, ``inplace`` flags (``nn.ReLU(inplace=True)`` ...) are off, so that
-hooked outputs are not overwritten by a later in-place op, and during the first steps the ReLU modules
-carry the gradient-redirection hooks of :mod:`.relu_redirect`; all of it is put back on the way out.
+hooked outputs are not overwritten by a later in-place op, during the first steps the ReLU modules run the
+gradient-redirecting forward of :mod:`.relu_redirect`, and the model computes the same values with less work:
+eval batch norms folded into the conv before them (:mod:`.bn_fold`) and the objective's conv sliced to the
+channels it reads (:mod:`.channel_slice`); all of it is put back on the way out.
 """
 from __future__ import annotations
 
