@@ -111,12 +111,13 @@ def test_batch_norm_without_running_statistics_is_not_folded():
     assert model.block.conv1 not in fold.weights and model.block.conv2 in fold.weights
 
 
-def test_a_conv_the_objective_reads_and_a_hooked_pair_stay_as_they_are(monkeypatch):
+def test_a_conv_the_objective_reads_and_a_hooked_pair_stay_as_they_are_a_read_batch_norm_folds(monkeypatch):
     probe = probe_of()
     block = probe.module.block
     fold = folding(probe, ["block.conv2"])
     assert block.conv2 not in fold.weights and block.bn2 not in fold.passed and block.conv1 in fold.weights
     a = render(probe, "block.conv2:1", steps=6, size=16, seed=2)
+    tapped_bn = render(probe, "block.bn2:1", steps=6, size=16, seed=2)  # the folded conv's output, passed on
     seen = []
     handle = block.bn1.register_forward_hook(lambda m, i, o: seen.append(o.shape))
     try:
@@ -127,9 +128,10 @@ def test_a_conv_the_objective_reads_and_a_hooked_pair_stay_as_they_are(monkeypat
     finally:
         handle.remove()
     unfolded(monkeypatch)
-    b = render(probe, "block.conv2:1", steps=6, size=16, seed=2)
-    np.testing.assert_allclose(a.images, b.images, atol=1e-5)
-    np.testing.assert_allclose(a.values, b.values, rtol=1e-5, atol=1e-6)
+    for folded, objective in ((a, "block.conv2:1"), (tapped_bn, "block.bn2:1")):
+        plain = render(probe, objective, steps=6, size=16, seed=2)
+        np.testing.assert_allclose(folded.images, plain.images, atol=1e-5)
+        np.testing.assert_allclose(folded.values, plain.values, rtol=1e-5, atol=1e-6)
 
 
 def test_model_in_training_mode_is_untouched_after_folded_renders_that_stop_early():
