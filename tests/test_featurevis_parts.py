@@ -273,3 +273,15 @@ def test_layer_shapes_are_measured_once_per_model_layers_and_size():
     again = layer_shapes(probe, [OUTPUT, "conv2"], (24, 24))
     assert tail.calls == before + 1 and again == {OUTPUT: (2,), "conv2": (1, 12, 12)}
     assert layer_shapes(probe, [OUTPUT], (32, 32)) == {OUTPUT: (2,)} and tail.calls == before + 2
+
+
+def test_resampling_grid_is_affine_grids_bit_for_bit():
+    import torch.nn.functional as F
+
+    from neuro_widgets.engine.featurevis.transforms import _base_grid
+
+    g = torch.Generator().manual_seed(0)
+    for n, (h, w) in [(1, (32, 32)), (5, (28, 30)), (2, (1, 7)), (3, (224, 224))]:
+        theta = torch.randn(n, 2, 3, generator=g)
+        grid = torch.matmul(_base_grid(h, w, torch.float32, torch.device("cpu")), theta.transpose(1, 2))
+        assert torch.equal(grid.view(n, h, w, 2), F.affine_grid(theta, [n, 3, h, w], align_corners=False))
