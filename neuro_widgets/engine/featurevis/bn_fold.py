@@ -4,8 +4,9 @@ In eval mode ``bn(conv(x))`` is one convolution: the conv's weight scaled per ou
 ``gamma / sqrt(running_var + eps)``, and a bias ``beta + (b - running_mean) * scale``. At batch 1 on a small
 image (the CIFAR ResNet-20 at 32 px) a step's cost is mostly per-operation overhead, so one op fewer forward
 and one fewer backward per pair (19 of each there) is worth having. The folded weights are also stored
-channels-last, and a folding render feeds the model channels-last images (``benchmarks/bench_featurevis.py``
-has the numbers): both are the render's own tensors, the model's weights are never converted.
+channels-last, and a folding render feeds the model channels-last images, on which the CPU convolutions of
+these small maps run faster (``benchmarks/bench_featurevis.py --ablation`` measures both): these are the
+render's own tensors, the model's weights are never converted.
 
 Which pairs fold is measured on the model once (it is architecture, not weights). In a dry run at the model's
 input size, a stock ``nn.BatchNorm2d`` with running statistics, called once, whose call completes right after
