@@ -120,6 +120,37 @@ def one_by_one(case: str, probe, layer: str, channels, steps: int, size: int, lu
     return median(ours), median(bare), median(lucent), np.stack(images), np.stack(lucent_images)
 
 
+def ablation(case: str, probe, layer: str, channels, steps: int, size: int) -> dict:
+    """Ours at batch 1 with the batch-norm folding switched off in parts, and the bare loop, interleaved channel
+    by channel: medians per channel."""
+    import dataclasses
+
+    import neuro_widgets as nw
+    from neuro_widgets.engine.featurevis.bn_fold import Folding
+
+    render_module = sys.modules["neuro_widgets.engine.featurevis.render"]
+    real = render_module.folding
+
+    def channels_first(*args):
+        fold = real(*args)
+        weights = {conv: (w.contiguous(), b) for conv, (w, b) in fold.weights.items()}
+        return dataclasses.replace(fold, weights=weights, channels_last=False)
+
+    variants = {"ours": real, "folded, channels-first": channels_first, "not folded": lambda *args: Folding()}
+    clocks = {name: [] for name in [*variants, "bare loop"]}
+    try:
+        for c in channels:
+            for name, folding in variants.items():
+                render_module.folding = folding
+                with Clock() as clock:
+                    nw.featurevis.render(probe, f"{layer}:{c}", steps=steps, size=size, seed=c)
+                clocks[name].append(clock)
+            clocks["bare loop"].append(bare_loop(case, probe, [c], 1, steps))
+    finally:
+        render_module.folding = real
+    return {name: median(c) for name, c in clocks.items()}
+
+
 def median(clocks) -> dict:
     return {k: float(np.median([getattr(c, k) for c in clocks])) for k in ("wall", "cpu")}
 
@@ -181,6 +212,8 @@ def main() -> None:
     ap.add_argument("--cases", default="alexnet,resnet20")
     ap.add_argument("--lucent-python", default=str(REPO / "benchmarks" / ".lucent-venv" / "bin" / "python"))
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ablation", type=int, default=0,
+                    help="instead: this many channels one to one with the batch-norm folding off in parts, no Lucent")
     ap.add_argument("--lucent-worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -197,6 +230,17 @@ def main() -> None:
     for case in args.cases.split(","):
         probe = load(case)
         _, _, layer, _, size = CASES[case]
+        if args.ablation:
+            nw.featurevis.render(probe, f"{layer}:0", steps=2, size=size)  # warm-up
+            bare_loop(case, probe, [0], 1, 2)
+            times = ablation(case, probe, layer, list(range(args.ablation)), args.steps, size)
+            print(f"\n{case} {layer}, {args.ablation} channels one to one, load average {os.getloadavg()[0]:.1f}: "
+                  "seconds per channel, CPU time (wall time in brackets)")
+            print("| render | seconds | / bare loop |\n|---|---|---|")
+            for name, t in times.items():
+                print(f"| {name} | {t['cpu']:.3f} ({t['wall']:.3f}) | {t['cpu'] / times['bare loop']['cpu']:.2f}x "
+                      f"({t['wall'] / times['bare loop']['wall']:.2f}x) |")
+            continue
         counts = dict(item.split("=") for item in args.channels.split(","))
         chans = list(range(int(counts[case])))
         # warm-up: lazy imports (Adam pulls in torch._dynamo on first use), allocator, kernels
@@ -228,6 +272,8 @@ def main() -> None:
                "activation_lucent": channel_means(probe, layer, lucent_images, chans[:k]).round(3).tolist()}
         rows.append(row)
         print(json.dumps(row, indent=1), flush=True)
+    if not rows:
+        return
     print("\nseconds per channel, CPU time (wall time in brackets)")
     print("| case | image | Lucent (batch 1) | ours, one channel (batch 1) | Lucent / ours | bare loop (batch 1) "
           "| ours / bare | ours, whole layer (batch) | Lucent / ours | bare loop (batch) | ours / bare "

@@ -232,13 +232,15 @@ def test_model_untouched_after_render_cancel_and_error(gabor_probe):
         # during a render: eval mode, frozen weights, no weight grads, hooks on the target layer only
         assert not m.training and not any(p.requires_grad for p in m.parameters())
         hooked = [n for n, mod in m.named_modules() if mod._forward_hooks]
-        seen.append((step, hooked, images.shape, values.shape))
+        redirected = [n for n, mod in m.named_modules() if "forward" in mod.__dict__]
+        seen.append((step, hooked, images.shape, values.shape, redirected))
 
     render(gabor_probe, ob.channel("conv2", 0), steps=6, redirect_relu=2, progress=watch)
     assert_untouched(m, before)
     assert [(mod, mod.inplace) for mod in m.modules() if hasattr(mod, "inplace")] == inplace
     assert m.tail.calls == tail_calls  # the forward stopped after conv2 every time
-    assert seen[0][1] == ["relu", "conv2"] and seen[-1][1] == ["conv2"]  # ReLU hooks only while redirecting
+    assert seen[0][1] == seen[-1][1] == ["conv2"]  # hooks on the target layer only
+    assert seen[0][4] == ["relu"] and seen[-1][4] == []  # the ReLU's own forward replaced only while redirecting
     assert seen[-1][2] == (1, 24, 24, 3) and seen[-1][3] == (1,)
 
     token = nw.CancelToken()

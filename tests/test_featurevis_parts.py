@@ -237,3 +237,51 @@ def test_public_namespace():
     assert nw.featurevis.render is render and nw.featurevis.render_layer is render_layer
     assert nw.featurevis.objectives.channel is ob.channel
     assert callable(nw.featurevis.dataset_examples) and "featurevis" in dir(nw)
+
+
+def test_render_adam_is_torch_adam_bit_for_bit():
+    """The render's Adam runs torch.optim.Adam's single-tensor arithmetic without its per-step bookkeeping."""
+    from neuro_widgets.engine.featurevis.adam import Adam
+
+    g = torch.Generator().manual_seed(0)
+    for shape in [(1, 3, 32, 17, 2), (5, 3, 16, 16)]:
+        a = torch.randn(shape, generator=g).requires_grad_()
+        b = a.detach().clone().requires_grad_()
+        skipped = torch.randn(2, generator=g).requires_grad_()  # no grad: neither optimizer counts a step for it
+        theirs, ours = torch.optim.Adam([a, skipped], lr=0.05), Adam([b, skipped.detach().requires_grad_()], lr=0.05)
+        for step in range(200):
+            grad = torch.randn(shape, generator=g) * 10.0 ** (step % 7 - 4)  # tiny to large: eps matters
+            theirs.zero_grad(set_to_none=True)
+            ours.zero_grad()
+            a.grad, b.grad = grad.clone(), grad.clone()
+            theirs.step()
+            ours.step()
+            assert torch.equal(a, b)
+        assert ours.steps == [200.0, 0.0]
+
+
+def test_layer_shapes_are_measured_once_per_model_layers_and_size():
+    """A dry run per render cost as much as a step; the shapes depend on the architecture alone."""
+    from neuro_widgets.engine.featurevis.render import layer_shapes
+
+    probe = nw.Probe(GaborNet(), nw.InputSpec(size=(24, 24), mean=0.5, std=0.5))
+    tail = probe.module.tail
+    before = tail.calls
+    first = layer_shapes(probe, [OUTPUT, "conv2"], (24, 24))
+    assert tail.calls == before + 1  # the output needs the whole forward pass
+    first["conv2"] = "changed by the caller"
+    again = layer_shapes(probe, [OUTPUT, "conv2"], (24, 24))
+    assert tail.calls == before + 1 and again == {OUTPUT: (2,), "conv2": (1, 12, 12)}
+    assert layer_shapes(probe, [OUTPUT], (32, 32)) == {OUTPUT: (2,)} and tail.calls == before + 2
+
+
+def test_resampling_grid_is_affine_grids_bit_for_bit():
+    import torch.nn.functional as F
+
+    from neuro_widgets.engine.featurevis.transforms import _base_grid
+
+    g = torch.Generator().manual_seed(0)
+    for n, (h, w) in [(1, (32, 32)), (5, (28, 30)), (2, (1, 7)), (3, (224, 224))]:
+        theta = torch.randn(n, 2, 3, generator=g)
+        grid = torch.matmul(_base_grid(h, w, torch.float32, torch.device("cpu")), theta.transpose(1, 2))
+        assert torch.equal(grid.view(n, h, w, 2), F.affine_grid(theta, [n, 3, h, w], align_corners=False))

@@ -28,6 +28,8 @@ from torch import nn
 from ..hooks import capture
 from ..model_state import module_dtype, preserved
 from ..probe import Probe, _split_call as split_call
+from .bn_fold import ConvWeights, Folding
+from .forwards import replaced_forwards, stock
 from .objectives import OUTPUT, Objective
 
 #: per model: layer -> name of its sliceable conv (None: the layer cannot be sliced); architecture, not weights
@@ -45,41 +47,34 @@ FULL = FullForward()
 
 
 class ChannelSlice(FullForward):
-    """``conv`` computes only the output channels in ``index`` during :meth:`run`."""
+    """``conv`` computes only the output channels in ``index`` during :meth:`run`, with ``weights`` (its own
+    weight and bias, or the render's folded ones: :mod:`.bn_fold`)."""
 
-    def __init__(self, conv: nn.Conv2d, index: torch.Tensor) -> None:
+    def __init__(self, conv: nn.Conv2d, index: torch.Tensor, weights: Optional[ConvWeights] = None) -> None:
         self.conv = conv
         self.index = index
+        weight, bias = weights or (conv.weight, conv.bias)
+        self.weight = weight.detach().index_select(0, index)  # frozen for the render: no weight gradient
+        self.bias = None if bias is None else bias.detach().index_select(0, index)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        conv, index = self.conv, self.index
-        bias = None if conv.bias is None else conv.bias.index_select(0, index)
-        y = conv._conv_forward(x, conv.weight.index_select(0, index), bias)
-        full = y.new_zeros((y.shape[0], conv.out_channels, *y.shape[2:]))
-        return full.index_copy(1, index, y)
+        y = self.conv._conv_forward(x, self.weight, self.bias)
+        full = y.new_zeros((y.shape[0], self.conv.out_channels, *y.shape[2:]))
+        return full.index_copy(1, self.index, y)
 
     def run(self, cap: Any, x: torch.Tensor) -> Any:
-        with _replaced_forward(self.conv, self.forward):
+        with replaced_forwards({self.conv: self.forward}):
             return cap.run(x)
 
     def __repr__(self) -> str:
         return f"ChannelSlice({self.index.tolist()} of {self.conv.out_channels})"
 
 
-class _replaced_forward:
-    def __init__(self, module: nn.Module, forward: Any) -> None:
-        self.module, self.forward = module, forward
-
-    def __enter__(self) -> None:
-        self.module.forward = self.forward
-
-    def __exit__(self, *exc: Any) -> None:
-        del self.module.forward
-
-
-def channel_slice(probe: Probe, objective: Objective, input_size: Tuple[int, int]) -> FullForward:
+def channel_slice(probe: Probe, objective: Objective, input_size: Tuple[int, int],
+                  fold: Optional[Folding] = None) -> FullForward:
     """The cheapest exact forward for ``objective``: a :class:`ChannelSlice` when it reads some channels of
-    one layer whose last conv may be sliced (see the module doc), else :data:`FULL`."""
+    one layer whose last conv may be sliced (see the module doc), else :data:`FULL`. ``fold``: the render's
+    folded batch norms (a folded conv is sliced from its folded weights)."""
     layers = objective.layers
     if len(layers) != 1 or layers[0] == OUTPUT or objective.reads.get(layers[0]) is None:
         return FULL
@@ -91,19 +86,13 @@ def channel_slice(probe: Probe, objective: Objective, input_size: Tuple[int, int
         known[base] = _find_sliceable_conv(probe, base, input_size)
     modules = dict(probe.module.named_modules())
     conv = modules.get(known[base]) if known[base] is not None else None
-    if not _plain_conv(conv):
+    if not stock(conv, nn.Conv2d):
         return FULL
     need = sorted({int(k) % conv.out_channels for k in objective.reads[layers[0]]})
     if len(need) >= conv.out_channels:
         return FULL
-    return ChannelSlice(conv, torch.tensor(need, dtype=torch.long, device=conv.weight.device))
-
-
-def _plain_conv(conv: Any) -> bool:
-    """An ``nn.Conv2d`` whose forward is the stock one (a subclass may transform its weight first), with no
-    forward of its own set on the instance and no hooks that would see the sliced output."""
-    return (isinstance(conv, nn.Conv2d) and type(conv).forward is nn.Conv2d.forward and "forward" not in conv.__dict__
-            and not conv._forward_hooks and not conv._forward_pre_hooks)
+    index = torch.tensor(need, dtype=torch.long, device=conv.weight.device)
+    return ChannelSlice(conv, index, None if fold is None else fold.conv_weights(conv))
 
 
 def _find_sliceable_conv(probe: Probe, base: str, input_size: Tuple[int, int]) -> Optional[str]:
@@ -165,7 +154,7 @@ def _channelwise(probe: Probe, base: str, conv: nn.Conv2d, x: torch.Tensor, refe
                 return torch.where(mask.view(1, -1, 1, 1), y, noise)
 
             with preserved(probe.module), torch.no_grad(), capture(probe.module, [base]) as cap, \
-                    _replaced_forward(conv, noisy):
+                    replaced_forwards({conv: noisy}):
                 cap.run(x)
                 out = cap.outputs[base][0]
             if not torch.allclose(out[:, mask], reference[:, mask], rtol=1e-6, atol=1e-7):

@@ -6,8 +6,10 @@ the model with hooks on the objective's layers only, stopping after the deepest 
 maximized with Adam. The whole loop runs inside :func:`~neuro_widgets.engine.model_state.preserved`
 (weights frozen, so no weight gradient is ever computed; eval mode; everything restored) — on return, on
 error and on cancel. For the duration, ``inplace`` flags (``nn.ReLU(inplace=True)`` ...) are off, so that
-hooked outputs are not overwritten by a later in-place op, and during the first steps the ReLU modules
-carry the gradient-redirection hooks of :mod:`.relu_redirect`; all of it is put back on the way out.
+hooked outputs are not overwritten by a later in-place op, during the first steps the ReLU modules run the
+gradient-redirecting forward of :mod:`.relu_redirect`, and the model computes the same values with less work:
+eval batch norms folded into the conv before them (:mod:`.bn_fold`) and the objective's conv sliced to the
+channels it reads (:mod:`.channel_slice`); all of it is put back on the way out.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from ..hooks import capture
 from ..model_state import PausePoint, module_dtype, preserved
 from ..probe import Probe
 from ..progress import CancelToken, Cancelled, ProgressArg, check_cancel, make_reporter
+from .adam import Adam
+from .bn_fold import folding
 from .channel_slice import channel_slice
 from .objectives import OUTPUT, Objective, as_objective
 from .param import ImageParam, as_param
@@ -91,9 +95,10 @@ PREVIEWS = 32
 class ModelInput:
     """Turns images in [0, 1] into the model's input: transforms, resize to ``input_size``, normalise."""
 
-    def __init__(self, probe: Probe, transforms: Compose, input_size: Tuple[int, int]) -> None:
+    def __init__(self, probe: Probe, transforms: Compose, input_size: Tuple[int, int],
+                 channels_last: bool = False) -> None:
         self.spec = probe.input_spec
-        self.layout = probe.input_layout
+        self.layout = _channels_last if channels_last else probe.input_layout
         self.transforms = transforms
         self.input_size = input_size
         self.dtype = module_dtype(probe.module)
@@ -110,12 +115,31 @@ class ModelInput:
         return self.layout(self.spec.normalize(x.to(self.dtype)))
 
 
+def _channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last)
+
+
 def layer_calls(probe: Probe, layers: Sequence[str]) -> Dict[str, int]:
     return {n: probe.layer(n).calls for n in layers if n != OUTPUT}
 
 
+#: per model: (layers, input size) -> per-image output shapes; architecture, not weights (the dry run took 5.6 ms
+#: on the CIFAR ResNet-20, 3 % of a 32-step render)
+_SHAPES: "weakref.WeakKeyDictionary[torch.nn.Module, Dict[Any, Dict[str, Tuple[int, ...]]]]" = \
+    weakref.WeakKeyDictionary()
+
+
 def layer_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int]) -> Dict[str, Tuple[int, ...]]:
-    """Per-image output shapes of ``layers`` (and OUTPUT) for inputs of ``input_size``, from one dry run."""
+    """Per-image output shapes of ``layers`` (and OUTPUT) for inputs of ``input_size``, from one dry run per
+    model, layers and size."""
+    known = _SHAPES.setdefault(probe.module, {})
+    key = (tuple(layers), tuple(input_size))
+    if key not in known:
+        known[key] = _measure_shapes(probe, layers, input_size)
+    return dict(known[key])
+
+
+def _measure_shapes(probe: Probe, layers: Sequence[str], input_size: Tuple[int, int]) -> Dict[str, Tuple[int, ...]]:
     taps = resolve_taps(probe, layers)
     spec = probe.input_spec
     x = torch.zeros(1, spec.channels, *input_size, dtype=module_dtype(probe.module), device=probe.device)
@@ -232,18 +256,20 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
     total = total_steps or plan.steps
     preview_every = max(1, plan.steps // PREVIEWS)
     live = plan.param.build(plan.batch, plan.size, generator, probe.device)
-    to_input = ModelInput(probe, plan.transforms, plan.input_size)
     layers = list(plan.objective.layers)
+    fold = folding(probe, layers)
+    to_input = ModelInput(probe, plan.transforms, plan.input_size, channels_last=fold.channels_last)
     taps = resolve_taps(probe, layers)
-    forward = channel_slice(probe, plan.objective, plan.input_size)
-    opt = torch.optim.Adam(live.parameters(), lr=plan.lr)
+    forward = channel_slice(probe, plan.objective, plan.input_size, fold)
+    opt = Adam(live.parameters(), lr=plan.lr)
     history: List[torch.Tensor] = []
     snaps: Dict[int, np.ndarray] = {}
     cancelled = False
     done = 0
     pause = PausePoint(probe.module, cancel)
     while True:  # one pass per stretch of steps between pauses (the model is left as found during a pause)
-        with preserved(probe.module), redirected_relus(probe.module, active=done < plan.redirect_steps) as redirect, \
+        with preserved(probe.module), fold.installed(), \
+                redirected_relus(probe.module, active=done < plan.redirect_steps) as redirect, \
                 capture(probe.module, list(taps.calls), calls=taps.calls, stop_early=OUTPUT not in layers) as cap:
             resumed = done
             while done < plan.steps and not cancelled:
@@ -257,7 +283,7 @@ def optimize(probe: Probe, plan: Plan, generator: torch.Generator, report: Calla
                 step = done
                 if step == plan.redirect_steps:
                     redirect.stop()
-                opt.zero_grad(set_to_none=True)
+                opt.zero_grad()
                 image = live()
                 if step in plan.snapshots:
                     snaps[step] = to_numpy_images(image)
