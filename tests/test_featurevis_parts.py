@@ -233,6 +233,22 @@ def test_redirected_relu_gradient_rule():
     assert torch.equal(x.grad, torch.tensor([[0.0, -1.0, 0.0], [0.0, -1.0, -0.5]]))
 
 
+def test_redirected_relu_keeps_the_gradient_exactly_where_the_input_is_not_negative():
+    """The fused threshold at minus the smallest subnormal is the rule's x < 0, at the edges of every float."""
+    from neuro_widgets.engine.featurevis.relu_redirect import _RedirectedReLU
+
+    for dtype in (torch.float32, torch.float64):
+        tiny = torch.nextafter(torch.zeros((), dtype=dtype), torch.ones((), dtype=dtype)).item()
+        x = torch.tensor([[float("nan"), -0.0, 0.0, -tiny, tiny, -1.0, 2.0]], dtype=dtype, requires_grad=True)
+        grad = torch.tensor([[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]], dtype=dtype)
+        _RedirectedReLU.apply(x).backward(grad)
+        assert torch.equal(x.grad, torch.where(x.detach() < 0, 0.0, grad))  # NaN and both zeros pass
+        # an image whose only passed gradient is NaN counts as passing: the plain ReLU gradient, NaN kept
+        x = torch.tensor([[-1.0, 0.5]], dtype=dtype, requires_grad=True)
+        _RedirectedReLU.apply(x).backward(torch.tensor([[1.0, float("nan")]], dtype=dtype))
+        assert x.grad[0, 0] == 0 and torch.isnan(x.grad[0, 1])
+
+
 def test_public_namespace():
     assert nw.featurevis.render is render and nw.featurevis.render_layer is render_layer
     assert nw.featurevis.objectives.channel is ob.channel

@@ -14,6 +14,7 @@ any ``inplace=True`` flag off for the duration; forwards and flags are restored 
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Iterator, List
 
 import torch
@@ -31,19 +32,28 @@ class _RedirectedReLU(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         (x,) = ctx.saved_tensors
-        negative = x < 0
-        relu_grad = torch.where(negative, 0.0, grad)  # where, not masked_fill: half the time on these sizes
+        # the plain ReLU gradient, kept at x == 0: threshold_backward zeroes grad where x <= the threshold, and
+        # minus the smallest subnormal makes that x < 0 (NaN passes, as it does x < 0); one fused op instead of
+        # a comparison and a where
+        relu_grad = torch.ops.aten.threshold_backward(grad, x, _below_zero(x.dtype))
         if x.dim() == 0:
             return relu_grad
-        # per image: did the ReLU pass any gradient (NaN counts)? Reduced over the image's dims, not a flatten,
-        # which copies a channels-last tensor
-        passed = relu_grad.any(dim=tuple(range(1, x.dim())))
+        # per image: did the ReLU pass any gradient (NaN counts: it survives abs and amax)? A float reduction,
+        # a third of the time of a boolean any over the image's dims
+        passed = relu_grad.abs().amax(dim=tuple(range(1, x.dim()))) != 0
         if bool(passed.all()):
             return relu_grad
         # images that passed nothing get the incoming gradient, blocked only where it would push a negative input
         # lower (the loss is minimized, so that is grad > 0); one where, no gather and scatter of images
         alive = passed.view(-1, *([1] * (x.dim() - 1)))
-        return torch.where(negative & (alive | (grad > 0)), 0.0, grad)
+        return torch.where((x < 0) & (alive | (grad > 0)), 0.0, grad)
+
+
+@functools.lru_cache(maxsize=None)
+def _below_zero(dtype: torch.dtype) -> float:
+    """Minus the smallest positive (subnormal) ``dtype``: nothing of that type lies between it and zero."""
+    info = torch.finfo(dtype)
+    return -(info.tiny * info.eps)
 
 
 class Redirect:
