@@ -97,6 +97,11 @@ def peer_bootstrap(layer_rdms: np.ndarray, brain: np.ndarray, n_boot: int, seed:
     return out
 
 
+def opt(value: float, spec: str) -> str:
+    """A number for the table, or "-" when it was not measured (NaN)."""
+    return "-" if np.isnan(value) else format(value, spec)
+
+
 def fit(xs, ys) -> float:
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
@@ -145,9 +150,10 @@ def main() -> None:
             if not args.kernel_only and n_layers * pairs <= args.peer_max_pairs:
                 _, peer, _ = cpu(lambda: peer_bootstrap(stack.numpy(), brain, b))
             results[(n, n_layers)] = (kernel if args.kernel_only else ours, floor)
-            print(f"| {n} | {n_layers} | {ours:.2f} | {kernel:.2f} | {floor:.2f} | {ours / floor:.2f}x | "
-                  f"{kernel / floor:.2f}x | {'-' if np.isnan(peer) else f'{peer:.2f}'} | "
-                  f"{'-' if np.isnan(peer) else f'{peer / ours:.1f}x'} |", flush=True)
+            row = (f"| {n} | {n_layers} | {opt(ours, '.2f')} | {kernel:.2f} | {floor:.2f} | "
+                   f"{opt(ours / floor, '.2f')}x | "
+                   f"{kernel / floor:.2f}x | {opt(peer, '.2f')} | {opt(peer / ours, '.1f')}x |")
+            print(row.replace("-x", "-"), flush=True)
     smallest = min(args.layers)
     ns = sorted(n for (n, k) in results if k == smallest)
     if len(ns) >= 2:
@@ -156,8 +162,10 @@ def main() -> None:
         big = [n for n in ns if n >= 500]
         if len(big) >= 2:
             print(f"exponent in N from N={big[0]} (L={smallest}): "
-                  f"ours {fit(big, [results[(n, smallest)][0] for n in big]):.2f}")
-    both = [n for n in ns if all((n, k) in results for k in args.layers)]
+                  f"ours {fit(big, [results[(n, smallest)][0] for n in big]):.2f}, "
+                  f"floor {fit(big, [results[(n, smallest)][1] for n in big]):.2f}")
+    # a slope in L needs two layer counts
+    both = [n for n in ns if all((n, k) in results for k in args.layers)] if len(set(args.layers)) >= 2 else []
     for n in both:
         ks = sorted(args.layers)
         print(f"exponent in L at N={n}: ours {fit(ks, [results[(n, k)][0] for k in ks]):.2f}, "
