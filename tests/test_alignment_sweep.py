@@ -182,6 +182,39 @@ def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
         plan(budget(sum(channels), 1) - 1, reduce="maxpool")
 
 
+def test_a_sweep_whose_scoring_does_not_fit_in_available_memory_is_refused_up_front(tiny, monkeypatch):
+    """Without memory_budget the scoring (layer RDMs grow with layers x N^2) must fit in what the machine has
+    available: refused before any activation pass, not killed part way by the kernel's OOM killer."""
+    import importlib
+    import os
+
+    from neuro_widgets.engine.alignment.budget import available_bytes
+    from neuro_widgets.engine.alignment.stats import DEFAULT_CHUNK_BYTES
+
+    sweep_module = importlib.import_module("neuro_widgets.engine.alignment.sweep")  # the package exports the function
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim)
+    need = scoring_plan("rsa", len(stim), len(GT_LAYERS), 1, 3, 1, 5, 0, 0, boot_room=DEFAULT_CHUNK_BYTES).total
+    before = snapshot(probe.module)
+    calls = []
+
+    def run(available):
+        monkeypatch.setattr(sweep_module, "available_bytes", lambda device: available)
+        return nw.alignment.sweep(probe, resp, GT_LAYERS, stimuli=stim, n_boot=5,
+                                  progress=lambda *a, **k: calls.append(a))
+
+    with pytest.raises(ValueError, match=r"needs about \d+ MiB for scoring \(layer RDMs .*, more than the \d+ MiB "
+                                         r"available on cpu; sweep fewer layers or stimuli"):
+        run(need - 1)
+    assert calls == []  # nothing ran
+    assert_untouched(probe.module, before)
+    assert len(run(need).rows) == len(GT_LAYERS) and calls      # just fits
+    assert len(run(None).rows) == len(GT_LAYERS)                # unknown: not checked
+    # the real reading: what the kernel says can be allocated, below the machine's physical memory
+    real = available_bytes(torch.device("cpu"))
+    assert real is not None and 0 < real <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 # ---- response-level data from files ------------------------------------------------------------------
 def test_netcdf_neuroid_assembly_round_trip(tmp_path, tiny):
     import h5netcdf  # noqa: F401  (the netCDF engine xarray uses here)

@@ -19,7 +19,9 @@ benchmarks/RESULTS.md): the plan is an upper bound there.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
+
+import torch
 
 from .stats import DEFAULT_CHUNK_BYTES, bootstrap_bytes
 
@@ -59,3 +61,20 @@ def scoring_plan(metric: str, n: int, n_layers: int, n_models: int, subjects: in
                             "kernels and jackknife": 10 * sq}, 0)
     k = min(n, widest)
     return ScoringPlan({"regression working memory": 8 * (3 * n * widest + 3 * k * k + 4 * n * neuroids)}, 0)
+
+
+def available_bytes(device: torch.device) -> Optional[int]:
+    """Memory the scoring can still take on ``device``: the kernel's estimate of what can be allocated without
+    swapping (``MemAvailable``) on the CPU, the free memory of a CUDA device; None where it cannot be told."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type != "cpu":
+        return None
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None

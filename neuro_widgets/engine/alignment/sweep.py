@@ -33,7 +33,7 @@ from ..reduce import normalize_reduce
 from ..rng import check_seed
 from ..stimuli import StimulusSet
 from ._tensor import resolve_device, single_threaded
-from .budget import MIB, scoring_plan
+from .budget import MIB, ScoringPlan, available_bytes, scoring_plan
 from .ceiling import CEILING_FORMULA_TEXT, ceiled, check_ceiling_formula
 from .control import random_copy
 from .cross_validation import half_split
@@ -42,6 +42,7 @@ from .neural_data import NeuralResponses
 from .regression import standardize_features
 from .results import BestLayer, Difference, LayerScore, SweepResult
 from .scorers import Z95, RSAScorer, Scorer, prepare_layers
+from .stats import DEFAULT_CHUNK_BYTES
 
 CONTROLS = (None, "random")
 
@@ -136,16 +137,41 @@ def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: 
 
 def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: Metric, n: int,
                  regions: List[str], n_models: int, converted: bool, reduce: Any,
-                 memory_budget: Optional[int], batch_size: int) -> Tuple[Any, int, Optional[int]]:
+                 memory_budget: Optional[int], batch_size: int, device: torch.device) -> Tuple[Any, int, Optional[int]]:
     """(reduce, batch_size, bootstrap chunk bytes) keeping the whole call within ``memory_budget``: the
     scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
     (RSA: up to an eighth of the budget, at least one draw), the activation pass gets the rest; refused up
-    front, with what it would need, if that cannot fit."""
+    front, with what it would need, if that cannot fit. Without a budget the scoring must still fit in the
+    memory ``device`` has available: refused up front otherwise, rather than killed part way by the kernel."""
     if memory_budget is None:
+        plan, what = _scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce,
+                                   DEFAULT_CHUNK_BYTES)
+        available = available_bytes(device)
+        if available is not None and plan.total > available:
+            raise ValueError(f"{what}, more than the {available / MIB:.0f} MiB available on {device}; sweep fewer "
+                             "layers or stimuli (the scoring grows with layers x stimuli squared)")
         return reduce, batch_size, None
     if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or not memory_budget >= 1:
         raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
     memory_budget = int(memory_budget)
+    plan, what = _scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce,
+                               memory_budget // 8)
+    chunk = plan.chunk_bytes if metric.name == "rsa" else None
+    left = memory_budget - plan.total
+    if left <= 0:
+        raise ValueError(f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations; "
+                         "raise memory_budget, or sweep fewer layers or stimuli")
+    try:
+        red, batch = _budget_plan(probe, layers, stimuli, reduce, left, batch_size)
+    except ValueError as err:
+        raise ValueError(f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
+                         f"cannot hold the activations: {err}") from err
+    return red, batch, chunk
+
+
+def _scoring_plan(probe: Probe, layers: List[str], neural: Any, metric: Metric, n: int, regions: List[str],
+                  n_models: int, converted: bool, reduce: Any, boot_room: int) -> Tuple[ScoringPlan, str]:
+    """The scoring's memory plan (see :mod:`.budget`) and a sentence saying what it needs."""
     shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
     canon = normalize_reduce(reduce)  # the regressions see the kept (and then projected) features
     widths = [int(np.prod(s)) if canon is None else canon[1] if canon[0] == "random_projection" else s[0]
@@ -157,20 +183,10 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     subjects = max(len(neural.rdms(r)) for r in regions) if name == "rsa" else 0
     neuroids = max(neural.region(r).data.shape[1] for r in regions) if name == "encoding" else 0
     plan = scoring_plan(name, n, len(layers), n_models, subjects, len(regions) if converted else 0,
-                        getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=memory_budget // 8)
-    chunk = plan.chunk_bytes if name == "rsa" else None
-    left = memory_budget - plan.total
+                        getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=boot_room)
     what = (f"sweep(metric={name!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs about "
             f"{plan.total / MIB:.0f} MiB for scoring ({plan.describe()})")
-    if left <= 0:
-        raise ValueError(f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations; "
-                         "raise memory_budget, or sweep fewer layers or stimuli")
-    try:
-        red, batch = _budget_plan(probe, layers, stimuli, reduce, left, batch_size)
-    except ValueError as err:
-        raise ValueError(f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
-                         f"cannot hold the activations: {err}") from err
-    return red, batch, chunk
+    return plan, what
 
 
 def _commit(sc: Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
@@ -306,7 +322,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``). ``control="random"`` adds a randomly re-initialised copy (``control_seed``), or
+    ``settings["batch_size"]``); without it the scoring (RSA: layer RDMs, L x N²) must still fit in the memory the
+    device has available, or the call is refused before any work. ``control="random"`` adds a randomly re-initialised copy (``control_seed``), or
     one per seed of ``control_seeds``: then each initialisation keeps its rows as model ``"random:<seed>"``, the
     ``"random"`` rows pool them (see :func:`_pool_controls`), and the trained-minus-random CI includes the
     initialisation variability. ``standardize=True``
@@ -356,7 +373,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     dev = resolve_device(device, probe.device)
     seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
     red, batch_size, chunk_bytes = _memory_plan(probe, layers, stimuli, neural, metric, n, regions, 1 + len(seeds),
-                                                converted, reduce, memory_budget, batch_size)
+                                                converted, reduce, memory_budget, batch_size, dev)
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
         control_probe = probe.sibling(random_copy(probe.module, s), f"{probe.name} (random init, seed {s})",
