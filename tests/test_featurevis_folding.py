@@ -134,9 +134,12 @@ def test_a_conv_the_objective_reads_and_a_hooked_pair_stay_as_they_are_a_read_ba
         np.testing.assert_allclose(folded.values, plain.values, rtol=1e-5, atol=1e-6)
 
 
-def test_model_in_training_mode_is_untouched_after_folded_renders_that_stop_early():
+@pytest.mark.parametrize("training", [False, True])
+def test_model_is_untouched_after_sliced_and_folded_renders_that_stop_early(training):
+    """The sliced conv and the folded batch norms are installed forwards: none is left after a cancel or an error,
+    whichever mode the model was in."""
     probe = probe_of()
-    probe.module.train()
+    probe.module.train(training)
     before = snapshot(probe.module)
     token = nw.CancelToken()
 
@@ -153,7 +156,7 @@ def test_model_in_training_mode_is_untouched_after_folded_renders_that_stop_earl
         render(probe, "block:3", steps=10, progress=fail)
     assert_untouched(probe.module, before)
     assert not any("forward" in m.__dict__ for m in probe.module.modules())
-    assert all(m.training for m in probe.module.modules())
+    assert all(m.training is training for m in probe.module.modules())
 
 
 def test_replaced_forwards_nest_and_put_back_what_was_there():

@@ -159,26 +159,6 @@ def test_resnet20_layer3_channel_is_sliced_and_renders_as_before(resnet20, monke
     assert_untouched(resnet20.module, before)
 
 
-def test_model_untouched_after_sliced_renders_that_stop_early():
-    probe = probe_of()
-    before = snapshot(probe.module)
-    token = nw.CancelToken()
-
-    def cancel_at_2(step, total, **_):
-        if step == 2:
-            token.cancel()
-
-    assert render(probe, "block:3", steps=10, progress=cancel_at_2, cancel=token).cancelled
-
-    def fail(step, total, **_):
-        raise RuntimeError("boom")
-
-    with pytest.raises(RuntimeError, match="boom"):
-        render(probe, "block:3", steps=10, progress=fail)
-    assert_untouched(probe.module, before)
-    assert not any("forward" in m.__dict__ for m in probe.module.modules())
-
-
 def test_renders_equal_the_numbers_of_the_code_before_issue_17_speedups():
     """Numbers produced by the render as it was before the sliced conv, numpy transform matrices, spectrum
     damping and the cheaper redirect backward (commit dedf9cb): channel 7 is alive, channel 3 dead (the
