@@ -10,6 +10,7 @@ from torch import nn
 import neuro_widgets as nw
 from neuro_widgets.engine.alignment import NeuralResponses
 from neuro_widgets.engine.alignment.budget import scoring_plan
+from neuro_widgets.engine.alignment.stats import DEFAULT_CHUNK_BYTES
 
 GT_LAYERS = ["1", "3", "5", "8"]
 
@@ -149,6 +150,15 @@ def test_cancel_leaves_model_untouched(resnet20, k92):
     assert_untouched(resnet20.module, before)
 
 
+def rsa_scoring(probe, n, layers, models=1, n_boot=5, boot_room=0, rdm_group=None, reduce=None):
+    """What the sweep's memory plan counts for RSA scoring on the tiny net (3 subjects' RDMs made from responses);
+    its widest layer as kept (full maps, or channels under a pooling ``reduce``)."""
+    shapes = [probe.layer(name).output_shape for name in layers]
+    widest = max(int(np.prod(s)) if reduce is None else s[0] for s in shapes)
+    return scoring_plan("rsa", n, len(layers), models, 3, 1, n_boot, widest, 0, boot_room=boot_room,
+                        rdm_group=rdm_group).total
+
+
 def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
@@ -156,17 +166,21 @@ def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
     full = [int(np.prod(probe.layer(name).output_shape)) for name in GT_LAYERS]
     channels = [probe.layer(name).output_shape[0] for name in GT_LAYERS]
 
-    def budget(kept_width, batch, layers=GT_LAYERS):
+    def budget(kept_width, batch, layers=GT_LAYERS, group=None, reduce=None):
         one_image = 4 * sum(int(np.prod(probe.layer(name).output_shape)) for name in layers)
-        # the scoring first (layer and brain RDMs of 3 subjects; budgets this small leave room for one bootstrap
-        # draw), then the preprocessed set (kept by the StimulusSet), the kept activations twice, one batch of
-        # full outputs
-        scoring = scoring_plan("rsa", n, len(layers), 1, 3, 1, 5, 0, 0, boot_room=0).total
-        return scoring + 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept_width + batch * one_image
+        # the scoring first (layer and brain RDMs of 3 subjects, the layers' rows and sort orders ``group`` layers
+        # at a time, as many bootstrap draws as an eighth of the budget holds), then the preprocessed set (kept by
+        # the StimulusSet), the kept activations twice, one batch of full outputs
+        rest = 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept_width + batch * one_image
+        total = 0
+        while total != (total := rsa_scoring(probe, n, layers, boot_room=total // 8, rdm_group=group,
+                                             reduce=reduce) + rest):
+            pass  # the draws the budget holds depend on the budget: its fixed point
+        return total
 
-    def plan(memory_budget, layers=GT_LAYERS, **kw):
+    def plan(memory_budget, layers=GT_LAYERS, rdm_group=False, **kw):
         s = nw.alignment.sweep(probe, resp, layers, stimuli=stim, n_boot=5, memory_budget=memory_budget, **kw).settings
-        return s["reduce"], s["batch_size"]
+        return (s["reduce"], s["batch_size"]) + ((s["rdm_group"],) if rdm_group else ())
 
     assert plan(budget(sum(full), 64)) == (None, 64)            # everything fits
     assert plan(budget(sum(full), 10)) == (None, 10)            # the batch shrinks to what is left
@@ -177,24 +191,30 @@ def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
     with pytest.raises(ValueError, match="fewer than 16 features per layer"):
         plan(budget(15, 1, ["6"]), ["6"])
     # an explicit reduce is kept; only the batch adapts, or a clear error if even one image does not fit
-    assert plan(budget(sum(channels), 5), reduce="maxpool") == ("maxpool", 5)
-    with pytest.raises(ValueError, match="cannot hold 120 stimuli with reduce='maxpool'"):
-        plan(budget(sum(channels), 1) - 1, reduce="maxpool")
+    assert plan(budget(sum(channels), 5, reduce="maxpool"), reduce="maxpool") == ("maxpool", 5)
+    # what the layers' rows and sort orders would take is given up before the call is: made a layer at a time
+    pooled = dict(reduce="maxpool")
+    assert plan(budget(sum(channels), 1, group=1, **pooled), rdm_group=True, **pooled) == ("maxpool", 1, 1)
+    assert plan(budget(sum(channels), 1, group=2, **pooled), rdm_group=True, **pooled) == ("maxpool", 1, 2)
+    with pytest.raises(ValueError, match=r"\(layer RDMs \d+ MiB, rows and sort orders of 1 layer\(s\) at a time .*"
+                                         "cannot hold 120 stimuli with reduce='maxpool'"):
+        plan(budget(sum(channels), 1, group=1, reduce="maxpool") - 1, reduce="maxpool")
 
 
 def test_a_sweep_whose_scoring_does_not_fit_in_available_memory_is_refused_up_front(tiny, monkeypatch):
     """Without memory_budget the scoring (layer RDMs grow with layers x N^2) must fit in what the machine has
-    available: refused before any activation pass, not killed part way by the kernel's OOM killer."""
+    available, the layers' rows and sort orders made a group at a time if need be: else refused before any
+    activation pass, not killed part way by the kernel's OOM killer."""
     import importlib
     import os
 
     from neuro_widgets.engine.alignment.budget import available_bytes
-    from neuro_widgets.engine.alignment.stats import DEFAULT_CHUNK_BYTES
 
     sweep_module = importlib.import_module("neuro_widgets.engine.alignment.sweep")  # the package exports the function
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
-    need = scoring_plan("rsa", len(stim), len(GT_LAYERS), 1, 3, 1, 5, 0, 0, boot_room=DEFAULT_CHUNK_BYTES).total
+    need = {group: rsa_scoring(probe, len(stim), GT_LAYERS, boot_room=DEFAULT_CHUNK_BYTES, rdm_group=group)
+            for group in (None, 3, 1)}
     before = snapshot(probe.module)
     calls = []
 
@@ -204,15 +224,58 @@ def test_a_sweep_whose_scoring_does_not_fit_in_available_memory_is_refused_up_fr
                                   progress=lambda *a, **k: calls.append(a))
 
     with pytest.raises(ValueError, match=r"needs about \d+ MiB for scoring \(layer RDMs .*, more than the \d+ MiB "
-                                         r"available on cpu; sweep fewer layers or stimuli"):
-        run(need - 1)
+                                         r"available on cpu.*; sweep fewer layers or stimuli"):
+        run(need[1] - 1)
     assert calls == []  # nothing ran
     assert_untouched(probe.module, before)
-    assert len(run(need).rows) == len(GT_LAYERS) and calls      # just fits
-    assert len(run(None).rows) == len(GT_LAYERS)                # unknown: not checked
+    assert run(need[1]).settings["rdm_group"] == 1 and calls     # a layer at a time just fits
+    assert run(need[None] - 1).settings["rdm_group"] == 3        # the largest group that fits
+    assert run(need[None]).settings["rdm_group"] is None         # all at once just fits
+    assert run(None).settings["rdm_group"] is None               # unknown: not checked
     # the real reading: what the kernel says can be allocated, below the machine's physical memory
     real = available_bytes(torch.device("cpu"))
     assert real is not None and 0 < real <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _assert_same_results(a, b, atol=1e-12):
+    """Every field of two lists of result dataclasses equal: numbers to ``atol`` (NaN where NaN), the rest exactly."""
+    import dataclasses
+
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        for f in dataclasses.fields(x):
+            u, v = getattr(x, f.name), getattr(y, f.name)
+            if isinstance(u, (float, np.floating, np.ndarray)) or (isinstance(u, list) and u
+                                                                   and isinstance(u[0], (float, np.ndarray))):
+                np.testing.assert_allclose(np.asarray(u, dtype=float), np.asarray(v, dtype=float), rtol=0,
+                                           atol=atol, err_msg=f.name)
+            else:
+                assert u == v, f.name
+
+
+@pytest.mark.parametrize("method", ["spearman", "pearson"])
+def test_rsa_sweep_with_rows_and_sort_orders_a_group_of_layers_at_a_time_gives_the_same_numbers(tiny, monkeypatch,
+                                                                                                method):
+    """When the layers' rows and sort orders cannot all be held, they are made a group of layers at a time (and
+    again for each region): every score, interval, ceiling, held-out best layer and control difference is the
+    one the whole computes; the bootstrap draws are the seed's, whatever the group."""
+    import importlib
+
+
+    sweep_module = importlib.import_module("neuro_widgets.engine.alignment.sweep")
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim)
+    options = dict(stimuli=stim, n_boot=20, control="random", method=method)
+    whole = nw.alignment.sweep(probe, resp, GT_LAYERS, **options)
+    assert whole.settings["rdm_group"] is None
+    for group in (1, 3):  # four layers: one at a time; three and then one
+        need = rsa_scoring(probe, len(stim), GT_LAYERS, 2, 20, DEFAULT_CHUNK_BYTES, group)
+        monkeypatch.setattr(sweep_module, "available_bytes", lambda device: need)
+        grouped = nw.alignment.sweep(probe, resp, GT_LAYERS, **options)
+        assert grouped.settings["rdm_group"] == group
+        _assert_same_results(whole.rows, grouped.rows)
+        _assert_same_results(whole.best, grouped.best)
+        _assert_same_results(whole.differences, grouped.differences)
 
 
 # ---- response-level data from files ------------------------------------------------------------------

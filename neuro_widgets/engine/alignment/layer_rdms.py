@@ -5,10 +5,15 @@ undefined (a constant pattern under the correlation distance) or numerically con
 equal to within ``CONSTANT_TOL`` of the distance's scale, as for identical images or zero-initialised
 weights, where what is left is floating-point noise — is not scored: it gets a note instead. The rows that
 score all stimuli and the sort orders of the bootstrap are computed once per layer, not per region.
+
+Those rows and sort orders take 3.5 times the RDMs' own memory. When they cannot all be held (thousands of
+stimuli, every layer: ``group`` smaller than the number of layers, set by the sweep's memory plan), they are
+made for a group of layers at a time, used and dropped, and made again for each region: every layer's values
+are the same either way.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -50,7 +55,8 @@ def constant_features_note(x: torch.Tensor) -> str:
 class LayerRDMs:
     """Condensed RDMs (L, M) of the scorable layers of one model; ``notes`` names the others."""
 
-    def __init__(self, feats: List[torch.Tensor], method: str, device: torch.device) -> None:
+    def __init__(self, feats: List[torch.Tensor], method: str, device: torch.device,
+                 group: Optional[int] = None) -> None:
         self.notes: Dict[int, str] = {}
         self.n = feats[0].shape[0]
         v = torch.empty(len(feats), self.n * (self.n - 1) // 2, dtype=torch.float64, device=device)
@@ -73,10 +79,22 @@ class LayerRDMs:
                 kept += 1
         self.valid = [i for i in range(len(feats)) if i not in self.notes]
         self.v = v[:kept]
+        self.group = kept if group is None else max(1, min(int(group), kept))
         self._rows: Dict[Tuple[str, bytes], torch.Tensor] = {}
         self._prepared: Dict[str, Prepared] = {}
 
-    def sub(self, idx: np.ndarray, layers: Optional[List[int]] = None) -> torch.Tensor:
+    @property
+    def whole(self) -> bool:
+        """Every layer's rows and sort orders are held at once (and kept for the next region)."""
+        return self.group >= len(self.v)
+
+    def groups(self, layers: Optional[List[int]] = None) -> List[Union[slice, List[int]]]:
+        """``layers`` (default all, in order) a group at a time."""
+        if layers is None:
+            return [slice(i, i + self.group) for i in range(0, len(self.v), self.group)]
+        return [layers[i:i + self.group] for i in range(0, len(layers), self.group)]
+
+    def sub(self, idx: np.ndarray, layers: Union[None, slice, List[int]] = None) -> torch.Tensor:
         v = self.v if layers is None else self.v[layers]
         if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
             return v
@@ -85,17 +103,28 @@ class LayerRDMs:
     def compare(self, brain: torch.Tensor, idx: np.ndarray, method: str) -> torch.Tensor:
         """(layers, subjects) similarities on the stimuli ``idx`` with the condensed brain RDMs (S, M)."""
         if method == "tau-a":
-            return compare_vectors(self.sub(idx), brain, method)
+            return torch.cat([compare_vectors(self.sub(idx, g), brain, method) for g in self.groups()])
+        brain_rows = comparable_rows(brain, method).T
+        if not self.whole:
+            return torch.cat([comparable_rows(self.sub(idx, g), method) @ brain_rows for g in self.groups()])
         key = (method, np.asarray(idx).tobytes())
         if key not in self._rows:  # once per layer and stimulus subset, shared by the regions
             self._rows[key] = comparable_rows(self.sub(idx), method)
-        return self._rows[key] @ comparable_rows(brain, method).T
+        return self._rows[key] @ brain_rows
 
-    def prepared(self, method: str) -> Prepared:
-        """The bootstrap's preparation of all layers on all stimuli (sort orders), made once."""
-        if method not in self._prepared:
-            self._prepared[method] = Prepared(self.v, method)
-        return self._prepared[method]
+    def prepared(self, method: str, layers: Optional[List[int]] = None,
+                 idx: Optional[np.ndarray] = None) -> Iterator[Prepared]:
+        """The bootstrap's preparation (sort orders) of ``layers`` (default all) on the stimuli ``idx`` (default
+        all), a group at a time; that of all layers on all stimuli is made once and kept when it fits."""
+        everything = idx is None or (len(idx) == self.n and np.array_equal(idx, np.arange(self.n)))
+        if layers is None and everything and self.whole:
+            if method not in self._prepared:
+                self._prepared[method] = Prepared(self.v, method)
+            yield self._prepared[method]
+            return
+        idx = np.arange(self.n) if idx is None else idx
+        for g in self.groups(layers):
+            yield Prepared(self.sub(idx, g), method)
 
     def nbytes(self) -> int:
         return self.v.numel() * 8

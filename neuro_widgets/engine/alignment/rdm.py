@@ -11,7 +11,7 @@ layer never needs more than one chunk converted at a time.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -23,7 +23,22 @@ RDM_METHODS = ("correlation", "euclidean", "cosine")
 #: what each method's dissimilarity is, for axis and colour-bar labels
 RDM_METHOD_LABELS = {"correlation": "1 - Pearson r", "euclidean": "squared Euclidean / features",
                      "cosine": "1 - cosine similarity"}
-_CHUNK = 16384
+#: bytes of the float64 block of features converted at a time when an RDM or Gram matrix is made
+BLOCK_BYTES = 8 * 2 ** 20
+MIN_BLOCK_FEATURES = 256  # fewer would make the Gram updates' matrix products inefficient
+
+
+def block_features(n: int) -> int:
+    """Features per float64 block for ``n`` stimuli: ``BLOCK_BYTES`` of them (at least ``MIN_BLOCK_FEATURES``), so
+    that the working memory stays small however wide the layer (the memory plan counts two blocks)."""
+    return max(MIN_BLOCK_FEATURES, BLOCK_BYTES // (8 * max(n, 1)))
+
+
+def _blocks(x: torch.Tensor, device: Optional[torch.device] = None) -> Iterator[torch.Tensor]:
+    """``x``'s feature blocks (N, k) in float64 on ``device`` (default ``x``'s)."""
+    k = block_features(x.shape[0])
+    for start in range(0, x.shape[1], k):
+        yield x[:, start:start + k].to(device=device or x.device, dtype=torch.float64)
 
 
 def check_rdm_method(method: str) -> str:
@@ -33,29 +48,26 @@ def check_rdm_method(method: str) -> str:
 
 
 def _gram(x: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """Gram matrix X Xᵀ in float64, converting ``_CHUNK`` features at a time."""
-    n, d = x.shape
-    g = torch.zeros(n, n, dtype=torch.float64, device=device)
-    for start in range(0, d, _CHUNK):
-        block = x[:, start:start + _CHUNK].to(device=device, dtype=torch.float64)
+    """Gram matrix X Xᵀ in float64, converting a block of features at a time (:func:`block_features`)."""
+    g = torch.zeros(x.shape[0], x.shape[0], dtype=torch.float64, device=device)
+    for block in _blocks(x, device):
         g += block @ block.T
     return g
 
 
 def mean_square(x: torch.Tensor) -> float:
-    """Mean of the squared values, accumulated in float64 one feature chunk at a time."""
+    """Mean of the squared values, accumulated in float64 one block of features at a time."""
     total = 0.0
-    for start in range(0, x.shape[1], _CHUNK):
-        total += float(x[:, start:start + _CHUNK].to(torch.float64).pow(2).sum())
+    for block in _blocks(x):
+        total += float(block.pow(2).sum())
     return total / max(x.numel(), 1)
 
 
 def variation_ratio(x: torch.Tensor) -> float:
     """Sum of squared deviations from the mean pattern over the sum of squares (0 for identical patterns,
-    1 for patterns with zero mean); NaN for all-zero activations. Float64, one feature chunk at a time."""
+    1 for patterns with zero mean); NaN for all-zero activations. Float64, one block of features at a time."""
     dev, total = 0.0, 0.0
-    for start in range(0, x.shape[1], _CHUNK):
-        block = x[:, start:start + _CHUNK].to(torch.float64)
+    for block in _blocks(x):
         total += float(block.pow(2).sum())
         dev += float((block - block.mean(0)).pow(2).sum())
     return dev / total if total > 0 else float("nan")
@@ -65,8 +77,8 @@ def _rdm_one(x: torch.Tensor, method: str, device: torch.device) -> torch.Tensor
     n, d = x.shape
     if method == "correlation":
         sums = torch.zeros(n, dtype=torch.float64, device=device)
-        for start in range(0, d, _CHUNK):
-            sums += x[:, start:start + _CHUNK].to(device=device, dtype=torch.float64).sum(1)
+        for block in _blocks(x, device):
+            sums += block.sum(1)
         g = _gram(x, device) - torch.outer(sums, sums) / d  # Gram of row-centred patterns
     else:
         g = _gram(x, device)

@@ -71,12 +71,11 @@ class RSAScorer(Scorer):
         return sims.mean(1), list(sims)
 
     def samples(self, idx, layers=None):
-        if layers is None and self._everything(idx):
-            models = self.layers.prepared(self.method)
-        else:
-            models = Prepared(self.layers.sub(idx, layers), self.method)
-        return bootstrap_prepared(models, Prepared(self._brain(idx), self.method), len(idx), self.n_boot,
-                                  self.seed, chunk_bytes=self.chunk_bytes, cancel=self.cancel, groups=self.groups)
+        brain = Prepared(self._brain(idx), self.method)
+        # layer by layer the same draws (a function of the seed alone), so groups of layers can go one at a time
+        return np.hstack([bootstrap_prepared(models, brain, len(idx), self.n_boot, self.seed,
+                                             chunk_bytes=self.chunk_bytes, cancel=self.cancel, groups=self.groups)
+                          for models in self.layers.prepared(self.method, layers, idx)])
 
     def bounds(self, center, samples):
         return percentile_ci(samples, self.level)
@@ -168,12 +167,13 @@ class EncodingScorer(Scorer):
         return value, float("nan"), ci
 
 
-def prepare_layers(feats: List[torch.Tensor], metric: str, rdm_method: str,
-                    dev: torch.device) -> Tuple[Dict[int, str], List[int], Any]:
+def prepare_layers(feats: List[torch.Tensor], metric: str, rdm_method: str, dev: torch.device,
+                   rdm_group: Optional[int] = None) -> Tuple[Dict[int, str], List[int], Any]:
     """(notes of the layers that cannot be scored, indices of those that can, what the metric's scorer needs:
-    the layer RDMs for RSA, the Gram matrices for CKA, nothing for encoding)."""
+    the layer RDMs for RSA (their rows and sort orders ``rdm_group`` layers at a time, default all), the Gram
+    matrices for CKA, nothing for encoding)."""
     if metric == "rsa":
-        rdms = LayerRDMs(feats, rdm_method, dev)
+        rdms = LayerRDMs(feats, rdm_method, dev, rdm_group)
         return rdms.notes, rdms.valid, rdms
     notes = {i: note for i, note in enumerate(constant_features_note(f) for f in feats) if note}
     valid = [i for i in range(len(feats)) if i not in notes]

@@ -136,41 +136,50 @@ def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: 
 
 
 def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: Metric, n: int,
-                 regions: List[str], n_models: int, converted: bool, reduce: Any,
-                 memory_budget: Optional[int], batch_size: int, device: torch.device) -> Tuple[Any, int, Optional[int]]:
-    """(reduce, batch_size, bootstrap chunk bytes) keeping the whole call within ``memory_budget``: the
-    scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
-    (RSA: up to an eighth of the budget, at least one draw), the activation pass gets the rest; refused up
-    front, with what it would need, if that cannot fit. Without a budget the scoring must still fit in the
-    memory ``device`` has available: refused up front otherwise, rather than killed part way by the kernel."""
-    if memory_budget is None:
-        plan, what = _scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce,
-                                   DEFAULT_CHUNK_BYTES)
-        available = available_bytes(device)
-        if available is not None and plan.total > available:
-            raise ValueError(f"{what}, more than the {available / MIB:.0f} MiB available on {device}; sweep fewer "
-                             "layers or stimuli (the scoring grows with layers x stimuli squared)")
-        return reduce, batch_size, None
-    if isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float)) or not memory_budget >= 1:
+                 regions: List[str], n_models: int, converted: bool, reduce: Any, memory_budget: Optional[int],
+                 batch_size: int, device: torch.device) -> Tuple[Any, int, Optional[int], Optional[int]]:
+    """(reduce, batch_size, bootstrap chunk bytes, RSA layer group) keeping the whole call within
+    ``memory_budget``: the scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
+    (RSA: up to an eighth of the budget, at least one draw), the activation pass gets the rest. Without a budget
+    the scoring must fit in the memory ``device`` has available. RSA makes its layers' rows and sort orders for
+    all layers at once if that fits, else for the largest group of layers at a time that does. Refused up
+    front, with what it would need, if nothing fits (rather than killed part way by the kernel)."""
+    if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float))
+                                      or not memory_budget >= 1):
         raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
-    memory_budget = int(memory_budget)
-    plan, what = _scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce,
-                               memory_budget // 8)
-    chunk = plan.chunk_bytes if metric.name == "rsa" else None
-    left = memory_budget - plan.total
-    if left <= 0:
-        raise ValueError(f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations; "
-                         "raise memory_budget, or sweep fewer layers or stimuli")
-    try:
-        red, batch = _budget_plan(probe, layers, stimuli, reduce, left, batch_size)
-    except ValueError as err:
-        raise ValueError(f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
-                         f"cannot hold the activations: {err}") from err
-    return red, batch, chunk
+    boot_room = DEFAULT_CHUNK_BYTES if memory_budget is None else int(memory_budget) // 8
+    groups = [None] + (list(range(len(layers) - 1, 0, -1)) if metric.name == "rsa" else [])
+    plans = (_scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce, boot_room, g)
+             for g in groups)  # made only as far as needed; the last one needs the least
+    available = available_bytes(device) if memory_budget is None else None
+    error = ""
+    for plan, what in plans:
+        # the plans need less and less; the message is the last one's, the least the call can need
+        smallest = " (even making the rows and sort orders one layer at a time)" if plan.rdm_group == 1 else ""
+        if memory_budget is None:
+            if available is None or plan.total <= available:
+                return reduce, batch_size, None, plan.rdm_group
+            error = (f"{what}, more than the {available / MIB:.0f} MiB available on {device}{smallest}; sweep fewer "
+                     "layers or stimuli (the scoring grows with layers x stimuli squared)")
+            continue
+        left = int(memory_budget) - plan.total
+        if left <= 0:
+            error = (f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations{smallest}; "
+                     "raise memory_budget, or sweep fewer layers or stimuli")
+            continue
+        try:
+            red, batch = _budget_plan(probe, layers, stimuli, reduce, left, batch_size)
+        except ValueError as err:
+            error = (f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
+                     f"cannot hold the activations: {err}")
+            continue
+        return red, batch, plan.chunk_bytes if metric.name == "rsa" else None, plan.rdm_group
+    raise ValueError(error)
 
 
 def _scoring_plan(probe: Probe, layers: List[str], neural: Any, metric: Metric, n: int, regions: List[str],
-                  n_models: int, converted: bool, reduce: Any, boot_room: int) -> Tuple[ScoringPlan, str]:
+                  n_models: int, converted: bool, reduce: Any, boot_room: int,
+                  rdm_group: Optional[int] = None) -> Tuple[ScoringPlan, str]:
     """The scoring's memory plan (see :mod:`.budget`) and a sentence saying what it needs."""
     shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
     canon = normalize_reduce(reduce)  # the regressions see the kept (and then projected) features
@@ -183,7 +192,7 @@ def _scoring_plan(probe: Probe, layers: List[str], neural: Any, metric: Metric, 
     subjects = max(len(neural.rdms(r)) for r in regions) if name == "rsa" else 0
     neuroids = max(neural.region(r).data.shape[1] for r in regions) if name == "encoding" else 0
     plan = scoring_plan(name, n, len(layers), n_models, subjects, len(regions) if converted else 0,
-                        getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=boot_room)
+                        getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=boot_room, rdm_group=rdm_group)
     what = (f"sweep(metric={name!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs about "
             f"{plan.total / MIB:.0f} MiB for scoring ({plan.describe()})")
     return plan, what
@@ -322,11 +331,13 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``); without it the scoring (RSA: layer RDMs, L x N²) must still fit in the memory the
-    device has available, or the call is refused before any work. ``control="random"`` adds a randomly re-initialised copy (``control_seed``), or
-    one per seed of ``control_seeds``: then each initialisation keeps its rows as model ``"random:<seed>"``, the
-    ``"random"`` rows pool them (see :func:`_pool_controls`), and the trained-minus-random CI includes the
-    initialisation variability. ``standardize=True``
+    ``settings["batch_size"]``); without it the scoring must still fit in the memory the device has available. RSA
+    holds every layer's RDM, and their rows and sort orders for all layers at once if that fits, else for as many
+    layers at a time as fit (``settings["rdm_group"]``; None: all; the same values either way); a call whose
+    scoring cannot fit is refused before any work. ``control="random"`` adds a randomly re-initialised copy
+    (``control_seed``), or one per seed of ``control_seeds``: then each initialisation keeps its rows as model
+    ``"random:<seed>"``, the ``"random"`` rows pool them (see :func:`_pool_controls`), and the trained-minus-random
+    CI includes the initialisation variability. ``standardize=True``
     z-scores every layer feature across the stimuli before any metric (default False: raw features, so units
     with large activations dominate correlation RDMs; with it every unit counts equally; the two can order
     layers differently, so the choice is recorded in ``settings["standardize"]``). ``split_recipe`` picks
@@ -372,8 +383,9 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     sel, ev = half_split(n, labels, seed)
     dev = resolve_device(device, probe.device)
     seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
-    red, batch_size, chunk_bytes = _memory_plan(probe, layers, stimuli, neural, metric, n, regions, 1 + len(seeds),
-                                                converted, reduce, memory_budget, batch_size, dev)
+    red, batch_size, chunk_bytes, rdm_group = _memory_plan(probe, layers, stimuli, neural, metric, n, regions,
+                                                           1 + len(seeds), converted, reduce, memory_budget,
+                                                           batch_size, dev)
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
         control_probe = probe.sibling(random_copy(probe.module, s), f"{probe.name} (random init, seed {s})",
@@ -401,7 +413,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
             feats = [standardize_features(f) for f in feats]
         if not np.array_equal(order, np.arange(len(stimuli))):
             feats = [f[torch.as_tensor(order)] for f in feats]
-        notes, valid, pre = prepare_layers(feats, metric.name, rdm_method, dev)  # matrix products: all threads
+        # matrix products: all threads
+        notes, valid, pre = prepare_layers(feats, metric.name, rdm_method, dev, rdm_group)
         if not valid:
             raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
                 f"{layers[i]}: {note}" for i, note in notes.items()))
@@ -428,8 +441,9 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     level = metric.level
     settings = {"metric": metric.name, **describe(metric), "rdm_method": rdm_method,
                 "ceiling_formula": ceiling_formula, "n_boot": getattr(metric, "n_boot", n_boot), "ci": level,
-                "reduce": red, "batch_size": batch_size, "control": control, "control_seed": control_seed,
-                "control_seeds": list(seeds), "crossfit": crossfit, "ceiling_bands": bands,
+                "reduce": red, "batch_size": batch_size, "rdm_group": rdm_group, "control": control,
+                "control_seed": control_seed, "control_seeds": list(seeds), "crossfit": crossfit,
+                "ceiling_bands": bands,
                 "split_recipe": getattr(getattr(metric, "cross_validation", None), "recipe", split_recipe),
                 "standardize": standardize, "metric_object": repr(metric),
                 "ceiled": ("not computed: raw scores with their ceiling band (pass ceiling_formula='default' or a "
