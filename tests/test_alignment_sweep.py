@@ -184,8 +184,11 @@ def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
 
     assert plan(budget(sum(full), 64)) == (None, 64)            # everything fits
     assert plan(budget(sum(full), 10)) == (None, 10)            # the batch shrinks to what is left
-    assert plan(budget(sum(full), 1) - 1) == ("avgpool", 64)    # full maps no longer fit: channel means do
-    assert plan(budget(sum(channels), 3)) == ("avgpool", 3)
+    # full maps no longer fit, even with the RDMs' rows made a layer at a time: channel means do
+    assert plan(budget(sum(full), 1, group=1) - 1, rdm_group=True) == ("avgpool", 64, None)
+    assert plan(budget(sum(channels), 3, group=1), rdm_group=True) == ("avgpool", 3, 1)
+    # full maps fit if the rows are made one layer at a time: kept whole rather than pooled
+    assert plan(budget(sum(full), 1, group=1), rdm_group=True) == (None, 1, 1)
     # the flattened layer "6" (256 features) has no spatial axes to pool: it is projected to what fits
     assert plan(budget(100, 1, ["6"]), ["6"]) == (("random_projection", 100, 0), 1)
     with pytest.raises(ValueError, match="fewer than 16 features per layer"):

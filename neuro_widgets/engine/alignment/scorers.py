@@ -177,5 +177,10 @@ def prepare_layers(feats: List[torch.Tensor], metric: str, rdm_method: str, dev:
         return rdms.notes, rdms.valid, rdms
     notes = {i: note for i, note in enumerate(constant_features_note(f) for f in feats) if note}
     valid = [i for i in range(len(feats)) if i not in notes]
-    grams = torch.stack([_gram(feats[i], dev) for i in valid]) if metric == "cka" and valid else None
+    grams = None
+    if metric == "cka" and valid:  # filled one layer at a time: a list of them and their stack would be twice that
+        n = feats[0].shape[0]
+        grams = torch.empty(len(valid), n, n, dtype=torch.float64, device=dev)
+        for j, i in enumerate(valid):
+            grams[j] = _gram(feats[i], dev)
     return notes, valid, grams

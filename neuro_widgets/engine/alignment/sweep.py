@@ -142,8 +142,9 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     ``memory_budget``: the scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
     (RSA: up to an eighth of the budget, at least one draw), the activation pass gets the rest. Without a budget
     the scoring must fit in the memory ``device`` has available. RSA makes its layers' rows and sort orders for
-    all layers at once if that fits, else for the largest group of layers at a time that does. Refused up
-    front, with what it would need, if nothing fits (rather than killed part way by the kernel)."""
+    all layers at once if that fits, else for the largest group of layers at a time that does; under a budget a
+    smaller group is taken where it lets the activations be kept less reduced. Refused up front, with what it
+    would need, if nothing fits (rather than killed part way by the kernel)."""
     if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float))
                                       or not memory_budget >= 1):
         raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
@@ -152,7 +153,7 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     plans = (_scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce, boot_room, g)
              for g in groups)  # made only as far as needed; the last one needs the least
     available = available_bytes(device) if memory_budget is None else None
-    error = ""
+    error, best = "", None
     for plan, what in plans:
         # the plans need less and less; the message is the last one's, the least the call can need
         smallest = " (even making the rows and sort orders one layer at a time)" if plan.rdm_group == 1 else ""
@@ -173,8 +174,25 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
             error = (f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
                      f"cannot hold the activations: {err}")
             continue
-        return red, batch, plan.chunk_bytes if metric.name == "rsa" else None, plan.rdm_group
+        found = (red, batch, plan.chunk_bytes if metric.name == "rsa" else None, plan.rdm_group)
+        if red == reduce:  # the activations as asked for, with the largest group: nothing better to find
+            return found
+        # the activations had to be reduced: a smaller group leaves them more room, and what is kept of the
+        # layers matters more than how often the rows are remade
+        if best is None or _reduction_loss(red) < _reduction_loss(best[0]):
+            best = found
+    if best is not None:
+        return best
     raise ValueError(error)
+
+
+def _reduction_loss(reduce: Any) -> Tuple[int, float]:
+    """How much of the layers a reduction chosen by the budget loses, to compare two: channel means, then a
+    random projection (the fewer dimensions the more)."""
+    canon = normalize_reduce(reduce)
+    if canon is not None and canon[0] == "random_projection":
+        return 2, 1.0 / canon[1]
+    return (0 if canon is None else 1), 0.0
 
 
 def _scoring_plan(probe: Probe, layers: List[str], neural: Any, metric: Metric, n: int, regions: List[str],
