@@ -7,11 +7,12 @@ Counted in bytes of float64 (8 per number), N stimuli, M = N(N-1)/2 stimulus pai
   bootstrap's sort orders with each pair's two stimuli in that order (4.5 x 8 L M); or, when the rows and sort
   orders are made for a group of G layers at a time (``rdm_group``), the RDMs of every model (8 L M) and the
   rows and sort orders of one group (3.5 x 8 G M); one layer's Gram matrix, RDM and flat index while it is
-  computed (~6 N²) with two float64 blocks of its features (at most 8 MiB each, :func:`.rdm.block_features`);
-  the brain RDMs made from response-level data (8 S N² per region) and per region its condensed RDMs, rows,
-  sort orders and pairs' stimuli, and the noise ceiling's pooled and ranked copies (15 x 8 S M: the ceiling
-  alone peaked at 14.3 x 8 S M, measured after handing the heap's free pages back); the bootstrap's draws, chunked to what is left (see
-  :func:`.stats.bootstrap_bytes`; at least one draw must fit).
+  computed (~6 N²) with two float64 blocks of its features (8 MiB each, or 4 N² bytes if more,
+  :func:`.rdm.block_features`); the brain RDMs made from response-level data (8 S N² per region) and per region
+  its condensed RDMs, rows, sort orders and pairs' stimuli, and the noise ceiling's pooled and ranked copies
+  (15 x 8 S M: the ceiling alone peaked at 14.3 x 8 S M, measured after handing the heap's free pages back);
+  the bootstrap's draws, chunked to what is left (see :func:`.stats.bootstrap_bytes`; at least one draw must
+  fit).
 * CKA, per model: the L Gram matrices (8 L N²); the brain's Gram and one layer's kernels, centred copies and
   jackknife sub-matrices (~10 N²), two float64 blocks of features while a Gram matrix is made.
 * Encoding: one split's regression working memory on the widest layer — centred training features, their

@@ -29,9 +29,11 @@ MIN_BLOCK_FEATURES = 256  # fewer would make the Gram updates' matrix products i
 
 
 def block_features(n: int) -> int:
-    """Features per float64 block for ``n`` stimuli: ``BLOCK_BYTES`` of them (at least ``MIN_BLOCK_FEATURES``), so
-    that the working memory stays small however wide the layer (the memory plan counts two blocks)."""
-    return max(MIN_BLOCK_FEATURES, BLOCK_BYTES // (8 * max(n, 1)))
+    """Features per float64 block for ``n`` stimuli: ``BLOCK_BYTES`` of them, or n / 2 (a block of half the Gram
+    matrix's size) if more, so that the working memory stays within a few N x N matrices however wide the layer
+    (the memory plan counts two blocks), while each Gram update, which reads and writes the whole N x N matrix,
+    still adds many features."""
+    return max(MIN_BLOCK_FEATURES, BLOCK_BYTES // (8 * max(n, 1)), n // 2)
 
 
 def _blocks(x: torch.Tensor, device: Optional[torch.device] = None) -> Iterator[torch.Tensor]:
