@@ -94,9 +94,13 @@ class LayerRDMs:
             return [slice(i, i + self.group) for i in range(0, len(self.v), self.group)]
         return [layers[i:i + self.group] for i in range(0, len(layers), self.group)]
 
+    def everything(self, idx: Optional[np.ndarray]) -> bool:
+        """``idx`` is every stimulus in order (None counts as that)."""
+        return idx is None or (len(idx) == self.n and np.array_equal(idx, np.arange(self.n)))
+
     def sub(self, idx: np.ndarray, layers: Union[None, slice, List[int]] = None) -> torch.Tensor:
         v = self.v if layers is None else self.v[layers]
-        if len(idx) == self.n and np.array_equal(idx, np.arange(self.n)):
+        if self.everything(idx):
             return v
         return v[:, condensed_positions(idx, self.n).to(v.device)]
 
@@ -116,8 +120,7 @@ class LayerRDMs:
                  idx: Optional[np.ndarray] = None) -> Iterator[Prepared]:
         """The bootstrap's preparation (sort orders) of ``layers`` (default all) on the stimuli ``idx`` (default
         all), a group at a time; that of all layers on all stimuli is made once and kept when it fits."""
-        everything = idx is None or (len(idx) == self.n and np.array_equal(idx, np.arange(self.n)))
-        if layers is None and everything and self.whole:
+        if layers is None and self.everything(idx) and self.whole:
             if method not in self._prepared:
                 self._prepared[method] = Prepared(self.v, method)
             yield self._prepared[method]

@@ -58,11 +58,8 @@ class RSAScorer(Scorer):
         elif groups is not None and len(set(groups)) < 2:
             self.ceiling_note = "RDMs of one subject only: no noise ceiling (needs >= 2 subjects)"
 
-    def _everything(self, idx: np.ndarray) -> bool:
-        return len(idx) == self.layers.n and np.array_equal(idx, np.arange(self.layers.n))
-
     def _brain(self, idx: np.ndarray) -> torch.Tensor:
-        if self._everything(idx):
+        if self.layers.everything(idx):
             return self.brain
         return self.brain[:, condensed_positions(idx, self.layers.n).to(self.brain.device)]
 

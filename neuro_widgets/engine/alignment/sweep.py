@@ -21,7 +21,7 @@ Metrics:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -150,8 +150,8 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
         raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
     boot_room = DEFAULT_CHUNK_BYTES if memory_budget is None else int(memory_budget) // 8
     groups = [None] + (list(range(len(layers) - 1, 0, -1)) if metric.name == "rsa" else [])
-    plans = (_scoring_plan(probe, layers, neural, metric, n, regions, n_models, converted, reduce, boot_room, g)
-             for g in groups)  # made only as far as needed; the last one needs the least
+    plans = _scoring_plans(probe, layers, neural, metric, n, regions, n_models, converted, reduce, boot_room,
+                           groups)  # the last one needs the least
     available = available_bytes(device) if memory_budget is None else None
     error, best = "", None
     for plan, what in plans:
@@ -195,10 +195,11 @@ def _reduction_loss(reduce: Any) -> Tuple[int, float]:
     return (0 if canon is None else 1), 0.0
 
 
-def _scoring_plan(probe: Probe, layers: List[str], neural: Any, metric: Metric, n: int, regions: List[str],
-                  n_models: int, converted: bool, reduce: Any, boot_room: int,
-                  rdm_group: Optional[int] = None) -> Tuple[ScoringPlan, str]:
-    """The scoring's memory plan (see :mod:`.budget`) and a sentence saying what it needs."""
+def _scoring_plans(probe: Probe, layers: List[str], neural: Any, metric: Metric, n: int, regions: List[str],
+                   n_models: int, converted: bool, reduce: Any, boot_room: int,
+                   groups: Sequence[Optional[int]]) -> Iterator[Tuple[ScoringPlan, str]]:
+    """The scoring's memory plan (see :mod:`.budget`) for each RSA layer group of ``groups``, with a sentence
+    saying what it needs; made only as far as they are asked for."""
     shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
     canon = normalize_reduce(reduce)  # the regressions see the kept (and then projected) features
     widths = [int(np.prod(s)) if canon is None else canon[1] if canon[0] == "random_projection" else s[0]
@@ -209,11 +210,11 @@ def _scoring_plan(probe: Probe, layers: List[str], neural: Any, metric: Metric, 
     name = metric.name
     subjects = max(len(neural.rdms(r)) for r in regions) if name == "rsa" else 0
     neuroids = max(neural.region(r).data.shape[1] for r in regions) if name == "encoding" else 0
-    plan = scoring_plan(name, n, len(layers), n_models, subjects, len(regions) if converted else 0,
-                        getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=boot_room, rdm_group=rdm_group)
-    what = (f"sweep(metric={name!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs about "
-            f"{plan.total / MIB:.0f} MiB for scoring ({plan.describe()})")
-    return plan, what
+    for group in groups:
+        plan = scoring_plan(name, n, len(layers), n_models, subjects, len(regions) if converted else 0,
+                            getattr(metric, "n_boot", 0), max(widths), neuroids, boot_room=boot_room, rdm_group=group)
+        yield plan, (f"sweep(metric={name!r}) over {n} stimuli and {len(layers)} layers x {n_models} model(s) needs "
+                     f"about {plan.total / MIB:.0f} MiB for scoring ({plan.describe()})")
 
 
 def _commit(sc: Scorer, label: str, region: str, layers: List[str], sel: np.ndarray, ev: np.ndarray,
