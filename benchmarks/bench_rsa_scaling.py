@@ -13,10 +13,12 @@ Each cell runs, side by side on the same data:
 
 Process CPU times (the machine is shared); exponents are least-squares slopes of log time on log N (at the
 smallest L) and log L (per N, averaged). Cells whose estimated cost exceeds ``--max-cell-s`` are skipped and
-listed.
+listed. The kernel, floor and rsatoolbox columns need every layer's square RDM at once (8 L N² bytes); where
+that exceeds ``--max-stack-gib`` only the sweep is timed (it holds condensed RDMs and runs the layers a group at
+a time where their activations do not fit at once: see ``settings["activation_group"]``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_rsa_scaling.py [--n-boot 100] [--sizes 92 500 2000 5000]
-        [--layers 10 81] [--max-cell-s 400] [--kernel-only]
+        [--layers 10 81] [--max-cell-s 400] [--max-stack-gib 4] [--kernel-only]
 
 Exponents are of the sweep's time (of bootstrap_rsa's with ``--kernel-only``).
 """
@@ -103,6 +105,9 @@ def opt(value: float, spec: str) -> str:
 
 
 def fit(xs, ys) -> float:
+    """Slope of log y on log x; NaN where a time was not measured."""
+    if not np.all(np.isfinite(ys)):
+        return float("nan")
     return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
 
 
@@ -114,6 +119,8 @@ def main() -> None:
     ap.add_argument("--max-cell-s", type=float, default=400.0)
     ap.add_argument("--peer-max-pairs", type=float, default=2e6, help="run rsatoolbox while L x N^2/2 <= this")
     ap.add_argument("--ns-per-pair", type=float, default=60.0, help="cost model used to skip cells")
+    ap.add_argument("--max-stack-gib", type=float, default=4.0,
+                    help="time the kernel, floor and rsatoolbox only where the L square RDMs take at most this")
     ap.add_argument("--kernel-only", action="store_true",
                     help="time only ours' bootstrap (bootstrap_rsa on the same RDMs) against the floor")
     args = ap.parse_args()
@@ -135,9 +142,18 @@ def main() -> None:
                 continue
             layers = [every[round(i)] for i in np.linspace(0, len(every) - 1, n_layers)]
             fresh = nw.Probe(probe.module, probe.input_spec)  # no activation cache carried between cells
-            ours = float("nan")
+            ours = kernel = floor = peer = float("nan")
             if not args.kernel_only:
-                _, ours, _ = cpu(lambda: nw.alignment.sweep(fresh, neural, layers, stimuli=stim, n_boot=b))
+                res, ours, _ = cpu(lambda: nw.alignment.sweep(fresh, neural, layers, stimuli=stim, n_boot=b))
+                plan = {k: res.settings[k] for k in ("rdm_group", "activation_group", "batch_size")}
+                print(f"<!-- N={n}, L={n_layers}: sweep's memory plan {plan} -->", flush=True)
+                del res
+            if 8 * n_layers * n * n > args.max_stack_gib * 2 ** 30:
+                skipped.append(f"N={n}, L={n_layers}: kernel, floor and rsatoolbox (square RDMs "
+                               f"{8 * n_layers * n * n / 2 ** 30:.1f} GiB > --max-stack-gib {args.max_stack_gib})")
+                results[(n, n_layers)] = (ours, floor)
+                print(f"| {n} | {n_layers} | {opt(ours, '.2f')} | - | - | - | - | - | - |", flush=True)
+                continue
             acts = fresh.activations(stim, layers)
             stack = torch.stack([nw.alignment.rdm(acts[name].flatten(1)) for name in layers])
             del acts
@@ -146,7 +162,6 @@ def main() -> None:
             _, kernel, _ = cpu(lambda: nw.alignment.bootstrap_rsa(stack, brain, n_boot=b))
             _, floor, _ = cpu(lambda: floor_bootstrap(stack[:, iu[0], iu[1]],
                                                       torch.as_tensor(brain)[:, iu[0], iu[1]], n, b))
-            peer = float("nan")
             if not args.kernel_only and n_layers * pairs <= args.peer_max_pairs:
                 _, peer, _ = cpu(lambda: peer_bootstrap(stack.numpy(), brain, b))
             results[(n, n_layers)] = (kernel if args.kernel_only else ours, floor)
@@ -168,8 +183,8 @@ def main() -> None:
     both = [n for n in ns if all((n, k) in results for k in args.layers)] if len(set(args.layers)) >= 2 else []
     for n in both:
         ks = sorted(args.layers)
-        print(f"exponent in L at N={n}: ours {fit(ks, [results[(n, k)][0] for k in ks]):.2f}, "
-              f"floor {fit(ks, [results[(n, k)][1] for k in ks]):.2f}")
+        print(f"exponent in L at N={n}: ours {opt(fit(ks, [results[(n, k)][0] for k in ks]), '.2f')}, "
+              f"floor {opt(fit(ks, [results[(n, k)][1] for k in ks]), '.2f')}")
     if skipped:
         print("\nskipped: " + "; ".join(skipped))
 

@@ -56,11 +56,13 @@ def setup():
 
 
 @needs_linux_hwm
-@pytest.mark.parametrize("metric,budget_mib,rdm_group",
-                         [("rsa", 200, None), ("rsa", 150, 2), ("rsa", 120, 1), ("cka", 70, None)])
-def test_sweep_peak_stays_within_the_budget(setup, metric, budget_mib, rdm_group):
+@pytest.mark.parametrize("metric,budget_mib,rdm_group,activation_group,reduce",
+                         [("rsa", 200, None, None, None), ("rsa", 150, 2, None, None), ("rsa", 120, 1, None, "avgpool"),
+                          ("cka", 78, None, 1, None), ("cka", 70, None, None, "avgpool")])
+def test_sweep_peak_stays_within_the_budget(setup, metric, budget_mib, rdm_group, activation_group, reduce):
     """Below 200 MiB the layers' rows and sort orders are made a group at a time: at 150 MiB two layers (which lets
-    the activations be kept whole), at 120 MiB one (channel means kept): within the budget either way."""
+    the activations be kept whole), at 120 MiB one (channel means kept). CKA at 78 MiB runs the layers one at a
+    time (kept whole), at 70 keeps channel means. Within the budget every way."""
     probe, stim, resp, rdms = setup
     data = rdms if metric == "rsa" else resp
     layers = ["1", "3", "5", "6"]
@@ -68,7 +70,9 @@ def test_sweep_peak_stays_within_the_budget(setup, metric, budget_mib, rdm_group
     res = {}
     peak = _peak_above_baseline(lambda: res.setdefault("r", nw.alignment.sweep(
         probe, data, layers, metric=metric, stimuli=stim, n_boot=20, memory_budget=budget)))
-    assert len(res["r"].rows) == len(layers) and res["r"].settings.get("rdm_group") == rdm_group
+    settings = res["r"].settings
+    assert len(res["r"].rows) == len(layers) and settings["rdm_group"] == rdm_group
+    assert (settings["activation_group"], settings["reduce"]) == (activation_group, reduce)
     print(f"{metric}: peak +{peak / MIB:.1f} MiB, budget {budget_mib} MiB")
     assert peak <= budget, f"peak +{peak / MIB:.0f} MiB over a {budget_mib} MiB budget"
 

@@ -159,55 +159,69 @@ def rsa_scoring(probe, n, layers, models=1, n_boot=5, boot_room=0, rdm_group=Non
                         rdm_group=rdm_group).total
 
 
-def test_memory_budget_reduces_activations_then_shrinks_the_batch(tiny):
+def test_memory_budget_runs_layers_a_group_at_a_time_then_reduces_then_shrinks_the_batch(tiny):
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
     n = len(stim)
-    full = [int(np.prod(probe.layer(name).output_shape)) for name in GT_LAYERS]
-    channels = [probe.layer(name).output_shape[0] for name in GT_LAYERS]
+    full = [int(np.prod(probe.layer(name).output_shape)) for name in GT_LAYERS]  # 2048, 512, 256, 32
+    channels = [probe.layer(name).output_shape[0] for name in GT_LAYERS]        # 8, 8, 16, 32
 
-    def budget(kept_width, batch, layers=GT_LAYERS, group=None, reduce=None):
-        one_image = 4 * sum(int(np.prod(probe.layer(name).output_shape)) for name in layers)
+    def budget(kept, image, batch, layers=GT_LAYERS, group=None, reduce=None):
         # the scoring first (layer and brain RDMs of 3 subjects, the layers' rows and sort orders ``group`` layers
         # at a time, as many bootstrap draws as an eighth of the budget holds), then the preprocessed set (kept by
-        # the StimulusSet), the kept activations twice, one batch of full outputs
-        rest = 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept_width + batch * one_image
+        # the StimulusSet), the kept activations of the layers run at a time (``kept`` features) twice, one batch
+        # of their full outputs (``image`` numbers per image)
+        rest = 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept + batch * 4 * image
         total = 0
         while total != (total := rsa_scoring(probe, n, layers, boot_room=total // 8, rdm_group=group,
                                              reduce=reduce) + rest):
             pass  # the draws the budget holds depend on the budget: its fixed point
         return total
 
-    def plan(memory_budget, layers=GT_LAYERS, rdm_group=False, **kw):
+    def plan(memory_budget, layers=GT_LAYERS, **kw):
         s = nw.alignment.sweep(probe, resp, layers, stimuli=stim, n_boot=5, memory_budget=memory_budget, **kw).settings
-        return (s["reduce"], s["batch_size"]) + ((s["rdm_group"],) if rdm_group else ())
+        return s["reduce"], s["batch_size"], s["rdm_group"], s["activation_group"]
 
-    assert plan(budget(sum(full), 64)) == (None, 64)            # everything fits
-    assert plan(budget(sum(full), 10)) == (None, 10)            # the batch shrinks to what is left
-    # full maps no longer fit, even with the RDMs' rows made a layer at a time: channel means do
-    assert plan(budget(sum(full), 1, group=1) - 1, rdm_group=True) == ("avgpool", 64, None)
-    assert plan(budget(sum(channels), 3, group=1), rdm_group=True) == ("avgpool", 3, 1)
-    # full maps fit if the rows are made one layer at a time: kept whole rather than pooled
-    assert plan(budget(sum(full), 1, group=1), rdm_group=True) == (None, 1, 1)
+    whole = sum(full)
+    assert plan(budget(whole, whole, 64)) == (None, 64, None, None)   # everything fits
+    assert plan(budget(whole, whole, 10)) == (None, 10, None, None)   # the batch shrinks to what is left
+    # all layers' activations at once fit only with the rows made two layers at a time: one activation pass is
+    # preferred to a larger group of rows
+    assert plan(budget(whole, whole, 1, group=2)) == (None, 1, 2, None)
+    # they do not fit at once even then: run two layers at a time (2048 + 512 features), kept whole, not pooled
+    assert plan(budget(full[0] + full[1], full[0] + full[1], 1, group=1)) == (None, 1, 1, 2)
+    # full maps do not fit even one layer at a time: channel means (all layers at once) do
+    assert plan(budget(sum(channels), whole, 3, group=1)) == ("avgpool", 3, 1, None)
     # the flattened layer "6" (256 features) has no spatial axes to pool: it is projected to what fits
-    assert plan(budget(100, 1, ["6"]), ["6"]) == (("random_projection", 100, 0), 1)
+    assert plan(budget(100, 256, 1, ["6"]), ["6"]) == (("random_projection", 100, 0), 1, None, None)
     with pytest.raises(ValueError, match="fewer than 16 features per layer"):
-        plan(budget(15, 1, ["6"]), ["6"])
-    # an explicit reduce is kept; only the batch adapts, or a clear error if even one image does not fit
-    assert plan(budget(sum(channels), 5, reduce="maxpool"), reduce="maxpool") == ("maxpool", 5)
-    # what the layers' rows and sort orders would take is given up before the call is: made a layer at a time
+        plan(budget(15, 256, 1, ["6"]), ["6"])
+    # an explicit reduce is kept; the layers are run a group at a time, or the batch adapts, or a clear error if
+    # even one image of one layer does not fit
     pooled = dict(reduce="maxpool")
-    assert plan(budget(sum(channels), 1, group=1, **pooled), rdm_group=True, **pooled) == ("maxpool", 1, 1)
-    assert plan(budget(sum(channels), 1, group=2, **pooled), rdm_group=True, **pooled) == ("maxpool", 1, 2)
+    assert plan(budget(sum(channels), whole, 5, **pooled), **pooled) == ("maxpool", 5, None, None)
+    assert plan(budget(sum(channels), whole, 1, group=1, **pooled), **pooled) == ("maxpool", 1, 1, None)
+    assert plan(budget(sum(channels), whole, 1, group=2, **pooled), **pooled) == ("maxpool", 1, 2, None)
+    # a byte short of all four at once: the first three (8 + 8 + 16 channels kept, 2816 numbers an image) and
+    # the last, with the batch of what is left
+    short = budget(sum(channels), whole, 1, group=1, **pooled) - 1
+    left = short - rsa_scoring(probe, n, GT_LAYERS, boot_room=short // 8, rdm_group=1, **pooled) - 4 * n * 3 * 16 * 16
+    assert plan(short, **pooled) == ("maxpool", (left - 2 * 4 * n * 32) // (4 * 2816), 1, 3)
     with pytest.raises(ValueError, match=r"\(layer RDMs \d+ MiB, rows and sort orders of 1 layer\(s\) at a time .*"
-                                         "cannot hold 120 stimuli with reduce='maxpool'"):
-        plan(budget(sum(channels), 1, group=1, reduce="maxpool") - 1, reduce="maxpool")
+                                         r"cannot hold 120 stimuli with reduce='maxpool' \(even one layer at a time\)"):
+        plan(budget(max(channels), max(full), 1, group=1, **pooled) - 1, **pooled)
+
+
+def activation_bytes(n, kept, image, batch):
+    """What the sweep's memory plan counts for the activation pass on the tiny net: the preprocessed set, the
+    kept activations of the layers run at a time (``kept`` features) twice, a batch of their full outputs."""
+    return 4 * n * 3 * 16 * 16 + 2 * 4 * n * kept + batch * 4 * image
 
 
 def test_a_sweep_whose_scoring_does_not_fit_in_available_memory_is_refused_up_front(tiny, monkeypatch):
     """Without memory_budget the scoring (layer RDMs grow with layers x N^2) must fit in what the machine has
-    available, the layers' rows and sort orders made a group at a time if need be: else refused before any
-    activation pass, not killed part way by the kernel's OOM killer."""
+    available, the layers' rows and sort orders made a group at a time if need be, and the activation pass in
+    what is left: else refused before any activation pass, not killed part way by the kernel's OOM killer."""
     import importlib
     import os
 
@@ -216,7 +230,9 @@ def test_a_sweep_whose_scoring_does_not_fit_in_available_memory_is_refused_up_fr
     sweep_module = importlib.import_module("neuro_widgets.engine.alignment.sweep")  # the package exports the function
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
-    need = {group: rsa_scoring(probe, len(stim), GT_LAYERS, boot_room=DEFAULT_CHUNK_BYTES, rdm_group=group)
+    n = len(stim)
+    every = activation_bytes(n, 2848, 2848, 1)  # all four layers at once, one image at a time
+    need = {group: rsa_scoring(probe, n, GT_LAYERS, boot_room=DEFAULT_CHUNK_BYTES, rdm_group=group)
             for group in (None, 3, 1)}
     before = snapshot(probe.module)
     calls = []
@@ -229,15 +245,57 @@ def test_a_sweep_whose_scoring_does_not_fit_in_available_memory_is_refused_up_fr
     with pytest.raises(ValueError, match=r"needs about \d+ MiB for scoring \(layer RDMs .*, more than the \d+ MiB "
                                          r"available on cpu.*; sweep fewer layers or stimuli"):
         run(need[1] - 1)
+    # the scoring fits, but not one image of the largest layer (2048 numbers) and the kept activations with it
+    with pytest.raises(ValueError, match=r"the \d+ MiB the host has left cannot hold the activations: \d+ bytes cannot "
+                                         r"hold 120 stimuli with reduce=None \(even one layer at a time\) and one image's layer outputs "
+                                         r"\(8192 bytes\).*free memory, pass reduce="):
+        run(need[1] + activation_bytes(n, 2048, 2048, 1) - 1)
     assert calls == []  # nothing ran
     assert_untouched(probe.module, before)
-    assert run(need[1]).settings["rdm_group"] == 1 and calls     # a layer at a time just fits
-    assert run(need[None] - 1).settings["rdm_group"] == 3        # the largest group that fits
-    assert run(need[None]).settings["rdm_group"] is None         # all at once just fits
-    assert run(None).settings["rdm_group"] is None               # unknown: not checked
+    assert run(need[1] + every).settings["rdm_group"] == 1 and calls  # a layer at a time just fits
+    assert run(need[None] - 1 + every).settings["rdm_group"] == 3     # the largest group that fits
+    assert run(need[None] + every).settings["rdm_group"] is None      # all at once just fits
+    assert run(None).settings["rdm_group"] is None                    # unknown: not checked
     # the real reading: what the kernel says can be allocated, below the machine's physical memory
     real = available_bytes(torch.device("cpu"))
     assert real is not None and 0 < real <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+@pytest.mark.parametrize("metric", ["rsa", "cka"])
+def test_a_sweep_runs_the_layers_a_group_at_a_time_where_their_activations_do_not_fit_at_once(tiny, monkeypatch,
+                                                                                              metric):
+    """RSA and CKA keep an RDM or Gram matrix per layer, not its activations: where those of every layer do not fit
+    at once the layers are run a group at a time (all passes of the model, each stopping after its deepest layer),
+    each group's activations dropped before the next; every number is the one the single pass gives."""
+    import importlib
+
+    sweep_module = importlib.import_module("neuro_widgets.engine.alignment.sweep")
+    probe, stim, acts = tiny
+    resp = synthetic_responses(acts, "3", stim)
+    n = len(stim)
+    # one image per batch both times: a convolution's float32 rounding may depend on the batch size
+    options = dict(metric=metric, stimuli=stim, n_boot=20, control="random", batch_size=1)
+    probe.cache.clear()  # (shared by all probes) the fixture's activations were made 64 at a time
+    whole = nw.alignment.sweep(probe, resp, GT_LAYERS, **options)
+    assert whole.settings["activation_group"] is None
+    scoring = (rsa_scoring(probe, n, GT_LAYERS, 2, 20, DEFAULT_CHUNK_BYTES, 1) if metric == "rsa" else
+               scoring_plan("cka", n, len(GT_LAYERS), 2, 0, 0, 0, 2048, 0, boot_room=0).total)
+    # room for the largest layer alone (2048 of 2848 numbers), one image at a time
+    monkeypatch.setattr(sweep_module, "available_bytes", lambda device: scoring + activation_bytes(n, 2048, 2048, 1))
+    probe.cache.clear()  # the whole sweep's activations: the streamed one makes its own
+    stages = []
+    streamed = nw.alignment.sweep(probe, resp, GT_LAYERS, **options,
+                                  progress=lambda done, total, stage="", **k: stages.append((done, total, stage)))
+    s = streamed.settings
+    assert (s["reduce"], s["batch_size"], s["activation_group"]) == (None, 1, 1)
+    assert s["rdm_group"] == (1 if metric == "rsa" else None)
+    assert len(probe.cache) == 0  # nothing kept of the passes: the cache would hold earlier groups
+    assert "trained: activations (4/4)" in {stage for *_, stage in stages}
+    assert [done for done, *_ in stages] == sorted(done for done, *_ in stages) and stages[-1][0] == stages[-1][1]
+    _assert_same_results(whole.rows, streamed.rows)
+    _assert_same_results(whole.best, streamed.best)
+    _assert_same_results(whole.differences, streamed.differences)
+    probe.cache.clear()  # the whole sweep's, made one image at a time: not for the tests that follow
 
 
 def _assert_same_results(a, b, atol=1e-12):
@@ -268,17 +326,19 @@ def test_rsa_sweep_with_rows_and_sort_orders_a_group_of_layers_at_a_time_gives_t
     sweep_module = importlib.import_module("neuro_widgets.engine.alignment.sweep")
     probe, stim, acts = tiny
     resp = synthetic_responses(acts, "3", stim)
-    options = dict(stimuli=stim, n_boot=20, control="random", method=method)
+    options = dict(stimuli=stim, n_boot=20, control="random", method=method, batch_size=1)  # as the plans below
     whole = nw.alignment.sweep(probe, resp, GT_LAYERS, **options)
     assert whole.settings["rdm_group"] is None
     for group in (1, 3):  # four layers: one at a time; three and then one
-        need = rsa_scoring(probe, len(stim), GT_LAYERS, 2, 20, DEFAULT_CHUNK_BYTES, group)
+        need = (rsa_scoring(probe, len(stim), GT_LAYERS, 2, 20, DEFAULT_CHUNK_BYTES, group)
+                + activation_bytes(len(stim), 2848, 2848, 1))
         monkeypatch.setattr(sweep_module, "available_bytes", lambda device: need)
         grouped = nw.alignment.sweep(probe, resp, GT_LAYERS, **options)
         assert grouped.settings["rdm_group"] == group
         _assert_same_results(whole.rows, grouped.rows)
         _assert_same_results(whole.best, grouped.best)
         _assert_same_results(whole.differences, grouped.differences)
+    probe.cache.clear()  # (shared by all probes) activations made one image at a time: not for the tests that follow
 
 
 # ---- response-level data from files ------------------------------------------------------------------

@@ -13,7 +13,7 @@ are the same either way.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -55,11 +55,13 @@ def constant_features_note(x: torch.Tensor) -> str:
 class LayerRDMs:
     """Condensed RDMs (L, M) of the scorable layers of one model; ``notes`` names the others."""
 
-    def __init__(self, feats: List[torch.Tensor], method: str, device: torch.device,
+    def __init__(self, feats: Iterable[torch.Tensor], n_layers: int, n: int, method: str, device: torch.device,
                  group: Optional[int] = None) -> None:
+        """``feats``: the ``n_layers`` layers' activations (``n`` stimuli each), taken one at a time, so that a
+        stream made a group of layers at a time never holds them all."""
         self.notes: Dict[int, str] = {}
-        self.n = feats[0].shape[0]
-        v = torch.empty(len(feats), self.n * (self.n - 1) // 2, dtype=torch.float64, device=device)
+        self.n = n
+        v = torch.empty(n_layers, self.n * (self.n - 1) // 2, dtype=torch.float64, device=device)
         i_up, j_up = torch.triu_indices(self.n, self.n, 1, device=device)
         flat = i_up * self.n + j_up  # squareform order in a flattened N x N matrix
         del i_up, j_up
@@ -77,7 +79,7 @@ class LayerRDMs:
                 self.notes[i] = note
             else:
                 kept += 1
-        self.valid = [i for i in range(len(feats)) if i not in self.notes]
+        self.valid = [i for i in range(n_layers) if i not in self.notes]
         self.v = v[:kept]
         self.group = kept if group is None else max(1, min(int(group), kept))
         self._rows: Dict[Tuple[str, bytes], torch.Tensor] = {}

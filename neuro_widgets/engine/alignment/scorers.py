@@ -6,7 +6,7 @@ region's ceiling on a subset. The metric objects (:mod:`.metrics`) say which sco
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -164,20 +164,25 @@ class EncodingScorer(Scorer):
         return value, float("nan"), ci
 
 
-def prepare_layers(feats: List[torch.Tensor], metric: str, rdm_method: str, dev: torch.device,
-                   rdm_group: Optional[int] = None) -> Tuple[Dict[int, str], List[int], Any]:
+def prepare_layers(feats: Iterable[torch.Tensor], n_layers: int, n: int, metric: str, rdm_method: str,
+                   dev: torch.device, rdm_group: Optional[int] = None) -> Tuple[Dict[int, str], List[int], Any]:
     """(notes of the layers that cannot be scored, indices of those that can, what the metric's scorer needs:
     the layer RDMs for RSA (their rows and sort orders ``rdm_group`` layers at a time, default all), the Gram
-    matrices for CKA, nothing for encoding)."""
+    matrices for CKA, nothing for encoding). ``feats`` gives the ``n_layers`` layers' activations (``n``
+    stimuli each) one at a time: RSA and CKA keep only what they make of each."""
     if metric == "rsa":
-        rdms = LayerRDMs(feats, rdm_method, dev, rdm_group)
+        rdms = LayerRDMs(feats, n_layers, n, rdm_method, dev, rdm_group)
         return rdms.notes, rdms.valid, rdms
-    notes = {i: note for i, note in enumerate(constant_features_note(f) for f in feats) if note}
-    valid = [i for i in range(len(feats)) if i not in notes]
-    grams = None
-    if metric == "cka" and valid:  # filled one layer at a time: a list of them and their stack would be twice that
-        n = feats[0].shape[0]
-        grams = torch.empty(len(valid), n, n, dtype=torch.float64, device=dev)
-        for j, i in enumerate(valid):
-            grams[j] = _gram(feats[i], dev)
-    return notes, valid, grams
+    notes: Dict[int, str] = {}
+    # CKA: filled one layer at a time (a list of them and their stack would be twice that), unscorable ones skipped
+    grams = torch.empty(n_layers, n, n, dtype=torch.float64, device=dev) if metric == "cka" else None
+    kept = 0
+    for i, f in enumerate(feats):
+        note = constant_features_note(f)
+        if note:
+            notes[i] = note
+        elif grams is not None:
+            grams[kept] = _gram(f, dev)
+            kept += 1
+    valid = [i for i in range(n_layers) if i not in notes]
+    return notes, valid, (grams[:kept] if grams is not None and kept else None)

@@ -1,4 +1,5 @@
-"""Layer x region sweeps: every layer of a model against every brain region, from one activation pass.
+"""Layer x region sweeps: every layer of a model against every brain region, from one activation pass (or one per
+group of layers, where their activations do not fit at once).
 
 For each region the sweep reports every layer's score on all stimuli (with a CI, the region's ceiling and
 the ceiled score), then *commits* a best layer on one half of the stimuli and scores it on the other half
@@ -21,7 +22,7 @@ Metrics:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -89,62 +90,79 @@ def _align(stimuli: StimulusSet, ids: Sequence[str]) -> np.ndarray:
     return stimuli.index_of(ids)
 
 
-def _budget_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: Any, memory_budget: Optional[int],
-                 batch_size: int) -> Tuple[Any, int]:
-    """(reduce, batch_size) that keep the activation pass within ``memory_budget`` bytes.
+def _activation_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, reduce: Any, room: int,
+                     batch_size: int, streamable: bool, may_reduce: bool) -> Tuple[Any, int, Optional[int]]:
+    """(reduce, batch_size, activation group) that keep the activation pass within ``room`` bytes.
 
-    Counted, in float32: the preprocessed stimuli the set keeps, the kept activations of all layers twice (the
-    probe's cache holds them while the scorers work on reordered or per-half copies) and one batch of every
-    layer's full output (held while the hooks reduce it). Not counted: N x N matrices (RDMs, CKA kernels) and
-    the regressions' working memory. Without ``reduce`` the activations are kept as they are if they
-    fit, else as channel means, else randomly projected; the batch then shrinks to what is left.
+    Counted, in float32: the preprocessed stimuli the set keeps, the kept activations of the layers made at a
+    time twice (the probe's cache holds them while the scorers work on reordered or per-half copies) and one
+    batch of those layers' full outputs (held while the hooks reduce it). Not counted here: the scoring (see
+    :mod:`.budget`). With ``streamable`` (RSA, CKA: the scorers keep only an RDM or Gram matrix per layer) the
+    layers may be run a group at a time (the largest group that fits; None: all at once) rather than reduced.
+    With ``may_reduce`` and no ``reduce`` the activations are then kept as channel means, else randomly
+    projected; the batch shrinks to what is left.
     """
-    if memory_budget is None:
-        return reduce, batch_size
-    n = len(stimuli)
+    n, count = len(stimuli), len(layers)
     shapes = [probe.layer(name.rpartition("@")[0] if "@" in name else name).output_shape for name in layers]
     full = [int(np.prod(s)) for s in shapes]
     spec = probe.input_spec
     stimuli_bytes = 4 * n * spec.channels * spec.size[0] * spec.size[1]
     fixed = stimuli_bytes if stimuli_bytes <= stimuli.preprocess_cache_bytes else 0
-    per_image = 4 * sum(full)
 
-    def room(red: Any) -> int:  # bytes left for the batch when keeping the activations reduced by ``red``
+    def largest(values: List[int], group: int) -> int:  # the largest sum of ``values`` over groups of ``group``
+        return max(sum(values[i:i + group]) for i in range(0, count, group))
+
+    def fit(red: Any) -> Optional[Tuple[int, Optional[int]]]:  # (batch, group) at ``red``, None if nothing fits
         canon = normalize_reduce(red)
-        width = (sum(full) if canon is None else canon[1] * len(layers) if canon[0] == "random_projection"
-                 else sum(s[0] for s in shapes))
-        return memory_budget - fixed - 2 * 4 * n * width
+        widths = (full if canon is None else [canon[1]] * count if canon[0] == "random_projection"
+                  else [s[0] for s in shapes])
+        for group in (range(count, 0, -1) if streamable else [count]):
+            per_image = 4 * largest(full, group)
+            fits = (room - fixed - 2 * 4 * n * largest(widths, group)) // per_image
+            if fits >= 1:
+                return int(min(batch_size, fits)), (None if group == count else group)
+        return None
 
-    red = reduce
-    if reduce is None and room(None) < per_image:
-        if room("avgpool") >= per_image:
-            red = "avgpool"
-        else:
-            k = int((memory_budget - fixed - per_image) // (2 * 4 * n * len(layers)))
-            if k < 16:
-                raise ValueError(
-                    f"memory_budget={memory_budget} bytes allows fewer than 16 features per layer for {n} stimuli and "
-                    f"{len(layers)} layers (after {fixed} bytes of preprocessed stimuli and {per_image} bytes of "
-                    "one image's layer outputs); raise the budget or sweep fewer layers/stimuli")
-            red = ("random_projection", k, 0)
-    fits = room(red) // per_image
-    if fits < 1:
-        raise ValueError(f"memory_budget={memory_budget} bytes cannot hold {n} stimuli with reduce={reduce!r} "
-                         f"({memory_budget - room(red)} bytes) and one image's layer outputs ({per_image} bytes); "
-                         "raise the budget, reduce further or sweep fewer layers/stimuli")
-    return red, int(min(batch_size, fits))
+    def found(red: Any) -> Tuple[Any, int, Optional[int]]:
+        batch, group = fit(red)
+        return red, batch, group
+
+    one_image = 4 * (max(full) if streamable else sum(full))
+    at_a_time = " (even one layer at a time)" if streamable and count > 1 else ""
+    advice = ("raise the budget, reduce further" if may_reduce else "free memory, pass reduce= (e.g. 'avgpool')")
+    if fit(reduce) is not None:
+        return found(reduce)
+    if may_reduce and reduce is None:
+        if fit("avgpool") is not None:
+            return found("avgpool")
+        per = 1 if streamable else count  # features per layer that fit, a group as small as can be at a time
+        k = int((room - fixed - one_image) // (2 * 4 * n * per))
+        if k < 16:
+            raise ValueError(
+                f"{room} bytes allow fewer than 16 features per layer for {n} stimuli and {count} layers{at_a_time} "
+                f"(after {fixed} bytes of preprocessed stimuli and one image's layer outputs); raise the budget or "
+                "sweep fewer layers/stimuli")
+        red = ("random_projection", k, 0)
+        if fit(red) is not None:
+            return found(red)
+    raise ValueError(f"{room} bytes cannot hold {n} stimuli with reduce={reduce!r}{at_a_time} and one image's layer "
+                     f"outputs ({one_image} bytes) after {fixed} bytes of preprocessed stimuli; {advice} or sweep "
+                     "fewer layers/stimuli")
 
 
 def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: Metric, n: int,
                  regions: List[str], n_models: int, converted: bool, reduce: Any, memory_budget: Optional[int],
-                 batch_size: int, device: torch.device) -> Tuple[Any, int, Optional[int], Optional[int]]:
-    """(reduce, batch_size, bootstrap chunk bytes, RSA layer group) keeping the whole call within
-    ``memory_budget``: the scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
+                 batch_size: int, device: torch.device
+                 ) -> Tuple[Any, int, Optional[int], Optional[int], Optional[int]]:
+    """(reduce, batch_size, bootstrap chunk bytes, RSA layer group, activation group) keeping the whole call
+    within ``memory_budget``: the scoring's needs (see :mod:`.budget`) come first, then the bootstrap's draws
     (RSA: up to an eighth of the budget, at least one draw), the activation pass gets the rest. Without a budget
-    the scoring must fit in the memory ``device`` has available. RSA makes its layers' rows and sort orders for
-    all layers at once if that fits, else for the largest group of layers at a time that does; under a budget a
-    smaller group is taken where it lets the activations be kept less reduced. Refused up front, with what it
-    would need, if nothing fits (rather than killed part way by the kernel)."""
+    the scoring must fit in the memory ``device`` has available and the activation pass in what the host has
+    left. RSA makes its layers' rows and sort orders for all layers at once if that fits, else for the largest
+    group of layers at a time that does. RSA and CKA run the activation pass a group of layers at a time where
+    all at once does not fit. Preferred, in this order: activations kept as asked (under a budget they are
+    otherwise reduced: see :func:`_activation_plan`), fewer activation passes, larger RSA groups. Refused up
+    front, with what it would need, if nothing fits (rather than killed part way by the kernel)."""
     if memory_budget is not None and (isinstance(memory_budget, bool) or not isinstance(memory_budget, (int, float))
                                       or not memory_budget >= 1):
         raise ValueError(f"memory_budget must be a positive number of bytes, e.g. 2 * 2**30, got {memory_budget!r}")
@@ -152,38 +170,53 @@ def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: 
     groups = [None] + (list(range(len(layers) - 1, 0, -1)) if metric.name == "rsa" else [])
     plans = _scoring_plans(probe, layers, neural, metric, n, regions, n_models, converted, reduce, boot_room,
                            groups)  # the last one needs the least
-    available = available_bytes(device) if memory_budget is None else None
+    streamable = metric.name in ("rsa", "cka")
+    available = host = None
+    if memory_budget is None:
+        available = available_bytes(device)
+        host = available if device.type == "cpu" else available_bytes(torch.device("cpu"))
     error, best = "", None
     for plan, what in plans:
         # the plans need less and less; the message is the last one's, the least the call can need
         smallest = " (even making the rows and sort orders one layer at a time)" if plan.rdm_group == 1 else ""
         if memory_budget is None:
-            if available is None or plan.total <= available:
-                return reduce, batch_size, None, plan.rdm_group
-            error = (f"{what}, more than the {available / MIB:.0f} MiB available on {device}{smallest}; sweep fewer "
-                     "layers or stimuli (the scoring grows with layers x stimuli squared)")
-            continue
-        left = int(memory_budget) - plan.total
-        if left <= 0:
-            error = (f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations{smallest}; "
-                     "raise memory_budget, or sweep fewer layers or stimuli")
-            continue
+            if available is not None and plan.total > available:
+                error = (f"{what}, more than the {available / MIB:.0f} MiB available on {device}{smallest}; sweep "
+                         "fewer layers or stimuli (the scoring grows with layers x stimuli squared)")
+                continue
+            if host is None:
+                return reduce, batch_size, None, plan.rdm_group, None
+            room = host - (plan.total if device.type == "cpu" else 0)
+            left = f"the {room / MIB:.0f} MiB the host has left"
+        else:
+            room = int(memory_budget) - plan.total
+            left = f"the {room / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB"
+            if room <= 0:
+                error = (f"{what}, more than memory_budget={memory_budget / MIB:.0f} MiB before any activations"
+                         f"{smallest}; raise memory_budget, or sweep fewer layers or stimuli")
+                continue
         try:
-            red, batch = _budget_plan(probe, layers, stimuli, reduce, left, batch_size)
+            red, batch, act_group = _activation_plan(probe, layers, stimuli, reduce, room, batch_size, streamable,
+                                                     may_reduce=memory_budget is not None)
         except ValueError as err:
-            error = (f"{what}; the {left / MIB:.0f} MiB left of memory_budget={memory_budget / MIB:.0f} MiB "
-                     f"cannot hold the activations: {err}")
+            error = f"{what}; {left} cannot hold the activations: {err}"
             continue
-        found = (red, batch, plan.chunk_bytes if metric.name == "rsa" else None, plan.rdm_group)
-        if red == reduce:  # the activations as asked for, with the largest group: nothing better to find
+        chunk = plan.chunk_bytes if metric.name == "rsa" and memory_budget is not None else None
+        found = (red, batch, chunk, plan.rdm_group, act_group)
+        if red == reduce and act_group is None:  # nothing better to find than the largest group
             return found
-        # the activations had to be reduced: a smaller group leaves them more room, and what is kept of the
-        # layers matters more than how often the rows are remade
-        if best is None or _reduction_loss(red) < _reduction_loss(best[0]):
+        if best is None or _plan_loss(found, len(layers)) < _plan_loss(best, len(layers)):
             best = found
     if best is not None:
         return best
     raise ValueError(error)
+
+
+def _plan_loss(plan: Tuple[Any, int, Optional[int], Optional[int], Optional[int]], n_layers: int
+               ) -> Tuple[Tuple[int, float], int]:
+    """What a memory plan gives up, to compare two: what is lost of the layers, then the activation passes."""
+    act_group = plan[4]
+    return _reduction_loss(plan[0]), 1 if act_group is None else -(-n_layers // act_group)
 
 
 def _reduction_loss(reduce: Any) -> Tuple[int, float]:
@@ -350,10 +383,14 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     ``reduce`` is passed to ``probe.activations``; with ``memory_budget`` (bytes) the activation pass stays within
     the budget: without ``reduce`` the activations are kept whole, as channel means or randomly projected,
     whichever fits first, and the batch shrinks to what is left (recorded in ``settings["reduce"]`` and
-    ``settings["batch_size"]``); without it the scoring must still fit in the memory the device has available. RSA
-    holds every layer's RDM, and their rows and sort orders for all layers at once if that fits, else for as many
-    layers at a time as fit (``settings["rdm_group"]``; None: all; the same values either way); a call whose
-    scoring cannot fit is refused before any work. ``control="random"`` adds a randomly re-initialised copy
+    ``settings["batch_size"]``); without it the scoring must still fit in the memory the device has available, and
+    the activations in what the host has left. RSA holds every layer's RDM, and their rows and sort orders for all
+    layers at once if that fits, else for as many layers at a time as fit (``settings["rdm_group"]``; None: all;
+    the same values either way). RSA and CKA keep an RDM or Gram matrix per layer, not its activations: where the
+    activations of all layers do not fit at once (thousands of stimuli, every layer) the model is run for a group
+    of layers at a time, each group's activations dropped before the next (``settings["activation_group"]``; None:
+    one pass), which under a budget is preferred to reducing them. A call that cannot fit is refused before any
+    work. ``control="random"`` adds a randomly re-initialised copy
     (``control_seed``), or one per seed of ``control_seeds``: then each initialisation keeps its rows as model
     ``"random:<seed>"``, the ``"random"`` rows pool them (see :func:`_pool_controls`), and the trained-minus-random
     CI includes the initialisation variability. ``standardize=True``
@@ -402,15 +439,16 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     sel, ev = half_split(n, labels, seed)
     dev = resolve_device(device, probe.device)
     seeds = _control_seeds(control_seed, control_seeds) if control == "random" else ()
-    red, batch_size, chunk_bytes, rdm_group = _memory_plan(probe, layers, stimuli, neural, metric, n, regions,
-                                                           1 + len(seeds), converted, reduce, memory_budget,
-                                                           batch_size, dev)
+    red, batch_size, chunk_bytes, rdm_group, act_group = _memory_plan(
+        probe, layers, stimuli, neural, metric, n, regions, 1 + len(seeds), converted, reduce, memory_budget,
+        batch_size, dev)
+    act_groups = [layers] if act_group is None else [layers[i:i + act_group] for i in range(0, len(layers), act_group)]
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
         control_probe = probe.sibling(random_copy(probe.module, s), f"{probe.name} (random init, seed {s})",
                                       cache=probe.cache)
         models.append(("random" if len(seeds) == 1 else f"random:{s}", control_probe))
-    n_batches = -(-len(stimuli) // batch_size)
+    n_batches = -(-len(stimuli) // batch_size) * len(act_groups)
     total = len(models) * (n_batches + len(regions))
     report = make_reporter(progress, "sweep")
     done = 0
@@ -419,28 +457,22 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     scorers: Dict[Tuple[str, str], Scorer] = {}
     bands: Dict[str, Dict[str, Any]] = {}
     for label, p in models:
-        def act_progress(k: int, n_stimuli: int, offset: int = done, stage: str = f"{label}: activations",
-                         **_: Any) -> None:  # k stimuli of n_stimuli done
-            report(offset + round(k / n_stimuli * n_batches), total, stage=stage)
-
-        acts = p.activations(stimuli, layers, batch_size=batch_size, reduce=red, progress=act_progress,
-                             cancel=cancel, use_cache=label == "trained")
-        done += n_batches
-        feats = [_layer_tensor(acts[name], name) for name in layers]
-        del acts
-        if standardize:
-            feats = [standardize_features(f) for f in feats]
-        if not np.array_equal(order, np.arange(len(stimuli))):
-            feats = [f[torch.as_tensor(order)] for f in feats]
+        feats = _layer_features(p, label, stimuli, act_groups, order, standardize, batch_size, red,
+                                lambda k, of, stage, offset=done: report(offset + round(k / of * n_batches), total,
+                                                                         stage=stage), cancel)
+        if metric.name == "encoding":  # its scorer fits every layer's features, for each region
+            feats = list(feats)
         # matrix products: all threads
-        notes, valid, pre = prepare_layers(feats, metric.name, rdm_method, dev, rdm_group)
+        notes, valid, pre = prepare_layers(feats, len(layers), n, metric.name, rdm_method, dev, rdm_group)
+        done += n_batches
         if not valid:
             raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
                 f"{layers[i]}: {note}" for i, note in notes.items()))
         with single_threaded(dev):  # many small ops: see _tensor.single_threaded
             for region in regions:
                 check_cancel(cancel)
-                sc = make_scorer(metric, pre, [feats[i] for i in valid], neural, region, labels=labels, seed=seed,
+                sc = make_scorer(metric, pre, [feats[i] for i in valid] if isinstance(feats, list) else [], neural,
+                                 region, labels=labels, seed=seed,
                                  chunk_bytes=chunk_bytes, device=dev, cancel=cancel)
                 scorers[(label, region)] = sc
                 band, region_rows = _layer_rows(sc, label, region, layers, notes, valid, n, ceiling_formula)
@@ -460,7 +492,8 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     level = metric.level
     settings = {"metric": metric.name, **describe(metric), "rdm_method": rdm_method,
                 "ceiling_formula": ceiling_formula, "n_boot": getattr(metric, "n_boot", n_boot), "ci": level,
-                "reduce": red, "batch_size": batch_size, "rdm_group": rdm_group, "control": control,
+                "reduce": red, "batch_size": batch_size, "rdm_group": rdm_group,
+                "activation_group": act_group, "control": control,
                 "control_seed": control_seed, "control_seeds": list(seeds), "crossfit": crossfit,
                 "ceiling_bands": bands,
                 "split_recipe": getattr(getattr(metric, "cross_validation", None), "recipe", split_recipe),
@@ -470,6 +503,28 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
                            f"{CEILING_FORMULA_TEXT[ceiling_formula]}; refused (NaN) where the ceiling's "
                            f"{level:.0%} CI reaches 0")}
     return SweepResult(metric.name, rows, best, differences, split, settings)
+
+
+def _layer_features(p: Probe, label: str, stimuli: StimulusSet, groups: List[List[str]], order: np.ndarray,
+                    standardize: bool, batch_size: int, reduce: Any,
+                    report: Callable[[int, int, str], None], cancel: Optional[CancelToken]) -> Iterator[torch.Tensor]:
+    """Each layer's activations (stimuli in the neural data's ``order``, standardized if asked), made a group of
+    layers at a time and handed out one layer at a time, so a group's activations are dropped before the next
+    group's are made. Cached (trained model) only when made all at once: the cache would keep earlier groups."""
+    for g, names in enumerate(groups):
+        stage = f"{label}: activations" + (f" ({g + 1}/{len(groups)})" if len(groups) > 1 else "")
+        acts = p.activations(stimuli, names, batch_size=batch_size, reduce=reduce, cancel=cancel,
+                             use_cache=label == "trained" and len(groups) == 1,
+                             progress=lambda k, of, offset=g * len(stimuli), **_: report(
+                                 offset + k, len(groups) * of, stage))
+        for name in names:
+            f = _layer_tensor(acts.pop(name), name)
+            if standardize:
+                f = standardize_features(f)
+            if not np.array_equal(order, np.arange(len(stimuli))):
+                f = f[torch.as_tensor(order)]
+            yield f
+        del acts
 
 
 def _resolve_metric(metric: Any, keywords: Dict[str, Any], seed: int) -> Metric:
