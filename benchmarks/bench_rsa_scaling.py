@@ -18,7 +18,7 @@ that exceeds ``--max-stack-gib`` only the sweep is timed (it holds condensed RDM
 a time where their activations do not fit at once: see ``settings["activation_group"]``).
 
     PYTHONPATH=. .venv/bin/python benchmarks/bench_rsa_scaling.py [--n-boot 100] [--sizes 92 500 2000 5000]
-        [--layers 10 81] [--max-cell-s 400] [--max-stack-gib 4] [--kernel-only]
+        [--layers 10 81] [--max-cell-s 400] [--max-stack-gib 4] [--stream-floor] [--kernel-only]
 
 Exponents are of the sweep's time (of bootstrap_rsa's with ``--kernel-only``).
 """
@@ -49,16 +49,22 @@ def data(n: int, seed: int = 0):
     return stim, nw.NeuralRDMs({"IT": np.stack(subjects)}, stim.ids)
 
 
-def floor_bootstrap(layer_vecs: torch.Tensor, brain_vecs: torch.Tensor, n: int, n_boot: int, seed: int = 0,
-                    chunk: int = 16) -> np.ndarray:
-    """Bare weighted Spearman bootstrap (continuous data: no ties), mean over the fixed subjects."""
+def floor_chunk(n: int) -> int:
+    """Draws per chunk of the floor: 16, or as many as keep each (pairs x draws) float64 matrix within 1 GiB
+    (10 at N = 5,000), so that the floor's temporaries and 81 layers' sort orders fit this machine."""
+    return min(16, max(1, 2 ** 30 // (8 * (n * (n - 1) // 2))))
+
+
+def floor_bootstrap(orders: list, brain_vecs: torch.Tensor, n: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """Bare weighted Spearman bootstrap (continuous data: no ties), mean over the fixed subjects, of the layers
+    whose condensed RDMs sort in ``orders`` (their sorting is timed by the caller)."""
+    chunk = floor_chunk(n)
     g = torch.Generator().manual_seed(seed)
     counts = torch.stack([torch.bincount(torch.randint(n, (n,), generator=g), minlength=n)
                           for _ in range(n_boot)], 1).double()
     iu, ju = torch.triu_indices(n, n, 1)
-    orders = [torch.argsort(v) for v in layer_vecs]
     brain_orders = [torch.argsort(v) for v in brain_vecs]
-    out = np.empty((n_boot, len(layer_vecs)))
+    out = np.empty((n_boot, len(orders)))
 
     def ranks(order, w):
         ws = w[order]
@@ -80,6 +86,24 @@ def floor_bootstrap(layer_vecs: torch.Tensor, brain_vecs: torch.Tensor, n: int, 
             sims = [(wx * y).sum(0) / (xn * yn) for y, yn in zip(brain, brain_norm)]
             out[b0:b0 + chunk, k] = torch.stack(sims).mean(0).numpy()
     return out
+
+
+def streamed_floor(probe, stim, layers, iu, brain_vecs, n_boot: int, group: int = 10) -> float:
+    """The floor's CPU seconds where the layers' square RDMs do not fit at once: each layer's condensed RDM is
+    made (not timed) and sorted (timed), only the sort orders kept, then the floor's bootstrap (timed)."""
+    orders, sorting = [], 0.0
+    for start in range(0, len(layers), group):
+        names = layers[start:start + group]
+        acts = probe.activations(stim, names, use_cache=False)
+        for name in names:
+            v = nw.alignment.rdm(acts.pop(name).flatten(1))[iu[0], iu[1]]
+            order, seconds, _ = cpu(lambda: torch.argsort(v))
+            orders.append(order)
+            sorting += seconds
+            del v
+        del acts
+    _, seconds, _ = cpu(lambda: floor_bootstrap(orders, brain_vecs, len(stim), n_boot))
+    return sorting + seconds
 
 
 def peer_bootstrap(layer_rdms: np.ndarray, brain: np.ndarray, n_boot: int, seed: int = 0) -> np.ndarray:
@@ -121,6 +145,9 @@ def main() -> None:
     ap.add_argument("--ns-per-pair", type=float, default=60.0, help="cost model used to skip cells")
     ap.add_argument("--max-stack-gib", type=float, default=4.0,
                     help="time the kernel, floor and rsatoolbox only where the L square RDMs take at most this")
+    ap.add_argument("--stream-floor", action="store_true",
+                    help="above --max-stack-gib still time the floor: the layers' RDMs made a group at a time, "
+                         "only their sort orders kept (the sorting timed with the floor)")
     ap.add_argument("--kernel-only", action="store_true",
                     help="time only ours' bootstrap (bootstrap_rsa on the same RDMs) against the floor")
     args = ap.parse_args()
@@ -148,20 +175,25 @@ def main() -> None:
                 plan = {k: res.settings[k] for k in ("rdm_group", "activation_group", "batch_size")}
                 print(f"<!-- N={n}, L={n_layers}: sweep's memory plan {plan} -->", flush=True)
                 del res
+            iu = torch.triu_indices(n, n, 1)
+            brain = np.array(neural.rdms("IT"))
+            brain_vecs = torch.as_tensor(brain)[:, iu[0], iu[1]]
             if 8 * n_layers * n * n > args.max_stack_gib * 2 ** 30:
-                skipped.append(f"N={n}, L={n_layers}: kernel, floor and rsatoolbox (square RDMs "
+                what = "kernel and rsatoolbox" if args.stream_floor else "kernel, floor and rsatoolbox"
+                skipped.append(f"N={n}, L={n_layers}: {what} (square RDMs "
                                f"{8 * n_layers * n * n / 2 ** 30:.1f} GiB > --max-stack-gib {args.max_stack_gib})")
+                if args.stream_floor:
+                    floor = streamed_floor(fresh, stim, layers, iu, brain_vecs, b)
                 results[(n, n_layers)] = (ours, floor)
-                print(f"| {n} | {n_layers} | {opt(ours, '.2f')} | - | - | - | - | - | - |", flush=True)
+                print(f"| {n} | {n_layers} | {opt(ours, '.2f')} | - | {opt(floor, '.2f')} | "
+                      f"{opt(ours / floor, '.2f')}x | - | - | - |".replace("-x", "-"), flush=True)
                 continue
             acts = fresh.activations(stim, layers)
             stack = torch.stack([nw.alignment.rdm(acts[name].flatten(1)) for name in layers])
             del acts
-            iu = torch.triu_indices(n, n, 1)
-            brain = np.array(neural.rdms("IT"))
             _, kernel, _ = cpu(lambda: nw.alignment.bootstrap_rsa(stack, brain, n_boot=b))
-            _, floor, _ = cpu(lambda: floor_bootstrap(stack[:, iu[0], iu[1]],
-                                                      torch.as_tensor(brain)[:, iu[0], iu[1]], n, b))
+            _, floor, _ = cpu(lambda: floor_bootstrap([torch.argsort(v) for v in stack[:, iu[0], iu[1]]],
+                                                      brain_vecs, n, b))
             if not args.kernel_only and n_layers * pairs <= args.peer_max_pairs:
                 _, peer, _ = cpu(lambda: peer_bootstrap(stack.numpy(), brain, b))
             results[(n, n_layers)] = (kernel if args.kernel_only else ours, floor)

@@ -123,31 +123,28 @@ def _activation_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, redu
                 return int(min(batch_size, fits)), (None if group == count else group)
         return None
 
-    def found(red: Any) -> Tuple[Any, int, Optional[int]]:
-        batch, group = fit(red)
-        return red, batch, group
-
     one_image = 4 * (max(full) if streamable else sum(full))
     at_a_time = " (even one layer at a time)" if streamable and count > 1 else ""
-    advice = ("raise the budget, reduce further" if may_reduce else "free memory, pass reduce= (e.g. 'avgpool')")
-    if fit(reduce) is not None:
-        return found(reduce)
-    if may_reduce and reduce is None:
-        if fit("avgpool") is not None:
-            return found("avgpool")
-        per = 1 if streamable else count  # features per layer that fit, a group as small as can be at a time
-        k = int((room - fixed - one_image) // (2 * 4 * n * per))
-        if k < 16:
-            raise ValueError(
-                f"{room} bytes allow fewer than 16 features per layer for {n} stimuli and {count} layers{at_a_time} "
-                f"(after {fixed} bytes of preprocessed stimuli and one image's layer outputs); raise the budget or "
-                "sweep fewer layers/stimuli")
-        red = ("random_projection", k, 0)
-        if fit(red) is not None:
-            return found(red)
-    raise ValueError(f"{room} bytes cannot hold {n} stimuli with reduce={reduce!r}{at_a_time} and one image's layer "
-                     f"outputs ({one_image} bytes) after {fixed} bytes of preprocessed stimuli; {advice} or sweep "
-                     "fewer layers/stimuli")
+    red, got = reduce, fit(reduce)
+    if got is None and may_reduce and reduce is None:
+        red = "avgpool"
+        got = fit(red)
+        if got is None:
+            per = 1 if streamable else count  # features per layer that fit, a group as small as can be at a time
+            k = int((room - fixed - one_image) // (2 * 4 * n * per))
+            if k < 16:
+                raise ValueError(
+                    f"{room} bytes allow fewer than 16 features per layer for {n} stimuli and {count} layers"
+                    f"{at_a_time} (after {fixed} bytes of preprocessed stimuli and one image's layer outputs); raise "
+                    "the budget or sweep fewer layers/stimuli")
+            red = ("random_projection", k, 0)
+            got = fit(red)
+    if got is None:
+        advice = "raise the budget, reduce further" if may_reduce else "free memory, pass reduce= (e.g. 'avgpool')"
+        raise ValueError(f"{room} bytes cannot hold {n} stimuli with reduce={reduce!r}{at_a_time} and one image's "
+                         f"layer outputs ({one_image} bytes) after {fixed} bytes of preprocessed stimuli; {advice} or "
+                         "sweep fewer layers/stimuli")
+    return (red, *got)
 
 
 def _memory_plan(probe: Probe, layers: List[str], stimuli: StimulusSet, neural: Any, metric: Metric, n: int,
