@@ -440,6 +440,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         probe, layers, stimuli, neural, metric, n, regions, 1 + len(seeds), converted, reduce, memory_budget,
         batch_size, dev)
     act_groups = [layers] if act_group is None else [layers[i:i + act_group] for i in range(0, len(layers), act_group)]
+    reorder = None if np.array_equal(order, np.arange(len(stimuli))) else torch.as_tensor(order)
     models: List[Tuple[str, Probe]] = [("trained", probe)]
     for s in seeds:
         control_probe = probe.sibling(random_copy(probe.module, s), f"{probe.name} (random init, seed {s})",
@@ -454,7 +455,7 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     scorers: Dict[Tuple[str, str], Scorer] = {}
     bands: Dict[str, Dict[str, Any]] = {}
     for label, p in models:
-        feats = _layer_features(p, label, stimuli, act_groups, order, standardize, batch_size, red,
+        feats = _layer_features(p, label, stimuli, act_groups, reorder, standardize, batch_size, red,
                                 lambda k, of, stage, offset=done: report(offset + round(k / of * n_batches), total,
                                                                          stage=stage), cancel)
         if metric.name == "encoding":  # its scorer fits every layer's features, for each region
@@ -462,14 +463,14 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
         # matrix products: all threads
         notes, valid, pre = prepare_layers(feats, len(layers), n, metric.name, rdm_method, dev, rdm_group)
         done += n_batches
+        scored_feats = [feats[i] for i in valid] if metric.name == "encoding" else []
         if not valid:
             raise ValueError(f"no layer of the {label} model can be scored: " + "; ".join(
                 f"{layers[i]}: {note}" for i, note in notes.items()))
         with single_threaded(dev):  # many small ops: see _tensor.single_threaded
             for region in regions:
                 check_cancel(cancel)
-                sc = make_scorer(metric, pre, [feats[i] for i in valid] if isinstance(feats, list) else [], neural,
-                                 region, labels=labels, seed=seed,
+                sc = make_scorer(metric, pre, scored_feats, neural, region, labels=labels, seed=seed,
                                  chunk_bytes=chunk_bytes, device=dev, cancel=cancel)
                 scorers[(label, region)] = sc
                 band, region_rows = _layer_rows(sc, label, region, layers, notes, valid, n, ceiling_formula)
@@ -502,12 +503,13 @@ def sweep(probe: Probe, data: Any, layers: Optional[Sequence[str]] = None, metri
     return SweepResult(metric.name, rows, best, differences, split, settings)
 
 
-def _layer_features(p: Probe, label: str, stimuli: StimulusSet, groups: List[List[str]], order: np.ndarray,
-                    standardize: bool, batch_size: int, reduce: Any,
+def _layer_features(p: Probe, label: str, stimuli: StimulusSet, groups: List[List[str]],
+                    reorder: Optional[torch.Tensor], standardize: bool, batch_size: int, reduce: Any,
                     report: Callable[[int, int, str], None], cancel: Optional[CancelToken]) -> Iterator[torch.Tensor]:
-    """Each layer's activations (stimuli in the neural data's ``order``, standardized if asked), made a group of
-    layers at a time and handed out one layer at a time, so a group's activations are dropped before the next
-    group's are made. Cached (trained model) only when made all at once: the cache would keep earlier groups."""
+    """Each layer's activations (stimuli in the neural data's order, ``reorder``, where that differs; standardized
+    if asked), made a group of layers at a time and handed out one layer at a time, so a group's activations are
+    dropped before the next group's are made. Cached (trained model) only when made all at once: the cache would
+    keep earlier groups."""
     for g, names in enumerate(groups):
         stage = f"{label}: activations" + (f" ({g + 1}/{len(groups)})" if len(groups) > 1 else "")
         acts = p.activations(stimuli, names, batch_size=batch_size, reduce=reduce, cancel=cancel,
@@ -518,8 +520,8 @@ def _layer_features(p: Probe, label: str, stimuli: StimulusSet, groups: List[Lis
             f = _layer_tensor(acts.pop(name), name)
             if standardize:
                 f = standardize_features(f)
-            if not np.array_equal(order, np.arange(len(stimuli))):
-                f = f[torch.as_tensor(order)]
+            if reorder is not None:
+                f = f[reorder]
             yield f
         del acts
 
